@@ -1,0 +1,81 @@
+"""Frozen records that flow between stages: adapters yield `Item`s, the runner yields `Prediction`s.
+
+Predictions on disk (`predictions.jsonl`) are the contract between generation and everything after
+it (scoring, reports, resume): one JSON object per item, keyed by `id`, never by position. The row
+layout is `PredictionRow` below; `evalkit.scoring` reads nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+# An image reference: a path on disk, raw encoded bytes (HF datasets, parquet), or a PIL image
+# drawn in memory (synthetic benchmark). Loading happens in the runner, so a bad image becomes an
+# error row instead of failing the adapter.
+ImageRef = Union[str, Path, bytes, Any]
+
+TASKS = ("yesno", "mme", "pope")
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str  # unique within the dataset (POPE ids are made unique across splits by the adapter)
+    image: ImageRef
+    question: str  # the benchmark's question as released (before prompt conventions)
+    answer: str  # ground truth, normalised to "yes" / "no"
+    category: str = ""  # MME subtask, POPE split, or a free category
+    group: str = ""  # items that share an image (MME acc+ pairs), "" when not grouped
+    task: str = "yesno"  # which scorer applies: yesno | mme | pope
+    prompt_question: Optional[str] = None  # question after the dataset's prompt convention
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.answer not in ("yes", "no"):
+            raise ValueError(f"item {self.id!r}: answer must be 'yes' or 'no', got {self.answer!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"item {self.id!r}: task must be one of {TASKS}, got {self.task!r}")
+
+    @property
+    def text_for_prompt(self) -> str:
+        return self.prompt_question if self.prompt_question is not None else self.question
+
+
+@dataclass(frozen=True)
+class Prediction:
+    item_id: str
+    raw_text: str  # exactly what the model generated (special tokens removed)
+    text: str  # raw_text with surrounding whitespace stripped, as LLaVA saves it
+    error: Optional[str] = None  # "ExceptionType: message" when the item could not be run
+    p_yes: Optional[float] = None  # P(yes) at the answer position, when the decoding mode gives it
+    batch_size: int = 1  # size of the batch this item ran in
+    batch_time_s: float = 0.0  # wall time of that batch
+    n_input_tokens: int = 0  # prompt length incl. image tokens, without padding
+
+
+@dataclass(frozen=True)
+class PredictionRow:
+    """One line of predictions.jsonl: the item, what the model said, and how it parsed."""
+
+    id: str
+    task: str
+    question: str
+    answer: str
+    category: str
+    group: str
+    prediction: str  # raw generated text
+    text: str  # stripped text that the parser read
+    parsed: Optional[str]  # yes / no / other under the run's parse rule; None for error rows
+    correct: bool
+    error: Optional[str]
+    p_yes: Optional[float] = None
+    batch_size: int = 1
+    batch_time_s: float = 0.0
+    n_input_tokens: int = 0
+    prompt: Optional[str] = None  # the rendered prompt, kept for the first few items of a run
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
