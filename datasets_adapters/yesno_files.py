@@ -1,0 +1,79 @@
+"""Generic yes/no benchmark from a file: JSONL or CSV with columns `id, image, question, answer`
+(+ optional `category`, `group`); image paths are relative to the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from datasets_adapters import LLAVA_SHORT_ANSWER
+from evalkit.errors import DatasetError
+from evalkit.types import Item
+
+REQUIRED = ("id", "image", "question", "answer")
+_YES = {"yes", "y", "true", "1"}
+_NO = {"no", "n", "false", "0"}
+
+
+class YesNoFileDataset:
+    def __init__(self, path: str, question_suffix: str = LLAVA_SHORT_ANSWER):
+        self.path = Path(path).expanduser()
+        self.question_suffix = question_suffix
+        if not self.path.is_file():
+            raise DatasetError(f"dataset.path={path}: no such file (expected a .jsonl or .csv yes/no file)")
+
+    def _read(self) -> pd.DataFrame:
+        suffix = self.path.suffix.lower()
+        try:
+            if suffix == ".csv":
+                return pd.read_csv(self.path, dtype=str, keep_default_na=False)
+            if suffix in (".jsonl", ".json"):
+                rows = []
+                for line_no, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
+                    if line.strip():
+                        try:
+                            rows.append(json.loads(line))
+                        except json.JSONDecodeError as exc:
+                            raise DatasetError(f"{self.path}:{line_no}: not valid JSON ({exc.msg})") from exc
+                return pd.DataFrame(rows)
+        except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise DatasetError(f"{self.path}: cannot read ({type(exc).__name__}: {exc})") from exc
+        raise DatasetError(f"{self.path}: unsupported file type {suffix!r}; use .jsonl or .csv")
+
+    def load(self) -> list[Item]:
+        frame = self._read()
+        missing = [c for c in REQUIRED if c not in frame.columns]
+        if missing:
+            raise DatasetError(
+                f"{self.path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}"
+            )
+        items, seen = [], set()
+        for row_no, row in enumerate(frame.to_dict("records"), 1):
+            item_id = str(row["id"])
+            if item_id in seen:
+                raise DatasetError(f"{self.path}: row {row_no}: duplicate id {item_id!r}")
+            seen.add(item_id)
+            answer = str(row["answer"]).strip().lower()
+            if answer not in _YES | _NO:
+                raise DatasetError(f"{self.path}: row {row_no} (id {item_id}): answer {row['answer']!r} is not yes/no")
+            question = str(row["question"])
+            items.append(
+                Item(
+                    id=item_id,
+                    image=str(self.path.parent / str(row["image"])),
+                    question=question,
+                    answer="yes" if answer in _YES else "no",
+                    category=_text(row.get("category")),
+                    group=_text(row.get("group")),
+                    task="yesno",
+                    prompt_question=question + self.question_suffix,
+                    meta={"image_file": str(row["image"])},
+                )
+            )
+        return items
+
+
+def _text(value) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)

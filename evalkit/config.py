@@ -1,0 +1,193 @@
+"""Typed config schemas, registered in Hydra's ConfigStore.
+
+Hydra rejects unknown keys and wrong types when it composes `conf/` against these dataclasses;
+`OmegaConf.to_object` then builds the dataclasses, whose `__post_init__` checks what OmegaConf
+does not (enum-like strings, cross-field rules such as `full` select strategy with LLaVA-NeXT).
+All of it happens before any model loads. Every group option is a yaml file in `conf/` whose
+defaults list starts with its schema (`/schema/<group>/<name>`), so the yaml is the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+from evalkit.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+FAMILIES = ("llava15", "llava16")
+PROMPTS = ("llava_eval", "hf_chat", "mistral_inst")
+SELECT_STRATEGIES = ("default", "full")
+ASPECT_MODES = ("pad", "crop")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+DECODING_MODES = ("greedy", "sample")
+
+
+def _check_choice(section: str, key: str, value: Any, choices: tuple) -> None:
+    if value not in choices:
+        raise ConfigError(f"{section}.{key}={value!r} is not valid; choose one of {', '.join(choices)}")
+
+
+@dataclass
+class ModelConfig:
+    _target_: str = "evalkit.models.llava.LlavaModel"
+    name: str = MISSING  # short name used in run directories and reports
+    path: str = MISSING  # hub id (llava-hf/...) or a local checkpoint directory
+    family: str = MISSING  # llava15 (pad / LlavaForConditionalGeneration) | llava16 (anyres / LlavaNext...)
+    prompt: str = "llava_eval"  # llava_eval | hf_chat | mistral_inst
+    # None keeps what the checkpoint's config says; an int or a list of ints overrides it.
+    vision_feature_layer: Any = None
+    vision_feature_select_strategy: Optional[str] = None  # default | full | None (checkpoint's)
+    image_grid_pinpoints: Optional[List[List[int]]] = None  # llava16 only; None = checkpoint's
+    image_aspect_ratio: str = "pad"  # llava15 only: pad (LLaVA's expand-to-square) | crop (HF default)
+    revision: Optional[str] = None
+
+    def __post_init__(self):
+        _check_choice("model", "family", self.family, FAMILIES)
+        _check_choice("model", "prompt", self.prompt, PROMPTS)
+        _check_choice("model", "image_aspect_ratio", self.image_aspect_ratio, ASPECT_MODES)
+        if self.vision_feature_select_strategy is not None:
+            _check_choice(
+                "model", "vision_feature_select_strategy", self.vision_feature_select_strategy, SELECT_STRATEGIES
+            )
+        layer = self.vision_feature_layer
+        if layer is not None:
+            layers = list(layer) if isinstance(layer, (list, tuple)) or OmegaConf.is_list(layer) else [layer]
+            if not layers or not all(isinstance(x, int) and not isinstance(x, bool) for x in layers):
+                raise ConfigError(f"model.vision_feature_layer must be an int or a list of ints, got {layer!r}")
+        if self.family == "llava16" and self.vision_feature_select_strategy == "full":
+            raise ConfigError(
+                "model.vision_feature_select_strategy=full cannot work with family=llava16: LLaVA-NeXT "
+                "reshapes each tile's features into a 24x24 grid, which the extra CLS token breaks; use default"
+            )
+        if self.family == "llava15" and self.image_grid_pinpoints is not None:
+            raise ConfigError("model.image_grid_pinpoints applies to family=llava16 (anyres) only")
+        for pinpoint in self.image_grid_pinpoints or []:
+            if len(pinpoint) != 2 or any(int(v) <= 0 or int(v) % 14 for v in pinpoint):
+                raise ConfigError(
+                    f"model.image_grid_pinpoints entry {list(pinpoint)} must be [height, width], "
+                    "positive multiples of the 14 px patch size"
+                )
+
+
+@dataclass
+class DecodingConfig:
+    mode: str = "greedy"  # greedy | sample
+    max_new_tokens: int = 128  # LLaVA's evaluation setting
+    temperature: float = 1.0  # sample only
+    top_p: float = 1.0  # sample only
+    num_beams: int = 1
+
+    def __post_init__(self):
+        _check_choice("decoding", "mode", self.mode, DECODING_MODES)
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"decoding.max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.mode == "sample" and not (self.temperature > 0 and 0 < self.top_p <= 1):
+            raise ConfigError("decoding: sampling needs temperature > 0 and 0 < top_p <= 1")
+
+
+@dataclass
+class DatasetConfig:
+    """Fields every adapter has; each adapter's schema adds its own."""
+
+    _target_: str = MISSING
+    name: str = MISSING
+    question_suffix: str = "\nAnswer the question using a single word or phrase."
+    parse_rule: Optional[str] = None  # None = the official rule of each item's task
+
+
+@dataclass
+class YesNoDatasetConfig(DatasetConfig):
+    _target_: str = "datasets_adapters.yesno_files.YesNoFileDataset"
+    name: str = "yesno"
+    path: str = MISSING  # JSONL or CSV with id, image, question, answer [, category, group]
+
+
+@dataclass
+class ShapesDatasetConfig(DatasetConfig):
+    _target_: str = "datasets_adapters.shapes.ShapesDataset"
+    name: str = "shapes"
+    version: int = 1
+    split: str = "eval"
+    n_images: int = 60
+    seed: int = 1_000_003
+    tasks: List[str] = field(default_factory=lambda: ["mme", "pope"])
+    pope_splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])
+    mme_categories: List[str] = field(default_factory=lambda: ["existence", "color", "count", "position"])
+
+
+@dataclass
+class Config:
+    model: ModelConfig = MISSING
+    dataset: Any = MISSING
+    decoding: DecodingConfig = MISSING
+    batch_size: int = 8
+    limit: Optional[int] = None  # evaluate only the first N items of the dataset
+    output_dir: Optional[str] = None  # default: results/<dataset>/<model>/<run_name>
+    run_name: Optional[str] = None  # default: a timestamp
+    results_root: str = "results"
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    dtype: str = "auto"  # auto (fp16 on cuda, fp32 on cpu) | float32 | float16 | bfloat16
+    sort_by_length: bool = True  # group items of similar length into batches (less padding)
+    num_prompt_samples: int = 5  # rendered prompts kept in predictions.jsonl for the first items
+    progress: bool = True
+
+    def __post_init__(self):
+        _check_choice("", "device", self.device, DEVICES)
+        _check_choice("", "dtype", self.dtype, DTYPES)
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"limit must be >= 1 or null, got {self.limit}")
+
+
+# Schemas by group and name; a yaml option picks one with `- /schema/<group>/<name>@_here_`.
+SCHEMAS: dict[str, dict[str, type]] = {
+    "model": {"llava": ModelConfig},
+    "decoding": {"decoding": DecodingConfig},
+    "dataset": {"yesno": YesNoDatasetConfig, "shapes": ShapesDatasetConfig},
+}
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="schema_config", node=Config)
+    for group, schemas in SCHEMAS.items():
+        for name, node in schemas.items():
+            cs.store(group=f"schema/{group}", name=name, node=node)
+
+
+def schema_of_option(group: str, option: str) -> type | None:
+    """The schema dataclass a group option (conf/<group>/<option>.yaml) declares, if any."""
+    import re
+
+    path = conf_dir() / group / f"{option}.yaml"
+    if not path.is_file():
+        return None
+    match = re.search(rf"/schema/{group}/(\w+)", path.read_text(encoding="utf-8"))
+    return SCHEMAS[group].get(match.group(1)) if match else None
+
+
+def conf_dir() -> Path:
+    """`conf/` beside the package in a source checkout / editable install, or inside it when installed."""
+    for candidate in (PACKAGE_DIR.parent / "conf", PACKAGE_DIR / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise ConfigError(f"cannot find evalkit's conf/ directory next to {PACKAGE_DIR}")
+
+
+def validate(cfg) -> Config:
+    """Build the typed dataclasses (runs every __post_init__ check) from a composed DictConfig."""
+    try:
+        return OmegaConf.to_object(cfg)
+    except ConfigError:
+        raise
+    except Exception as exc:  # OmegaConf validation errors carry the full key path
+        raise ConfigError(str(exc).splitlines()[0]) from exc

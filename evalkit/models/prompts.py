@@ -1,0 +1,30 @@
+"""Named prompt templates. The model config picks one (`model.prompt`); generic code never looks at
+model names. `{image}` is replaced by the processor's image token."""
+
+from __future__ import annotations
+
+# LLaVA's official evaluation prompt (conversation template "vicuna_v1"), used for its published
+# MME/POPE numbers: system text, then "USER: <image>\n{question} ASSISTANT:" joined by spaces.
+LLAVA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
+
+TEMPLATES = {
+    "llava_eval": LLAVA_SYSTEM + " USER: {image}\n{question} ASSISTANT:",
+    # LLaVA's "mistral_instruct" conversation, as llava-v1.6-mistral-7b is evaluated.
+    "mistral_inst": "[INST] {image}\n{question} [/INST]",
+}
+
+
+def render_prompt(name: str, question: str, processor) -> str:
+    image_token = getattr(processor, "image_token", None) or "<image>"
+    if name == "hf_chat":
+        # The checkpoint's own chat template (llava-hf: "USER: <image>\n{q} ASSISTANT:", no system).
+        conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+        return processor.apply_chat_template(conversation, add_generation_prompt=True)
+    try:
+        template = TEMPLATES[name]
+    except KeyError:
+        raise ValueError(f"unknown prompt template {name!r}; choose one of hf_chat, {', '.join(TEMPLATES)}")
+    return template.format(image=image_token, question=question)

@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny LLaVA / LLaVA-NeXT checkpoints built from config (random weights with a
+wide init so answers vary) and a small yes/no file with real PNG images of mixed aspect ratios."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from evalkit.tiny import save_tiny
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+# (width, height): square, wide, tall, extreme ratios — each picks a different anyres grid.
+IMAGE_SIZES = [(336, 336), (640, 360), (360, 640), (1100, 808), (900, 200), (220, 700), (500, 500), (1008, 336)]
+COLOURS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black"]
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny_ckpt")
+    return {family: save_tiny(family, root / family, seed=0, init_std=0.4) for family in ("llava15", "llava16")}
+
+
+def draw_image(width: int, height: int, colour: str, index: int) -> Image.Image:
+    image = Image.new("RGB", (width, height), (30 + 20 * index, 90, 160 - 10 * index))
+    draw = ImageDraw.Draw(image)
+    r = min(width, height) // 4
+    cx, cy = (width // 3 + 13 * index) % width, (height // 2 + 7 * index) % height
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
+    draw.rectangle((width - r, height - r, width - 1, height - 1), fill="white")
+    return image
+
+
+@pytest.fixture(scope="session")
+def yesno_file(tmp_path_factory) -> Path:
+    """16 questions over 8 PNG images in images/, paths relative to the JSONL file."""
+    root = tmp_path_factory.mktemp("yesno")
+    (root / "images").mkdir()
+    rows = []
+    for i, ((w, h), colour) in enumerate(zip(IMAGE_SIZES, COLOURS)):
+        name = f"images/img{i}.png"
+        draw_image(w, h, colour, i).save(root / name)
+        other = COLOURS[(i + 3) % len(COLOURS)]
+        rows.append({"id": f"q{i}a", "image": name, "question": f"Is there a {colour} circle in the image?",
+                     "answer": "yes", "category": "colour", "group": f"img{i}"})
+        rows.append({"id": f"q{i}b", "image": name, "question": f"Is there a {other} circle in the image?",
+                     "answer": "no", "category": "colour" if i % 2 else "existence", "group": f"img{i}"})
+    path = root / "questions.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
