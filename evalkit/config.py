@@ -123,6 +123,41 @@ class ShapesDatasetConfig(DatasetConfig):
 
 
 @dataclass
+class MMEDatasetConfig(DatasetConfig):
+    _target_: str = "datasets_adapters.mme.MMEDataset"
+    name: str = "mme"
+    # Hub id, a local copy of it (save_to_disk folder, parquet file/folder, hub cache folder), or
+    # the official MME_Benchmark_release_version/ folder.
+    path: str = "lmms-lab/MME"
+    source: str = "auto"  # auto | hf | folder
+    categories: List[str] = field(default_factory=list)  # MME subtasks to keep; empty = all 14
+    prompt_style: str = "llava"  # llava: drop " Please answer yes or no." | original: question verbatim
+
+    def __post_init__(self):
+        _check_choice("dataset", "source", self.source, ("auto", "hf", "folder"))
+        _check_choice("dataset", "prompt_style", self.prompt_style, ("llava", "original"))
+
+
+@dataclass
+class POPEDatasetConfig(DatasetConfig):
+    _target_: str = "datasets_adapters.pope.POPEDataset"
+    name: str = "pope"
+    # Hub id or a local copy of it, or a folder of official question files (coco_pope_<split>.json,
+    # <source>_pope_seem_<split>.json) / one such file.
+    path: str = "lmms-lab/POPE"
+    format: str = "auto"  # auto | hf | files
+    source: str = "coco"  # coco | aokvqa | gqa (lmms-lab/POPE holds coco only)
+    splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])
+    image_dir: Optional[str] = None  # folder of the images named in question files (format=files)
+
+    def __post_init__(self):
+        _check_choice("dataset", "format", self.format, ("auto", "hf", "files"))
+        _check_choice("dataset", "source", self.source, ("coco", "aokvqa", "gqa"))
+        for split in self.splits:
+            _check_choice("dataset", "splits", split, ("random", "popular", "adversarial"))
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     dataset: Any = MISSING
@@ -136,6 +171,10 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
     dtype: str = "auto"  # auto (fp16 on cuda, fp32 on cpu) | float32 | float16 | bfloat16
     sort_by_length: bool = True  # group items of similar length into batches (less padding)
+    num_workers: int = 0  # DataLoader workers decoding/preprocessing images while the model generates
+    # An existing output_dir is always resumed; resume=true without output_dir picks the latest
+    # run directory of this dataset and model.
+    resume: bool = False
     num_prompt_samples: int = 5  # rendered prompts kept in predictions.jsonl for the first items
     progress: bool = True
 
@@ -144,6 +183,8 @@ class Config:
         _check_choice("", "dtype", self.dtype, DTYPES)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.num_workers < 0:
+            raise ConfigError(f"num_workers must be >= 0, got {self.num_workers}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be >= 1 or null, got {self.limit}")
 
@@ -152,7 +193,12 @@ class Config:
 SCHEMAS: dict[str, dict[str, type]] = {
     "model": {"llava": ModelConfig},
     "decoding": {"decoding": DecodingConfig},
-    "dataset": {"yesno": YesNoDatasetConfig, "shapes": ShapesDatasetConfig},
+    "dataset": {
+        "yesno": YesNoDatasetConfig,
+        "shapes": ShapesDatasetConfig,
+        "mme": MMEDatasetConfig,
+        "pope": POPEDatasetConfig,
+    },
 }
 
 

@@ -57,11 +57,16 @@ def _jsonable(meta) -> dict:
 
 
 class ShardWriter:
-    """Appends whole lines and flushes after each batch, so a kill loses at most the batch in flight."""
+    """Appends whole lines and flushes after each batch, so a kill loses at most the batch in flight.
+
+    Each rank appends to its own file; a resumed run (any world size) appends to the file of its
+    rank, after cutting off a torn last line left by a kill mid-write.
+    """
 
     def __init__(self, run_dir: Path, rank: int = 0):
         self.path = run_dir / SHARD_DIR / f"rank{rank}.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_torn_tail(self.path)
         self._file = open(self.path, "a", encoding="utf-8")
 
     def write(self, rows: Iterable[PredictionRow]) -> None:
@@ -71,6 +76,15 @@ class ShardWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _drop_torn_tail(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        with open(path, "r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -89,20 +103,66 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def shard_rows(run_dir: Path) -> list[dict]:
+    rows = []
+    for shard in sorted((run_dir / SHARD_DIR).glob("rank*.jsonl")):
+        rows.extend(read_jsonl(shard))
+    return rows
+
+
+def completed_ids(run_dir: Path) -> set[str]:
+    """Items already predicted by any earlier process of this run directory, whatever its rank."""
+    return {row["id"] for row in shard_rows(run_dir)} if (run_dir / SHARD_DIR).is_dir() else set()
+
+
+class ExactlyOnceError(RuntimeError):
+    pass
+
+
 def merge_shards(run_dir: Path, item_order: Sequence[str]) -> list[dict]:
-    """Merge every shard into predictions.jsonl in dataset order; each item exactly once."""
+    """Merge every shard into predictions.jsonl in dataset order, checking each item is there once."""
     by_id: dict[str, dict] = {}
-    for shard in sorted((run_dir / SHARD_DIR).glob("*.jsonl")):
-        for row in read_jsonl(shard):
-            by_id.setdefault(row["id"], row)  # a resumed item may repeat; the first write wins
+    duplicates = set()
+    for row in shard_rows(run_dir):
+        if row["id"] in by_id:
+            duplicates.add(row["id"])
+        by_id[row["id"]] = row
     missing = [i for i in item_order if i not in by_id]
-    if missing:
-        raise RuntimeError(f"{run_dir}: {len(missing)} item(s) have no prediction, e.g. {missing[:5]}")
+    if missing or duplicates:
+        raise ExactlyOnceError(
+            f"{run_dir}: predictions are not exactly once per item: "
+            f"{len(missing)} missing {missing[:10]}, {len(duplicates)} duplicated {sorted(duplicates)[:10]}"
+        )
     rows = [by_id[i] for i in item_order]
     tmp = run_dir / "predictions.jsonl.tmp"
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     tmp.replace(run_dir / "predictions.jsonl")
     return rows
+
+
+# What changes answers: a resumed run must match these exactly. Batch size, number of processes,
+# workers and limit do not (batching is answer-preserving; limit only changes the item set).
+ANSWER_KEYS = ("model", "decoding", "dataset", "dtype")
+
+
+def answer_config(cfg: dict) -> dict:
+    out = {k: cfg.get(k) for k in ANSWER_KEYS}
+    out["model"] = {k: v for k, v in (out["model"] or {}).items() if k != "name"}
+    if (cfg.get("decoding") or {}).get("mode") == "sample":
+        out["seed"] = cfg.get("seed")
+    return out
+
+
+def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ, as 'key: old -> new'."""
+    diffs = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs.extend(config_differences(a, b, f"{prefix}{key}."))
+        elif a != b:
+            diffs.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return diffs
 
 
 def versions() -> dict:

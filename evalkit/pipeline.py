@@ -14,13 +14,18 @@ from tqdm import tqdm
 
 from evalkit import outputs
 from evalkit.config import Config, validate
-from evalkit.errors import DatasetError
+from evalkit.distributed import init_ranks
+from evalkit.errors import DatasetError, EvalkitError
 from evalkit.runner import Decoding, iterate_predictions, padding_fraction
 from evalkit.scoring.parse import DEFAULT_RULE, parse_answer
 from evalkit.scoring.score import score_predictions, write_scores
 from evalkit.types import Item
 
 log = logging.getLogger("evalkit")
+
+class RunDirError(EvalkitError):
+    pass
+
 
 # Dataset config keys that steer evalkit itself rather than the adapter.
 _NOT_ADAPTER_ARGS = ("name", "parse_rule")
@@ -41,32 +46,84 @@ def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
     return items
 
 
-def run(cfg: DictConfig, job_num: Optional[int] = None) -> Path:
+def resolve_run_dir(typed: Config, dataset_name: str, job_num: Optional[int]) -> Path:
+    if typed.output_dir:
+        return Path(typed.output_dir)
+    if typed.resume:
+        parent = Path(typed.results_root) / dataset_name / typed.model.name
+        previous = sorted(p for p in parent.glob("*") if (p / "config.yaml").is_file()) if parent.is_dir() else []
+        if not previous:
+            raise RunDirError(f"resume=true: no earlier run of {typed.model.name} on {dataset_name} under {parent}")
+        return previous[-1]
+    return outputs.default_run_dir(typed.results_root, dataset_name, typed.model.name, typed.run_name, job_num)
+
+
+def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
+    """Refuse to mix answers of different settings in one directory."""
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        return
+    old = outputs.answer_config(OmegaConf.to_container(OmegaConf.load(saved), resolve=True))
+    new = outputs.answer_config(OmegaConf.to_container(cfg, resolve=True))
+    differences = outputs.config_differences(old, new)
+    if differences:
+        raise RunDirError(
+            f"{run_dir} holds a run with settings that change answers; refusing to resume into it. "
+            f"Differences: {'; '.join(differences)}. Use another output_dir."
+        )
+
+
+def run(cfg: DictConfig, job_num: Optional[int] = None) -> Optional[Path]:
     typed: Config = validate(cfg)  # every config error surfaces here, before any model loads
+    ranks = init_ranks(typed.device)
     items = load_items(cfg.dataset, typed.limit)
 
-    run_dir = Path(typed.output_dir) if typed.output_dir else outputs.default_run_dir(
-        typed.results_root, cfg.dataset.name, typed.model.name, typed.run_name, job_num
-    )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
-    log.info("evaluating %s on %s (%d items) -> %s", typed.model.name, cfg.dataset.name, len(items), run_dir)
+    # One directory for all ranks: the main rank names it (a timestamp must not differ per rank).
+    run_dir = ranks.broadcast(str(resolve_run_dir(typed, cfg.dataset.name, job_num) if ranks.is_main else None))
+    run_dir = Path(run_dir)
+    check_resumable(run_dir, cfg)
+    ranks.barrier()
+    if ranks.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+    ranks.barrier()
+
+    done = outputs.completed_ids(run_dir)
+    todo = [item for item in items if item.id not in done]
+    mine = todo[ranks.rank :: ranks.world_size]  # strided: every rank gets long and short items
+    if ranks.is_main:
+        log.info(
+            "%s on %s: %d items, %d already done, %d to run on %d process(es) -> %s",
+            typed.model.name, cfg.dataset.name, len(items), len(items) - len(todo), len(todo), ranks.world_size, run_dir,
+        )
 
     started = time.perf_counter()
-    model = instantiate(cfg.model, device=typed.device, dtype=typed.dtype, _convert_="all")
+    model = instantiate(cfg.model, device=str(ranks.device), dtype=typed.dtype, _convert_="all") if mine else None
     load_time = time.perf_counter() - started
+    stats = generate_rows(mine, model, typed, run_dir, ranks) if mine else {"n_items": 0, "wall_time_s": 0.0}
+    stats.update(rank=ranks.rank, model_load_s=round(load_time, 3))
+    all_stats = ranks.gather(stats)
+    ranks.barrier()
+    if not ranks.is_main:
+        return None
+    return finish(run_dir, cfg, typed, items, model, all_stats, resumed=len(done))
 
+
+def generate_rows(mine: list[Item], model, typed: Config, run_dir: Path, ranks) -> dict:
+    """Generate this rank's items, appending parsed rows to its shard after every batch."""
     rule = typed.dataset.parse_rule
-    by_id = {item.id: item for item in items}
     decoding = Decoding(**{k: getattr(typed.decoding, k) for k in Decoding.__dataclass_fields__})
+    by_id = {item.id: item for item in mine}
     stats: dict = {}
-    writer = outputs.ShardWriter(run_dir, rank=0)
+    writer = outputs.ShardWriter(run_dir, rank=ranks.rank)
     prompts_kept = 0
-    progress = tqdm(total=len(items), unit="item", disable=not typed.progress, desc=typed.model.name)
-    run_started = time.perf_counter()
+    progress = tqdm(total=len(mine), unit="item", disable=not (typed.progress and ranks.is_main),
+                    desc=f"{typed.model.name} rank {ranks.rank}/{ranks.world_size}")
+    started = time.perf_counter()
     try:
         for predictions, prompts in iterate_predictions(
-            items, model, decoding, typed.batch_size, typed.sort_by_length, seed=typed.seed, stats=stats
+            mine, model, decoding, typed.batch_size, typed.sort_by_length,
+            num_workers=typed.num_workers, seed=typed.seed, stats=stats,
         ):
             rows = []
             for prediction, prompt in zip(predictions, prompts):
@@ -80,29 +137,44 @@ def run(cfg: DictConfig, job_num: Optional[int] = None) -> Path:
     finally:
         writer.close()
         progress.close()
-    run_time = time.perf_counter() - run_started
+    wall = time.perf_counter() - started
+    stats.update(n_items=len(mine), wall_time_s=round(wall, 3), items_per_s=round(len(mine) / wall, 3) if wall else None,
+                 padding_fraction=round(padding_fraction(stats), 4))
+    return stats
 
+
+def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], model, all_stats: list[dict],
+           resumed: int) -> Path:
+    """Main rank: merge shards (each item exactly once), score, write summary, print the table."""
     rows = outputs.merge_shards(run_dir, [item.id for item in items])
-    scores = score_predictions(pd.DataFrame(rows), rule=rule)
+    scores = score_predictions(pd.DataFrame(rows), rule=typed.dataset.parse_rule)
+    wall = max(s["wall_time_s"] for s in all_stats)
+    generated = sum(s["n_items"] for s in all_stats)
+    generate_time = max(s.get("generate_time_s", 0.0) for s in all_stats)
     summary = {
         "run_dir": str(run_dir),
-        "model": model.describe(),
+        "model": model.describe() if model is not None else OmegaConf.to_container(cfg.model, resolve=True),
         "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
         "decoding": OmegaConf.to_container(cfg.decoding, resolve=True),
         "batch_size": typed.batch_size,
         "n_items": len(items),
         "n_errors": sum(1 for r in rows if r["error"]),
-        "model_load_s": round(load_time, 3),
-        "wall_time_s": round(run_time, 3),
-        "items_per_s": round(len(items) / run_time, 3) if run_time else None,
-        "generate_time_s": round(stats.get("generate_time_s", 0.0), 3),
-        "share_outside_generate": round(1 - stats.get("generate_time_s", 0.0) / run_time, 4) if run_time else None,
-        "padding_fraction": round(padding_fraction(stats), 4),
-        "n_batches": stats.get("n_batches", 0),
+        "n_generated_this_session": generated,
+        "n_resumed": resumed,
+        "n_processes": len(all_stats),
+        "wall_time_s": round(wall, 3),
+        "items_per_s": round(generated / wall, 3) if wall else None,
+        "generate_time_s": round(generate_time, 3),
+        "share_outside_generate": round(1 - generate_time / wall, 4) if wall else None,
+        "padding_fraction": round(sum(s.get("padding_fraction", 0) for s in all_stats) / len(all_stats), 4),
+        "oom_splits": sum(s.get("oom_splits", 0) for s in all_stats),
+        "per_rank": [{k: s.get(k) for k in ("rank", "n_items", "items_per_s", "wall_time_s", "model_load_s")}
+                     for s in all_stats],
         "versions": outputs.versions(),
     }
     outputs.write_json(run_dir / "summary.json", summary)
     write_scores(run_dir, scores)
     print(scores.format())
-    print(f"\n{len(items)} items, {summary['n_errors']} errors, {summary['items_per_s']} items/s -> {run_dir}")
+    print(f"\n{len(items)} items ({resumed} resumed), {summary['n_errors']} errors, "
+          f"{summary['items_per_s']} items/s on {len(all_stats)} process(es) -> {run_dir}")
     return run_dir

@@ -69,6 +69,10 @@ class _PreparedBatches(Dataset):
         return out
 
 
+def _identity(batch):
+    return batch
+
+
 def _error(item: Item, message: str) -> Prediction:
     return Prediction(item_id=item.id, raw_text="", text="", error=message)
 
@@ -93,46 +97,74 @@ def iterate_predictions(
         _PreparedBatches(items, batches, model.prepare),
         batch_size=None,
         num_workers=num_workers,
-        collate_fn=lambda batch: batch,
+        collate_fn=_identity,
+        # Workers only decode and preprocess (deterministic); generation stays in this process.
+        multiprocessing_context="fork" if num_workers else None,
+        prefetch_factor=2 if num_workers else None,
     )
-    totals = {"generate_time_s": 0.0, "padded_positions": 0, "real_positions": 0, "n_batches": 0}
+    totals = {"generate_time_s": 0.0, "padded_positions": 0, "real_positions": 0, "n_batches": 0, "oom_splits": 0}
     for prepared in loader:
         ok = [(item, x) for item, x in prepared if not isinstance(x, str)]
         predictions = [_error(item, x) for item, x in prepared if isinstance(x, str)]
         prompts = {item.id: x.prompt for item, x in ok}
         if ok:
-            batch = model.collate([x for _, x in ok])
             if decoding.mode == "sample":
                 torch.manual_seed(seed)
-            start = time.perf_counter()
-            texts = model.generate(
-                batch,
-                max_new_tokens=decoding.max_new_tokens,
-                do_sample=decoding.mode == "sample",
-                temperature=decoding.temperature,
-                top_p=decoding.top_p,
-                num_beams=decoding.num_beams,
-            )
-            elapsed = time.perf_counter() - start
-            mask = batch["attention_mask"]
-            totals["generate_time_s"] += elapsed
-            totals["padded_positions"] += int(mask.numel())
-            totals["real_positions"] += int(mask.sum())
-            for (item, x), raw in zip(ok, texts):
-                predictions.append(
-                    Prediction(
-                        item_id=item.id,
-                        raw_text=raw,
-                        text=raw.strip(),
-                        batch_size=len(ok),
-                        batch_time_s=round(elapsed, 6),
-                        n_input_tokens=int(x.input_ids.shape[0]),
-                    )
-                )
+            predictions.extend(_generate_with_backoff(model, ok, decoding, totals))
         totals["n_batches"] += 1
         if stats is not None:
             stats.update(totals)
         yield predictions, [prompts.get(p.item_id) for p in predictions]
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def _generate_with_backoff(model, rows: list, decoding: Decoding, totals: dict) -> list[Prediction]:
+    """Generate one batch. Out of memory: halve the batch and retry, down to single items; an item
+    that still fails (OOM at size 1, or any error of its own) becomes an error row, so one item
+    never aborts the run."""
+    try:
+        batch = model.collate([x for _, x in rows])
+        start = time.perf_counter()
+        texts = model.generate(
+            batch,
+            max_new_tokens=decoding.max_new_tokens,
+            do_sample=decoding.mode == "sample",
+            temperature=decoding.temperature,
+            top_p=decoding.top_p,
+            num_beams=decoding.num_beams,
+        )
+        elapsed = time.perf_counter() - start
+    except Exception as exc:
+        oom = is_out_of_memory(exc)
+        if oom and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        if len(rows) == 1:
+            return [_error(rows[0][0], f"{type(exc).__name__}: {exc}".strip())]
+        if oom:
+            half = (len(rows) + 1) // 2
+            totals["oom_splits"] = totals.get("oom_splits", 0) + 1
+            return [*_generate_with_backoff(model, rows[:half], decoding, totals),
+                    *_generate_with_backoff(model, rows[half:], decoding, totals)]
+        # Not a memory problem: run each item alone so only the culprit gets an error row.
+        return [p for row in rows for p in _generate_with_backoff(model, [row], decoding, totals)]
+    mask = batch["attention_mask"]
+    totals["generate_time_s"] += elapsed
+    totals["padded_positions"] += int(mask.numel())
+    totals["real_positions"] += int(mask.sum())
+    return [
+        Prediction(
+            item_id=item.id,
+            raw_text=raw,
+            text=raw.strip(),
+            batch_size=len(rows),
+            batch_time_s=round(elapsed, 6),
+            n_input_tokens=int(x.input_ids.shape[0]),
+        )
+        for (item, x), raw in zip(rows, texts)
+    ]
 
 
 def padding_fraction(stats: dict) -> float:

@@ -1,0 +1,76 @@
+"""The CLI end to end on a small yes/no file with real PNG images and local tiny checkpoints,
+loaded by the same code path as `llava-hf/*` hub checkpoints."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+
+def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "evalkit", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("family", ["llava15", "llava16"])
+def test_cli_end_to_end(family, tiny_checkpoints, yesno_file, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli(
+        [f"model=tiny_{family}", f"model.path={tiny_checkpoints[family]}", "dataset=yesno",
+         f"dataset.path={yesno_file}", f"output_dir={out}", "decoding.max_new_tokens=4",
+         "batch_size=4", "device=cpu", "progress=false"],
+        cwd=tmp_path,  # any directory: conf/ is found through the package
+    )
+    for name in ("config.yaml", "predictions.jsonl", "metrics.csv", "summary.json"):
+        assert (out / name).is_file(), name
+
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    source = [json.loads(line) for line in yesno_file.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [s["id"] for s in source]  # dataset order restored
+    for row in rows:
+        assert row["error"] is None
+        assert row["text"] == row["prediction"].strip()
+        assert row["parsed"] in ("yes", "no", "other")
+        assert row["correct"] == (row["parsed"] == row["answer"])
+    prompts = [r["prompt"] for r in rows if r["prompt"]]
+    assert prompts and all(p.startswith("A chat between a curious user") for p in prompts)
+    assert "USER: <image>\n" in prompts[0] and prompts[0].endswith("single word or phrase. ASSISTANT:")
+
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["model"]["path"] == str(tiny_checkpoints[family])
+    assert config["decoding"]["max_new_tokens"] == 4
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_items"] == len(rows) and summary["n_errors"] == 0
+    assert summary["items_per_s"] > 0 and summary["versions"]["transformers"]
+    assert summary["model"]["family"] == family
+
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert len(metrics) > 0
+    accuracy = sum(r["correct"] for r in rows) / len(rows)
+    assert summary["metrics"]["accuracy"] == pytest.approx(accuracy)
+    assert "items/s" in result.stdout
+
+    # Rescoring from predictions alone reproduces the run's metrics.
+    before = (out / "metrics.csv").read_text()
+    rescore = subprocess.run([sys.executable, "-m", "evalkit.score", str(out)], capture_output=True, text=True)
+    assert rescore.returncode == 0, rescore.stderr
+    assert (out / "metrics.csv").read_text() == before
+
+
+def test_cli_missing_dataset_file_exits_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "evalkit", "dataset=yesno", f"dataset.path={tmp_path}/nope.jsonl"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "nope.jsonl" in result.stderr and "no such file" in result.stderr

@@ -1,0 +1,112 @@
+"""Contract tests over every yaml in conf/: each option composes against its schema and validates,
+and mistakes (typos, wrong types, impossible combinations) fail before any model loads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from evalkit.__main__ import check_overrides
+from evalkit.config import ConfigError, conf_dir, register_configs, validate
+
+register_configs()
+OmegaConf.register_new_resolver("evalkit_asset", lambda p: p, replace=True)
+
+REQUIRED = {"dataset": {"yesno": ["dataset.path=x.jsonl"]}}
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+def _compose(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        return compose(config_name="config", overrides=overrides)
+
+
+@pytest.mark.parametrize(
+    "group,option", [(g, o) for g in ("model", "dataset", "decoding") for o in _options(g)]
+)
+def test_every_option_composes_and_validates(group, option):
+    overrides = [f"{group}={option}", *REQUIRED.get(group, {}).get(option, [])]
+    typed = validate(_compose(overrides))
+    node = getattr(typed, group)
+    assert type(node).__name__.endswith("Config"), "every group option must declare its schema"
+    if group == "model":
+        assert node.name == option  # names are the contract: conf file name == model.name
+    if group == "dataset":
+        assert node.name == option
+
+
+def test_model_contract_names_and_paths():
+    expected = {
+        "llava15": "llava-hf/llava-1.5-7b-hf",
+        "llava15_13b": "llava-hf/llava-1.5-13b-hf",
+        "llava16": "llava-hf/llava-v1.6-vicuna-7b-hf",
+        "llava16_13b": "llava-hf/llava-v1.6-vicuna-13b-hf",
+        "llava16_mistral": "llava-hf/llava-v1.6-mistral-7b-hf",
+    }
+    for name, path in expected.items():
+        model = validate(_compose([f"model={name}"])).model
+        assert model.path == path
+        assert model.family == name[:7]
+    assert validate(_compose(["model=llava16_mistral"])).model.prompt == "mistral_inst"
+    assert validate(_compose(["model=llava15"])).model.prompt == "llava_eval"
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["model=llava16", "model.vision_feature_select_strategy=full"], "cannot work with family=llava16"),
+        (["model.prompt=chatml"], "llava_eval, hf_chat, mistral_inst"),
+        (["model=llava15", "model.image_grid_pinpoints=[[336,672]]"], "llava16 (anyres) only"),
+        (["model=llava16", "model.image_grid_pinpoints=[[300,672]]"], "multiples of the 14 px"),
+        (["model.vision_feature_layer=abc"], "int or a list of ints"),
+        (["device=tpu"], "auto, cpu, cuda"),
+        (["dtype=fp8"], "float32, float16, bfloat16"),
+        (["decoding.mode=beam"], "greedy, sample"),
+    ],
+)
+def test_invalid_values_are_rejected_with_reason(overrides, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validate(_compose(overrides))
+
+
+def test_ablation_overrides_validate():
+    typed = validate(_compose(["model=llava16", "model.vision_feature_layer=[-2,-5]",
+                               "model.image_grid_pinpoints=[[336,672],[672,336]]"]))
+    assert typed.model.vision_feature_layer == [-2, -5]
+    assert typed.model.image_grid_pinpoints == [[336, 672], [672, 336]]
+    assert validate(_compose(["model=llava15", "model.vision_feature_select_strategy=full"])).model.family == "llava15"
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["decoding.max_new_token=3"], "did you mean decoding.max_new_tokens"),
+        (["model=llava17"], "valid options: llava15, llava15_13b, llava16"),
+        (["batchsize=2"], "did you mean batch_size"),
+        (["dataset=yesno", "dataset.pth=a"], "valid keys of dataset: "),
+        (["model.vision_feature_layr=-1"], "did you mean model.vision_feature_layer"),
+    ],
+)
+def test_typos_name_the_valid_choices(args, expected):
+    assert expected in check_overrides(args)
+
+
+def test_valid_overrides_pass_the_check():
+    assert check_overrides(["model=llava15,llava16", "model.vision_feature_layer=-1,-2", "batch_size=4"]) is None
+
+
+def test_cli_typo_exits_2_before_loading_anything(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "evalkit", "decoding.max_new_token=3"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "did you mean decoding.max_new_tokens" in result.stderr
+    assert not (tmp_path / "results").exists()
