@@ -35,8 +35,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit greyscale: scale to 8 bit instead of clipping everything to white.
-        image = image.point(lambda v: v / 256).convert("L")
+        # 16/32-bit greyscale: scale the 16-bit range to 8 bit instead of clipping it to white;
+        # files that only use 0..255 (8-bit data in a 16-bit container) are kept as they are.
+        high = image.getextrema()[1]
+        image = image.convert("I")
+        image = (image.point(lambda v: v * 255 / 65535) if high > 255 else image).convert("L")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
