@@ -71,3 +71,14 @@ def test_plan_batches_sorts_longest_first_and_covers_everything():
     assert batches == [[1, 3, 5], [0, 4, 6], [2]]
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
     assert plan_batches(lengths, 3, sort_by_length=False) == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_dataloader_workers_give_identical_predictions(tiny_checkpoints, items):
+    model = LlavaModel(name="t", path=str(tiny_checkpoints["llava16"]), family="llava16", device="cpu")
+    in_process = {}
+    for predictions, _ in iterate_predictions(items, model, GREEDY, 4, num_workers=0):
+        in_process.update({p.item_id: p.raw_text for p in predictions})
+    with_workers = {}
+    for predictions, _ in iterate_predictions(items, model, GREEDY, 4, num_workers=2):
+        with_workers.update({p.item_id: p.raw_text for p in predictions})
+    assert with_workers == in_process
