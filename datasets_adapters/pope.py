@@ -1,0 +1,251 @@
+"""POPE (Li et al.): "Is there a <object> in the image?" over 500 images per dataset, 3000 questions
+per split (random / popular / adversarial negatives), 1500 yes / 1500 no.
+
+Sources: the official question files (`coco_pope_<split>.json` as JSON lines; A-OKVQA / GQA
+`<source>_pope_seem_<split>.json` as JSON arrays; records `question_id, image, text, label`) with an
+`image_dir`, or the HF dataset `lmms-lab/POPE` (COCO only; hub id or a local copy: `save_to_disk`
+folder, parquet file/folder, hub cache folder; columns `id, question_id, question, answer,
+image_source, image, category`). question_id restarts per split, so item ids are `<split>-<question_id>`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Optional, Sequence
+
+from datasets_adapters import LLAVA_SHORT_ANSWER
+from datasets_adapters.mme import check_choice, drop_duplicates, filter_rows, hf_tables, image_ref
+from evalkit.errors import DatasetError
+from evalkit.types import Item
+
+log = logging.getLogger(__name__)
+
+HUB_ID = "lmms-lab/POPE"
+SPLITS = ("random", "popular", "adversarial")
+POPE_SOURCES = ("coco", "aokvqa", "gqa")
+FORMATS = ("auto", "hf", "files")
+FILE_KEYS = ("question_id", "image", "text", "label")
+HF_COLUMNS = ("id", "question_id", "question", "answer", "image_source", "image", "category")
+# Where the official repository keeps each source's files (relative to its output/ folder).
+_SUBDIRS = {"coco": ("coco",), "aokvqa": ("seem/aokvqa", "aokvqa"), "gqa": ("seem/gqa", "gqa")}
+
+
+def file_names(source: str, split: str) -> list[str]:
+    """Accepted names of a split's question file, the official one first."""
+    stem = f"coco_pope_{split}" if source == "coco" else f"{source}_pope_seem_{split}"
+    names = [f"{stem}.json", f"{stem}.jsonl"]
+    return names if source == "coco" else names + [f"{source}_pope_{split}.json", f"{source}_pope_{split}.jsonl"]
+
+
+class POPEDataset:
+    def __init__(
+        self,
+        path: str = HUB_ID,
+        format: str = "auto",
+        source: str = "coco",
+        splits: Sequence[str] = SPLITS,
+        image_dir: Optional[str] = None,
+        question_suffix: str = LLAVA_SHORT_ANSWER,
+    ):
+        check_choice("format", format, FORMATS)
+        check_choice("source", source, POPE_SOURCES)
+        splits = [splits] if isinstance(splits, str) else list(splits)
+        unknown = [s for s in splits if s not in SPLITS]
+        if unknown or not splits:
+            raise DatasetError(
+                f"dataset.splits={splits}: unknown POPE split(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
+                f"choose from {', '.join(SPLITS)}"
+            )
+        self.path = str(path)
+        self.format = format
+        self.source = source
+        self.splits = list(dict.fromkeys(splits))
+        self.image_dir = image_dir
+        self.question_suffix = question_suffix or ""
+
+    def load(self) -> list[Item]:
+        fmt = self.format
+        if fmt == "auto":
+            fmt = "files" if _has_question_files(Path(self.path).expanduser()) else "hf"
+        rows = self._file_rows() if fmt == "files" else self._hf_rows()
+        items = [self._item(row) for row in rows]
+        counts = Counter(item.id for item in items)
+        duplicated = [i for i, n in counts.items() if n > 1]
+        if duplicated:
+            raise DatasetError(f"dataset.path={self.path}: question ids repeat within a split: {duplicated[:5]}")
+        return items
+
+    def _item(self, row: dict) -> Item:
+        split, question_id = row["split"], str(row["question_id"])
+        answer = str(row["label"]).strip().lower()
+        if answer not in ("yes", "no"):
+            raise DatasetError(f"{row['origin']}: question_id {question_id}: label {row['label']!r} is not yes/no")
+        text = str(row["text"])
+        meta = {"question_id": row["question_id"], "image": row["image_name"], "source": self.source}
+        if row.get("hf_id") is not None:
+            meta["hf_id"] = row["hf_id"]
+        return Item(
+            id=f"{split}-{question_id}",
+            image=row["image"],
+            question=text,
+            answer=answer,
+            category=split,
+            group=row["image_name"],
+            task="pope",
+            prompt_question=text + self.question_suffix,
+            meta=meta,
+        )
+
+    # -- official question files --------------------------------------------------------------
+    def _file_rows(self) -> list[dict]:
+        image_dir = self._image_dir()
+        rows: list[dict] = []
+        for split, path in self._question_files():
+            for origin, record in _read_records(path):
+                missing = [k for k in FILE_KEYS if k not in record]
+                if missing:
+                    raise DatasetError(
+                        f"{origin}: missing key(s) {', '.join(missing)}; POPE records have {', '.join(FILE_KEYS)}"
+                    )
+                name = str(record["image"])
+                rows.append({
+                    "split": split, "question_id": record["question_id"], "text": record["text"],
+                    "label": record["label"], "image_name": name, "image": str(image_dir / name), "origin": origin,
+                })
+        self._check_images(image_dir, sorted({r["image_name"] for r in rows}))
+        return rows
+
+    def _image_dir(self) -> Path:
+        if not self.image_dir:
+            hint = "COCO val2014" if self.source == "coco" else f"{self.source.upper()}"
+            raise DatasetError(
+                f"dataset.image_dir is required with POPE question files: the folder of the {hint} images "
+                "the files name (e.g. dataset.image_dir=/data/coco/val2014)"
+            )
+        image_dir = Path(self.image_dir).expanduser()
+        if not image_dir.is_dir():
+            raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder")
+        return image_dir
+
+    def _question_files(self) -> list[tuple[str, Path]]:
+        path = Path(self.path).expanduser()
+        if path.is_file():
+            split = next((s for s in SPLITS if s in path.name), None)
+            if split is None and len(self.splits) == 1:
+                split = self.splits[0]
+            if split is not None and split not in self.splits:
+                raise DatasetError(f"dataset.path={self.path} holds split {split}, not dataset.splits={self.splits}")
+            if split is None:
+                raise DatasetError(
+                    f"dataset.path={self.path}: cannot tell the split from the file name; name it "
+                    f"{file_names(self.source, 'random')[0]}-style, or set dataset.splits to one split"
+                )
+            return [(split, path)]
+        if not path.is_dir():
+            raise DatasetError(f"dataset.path={self.path}: no such file or folder of POPE question files")
+        folders = [path] + [path / sub for sub in _SUBDIRS[self.source]] + [
+            path / "output" / sub for sub in _SUBDIRS[self.source]
+        ]
+        found = []
+        for split in self.splits:
+            names = file_names(self.source, split)
+            match = next((f / n for f in folders for n in names if (f / n).is_file()), None)
+            if match is None:
+                present = sorted(p.name for p in path.rglob("*pope*.json*"))
+                raise DatasetError(
+                    f"dataset.path={self.path}: no question file for source={self.source} split={split} "
+                    f"(looked for {names[0]}); found: {', '.join(present[:12]) or 'no *pope*.json files'}"
+                )
+            found.append((split, match))
+        return found
+
+    def _check_images(self, image_dir: Path, names: list[str]) -> None:
+        missing = [n for n in names if not (image_dir / n).is_file()]
+        if missing and len(missing) == len(names):
+            present = sorted(p.name for p in image_dir.iterdir())[:5]
+            raise DatasetError(
+                f"dataset.image_dir={self.image_dir}: none of the {len(names)} images the question files name "
+                f"is there (e.g. {missing[0]}); the folder holds {', '.join(present) or 'nothing'}"
+            )
+        if missing:
+            log.warning(
+                "POPE: %d of %d images are missing from %s (e.g. %s); their questions will be error rows",
+                len(missing), len(names), image_dir, ", ".join(missing[:3]),
+            )
+
+    # -- HF dataset (lmms-lab/POPE) and local copies ------------------------------------------
+    def _hf_rows(self) -> list[dict]:
+        if self.source != "coco":
+            raise DatasetError(
+                f"dataset.source={self.source}: {HUB_ID} holds the COCO questions only; for A-OKVQA/GQA use "
+                "dataset.format=files with the official question files and dataset.image_dir"
+            )
+        tables = hf_tables(self.path, hub_split="test", repo_hint="POPE")
+        rows: list[dict] = []
+        for label, table in tables:
+            missing = [c for c in ("question_id", "question", "answer", "image") if c not in table.column_names]
+            if missing:
+                raise DatasetError(
+                    f"{label}: missing column(s) {', '.join(missing)} for POPE; found {', '.join(table.column_names)}"
+                )
+            if "category" in table.column_names:
+                rows += [dict(r, origin=label) for r in filter_rows(table, "category", set(self.splits), HF_COLUMNS)]
+                continue
+            split = next((s for s in SPLITS if s in label), None)  # a split's own file, e.g. Full/random
+            if split is None:
+                raise DatasetError(f"{label}: no 'category' column and no split in the file name")
+            if split in self.splits:
+                rows += [dict(r, origin=label, category=split) for r in filter_rows(table, "", None, HF_COLUMNS)]
+        rows = drop_duplicates(rows, ("category", "question_id", "question", "answer"), self.path)
+        present = {str(r["category"]) for r in rows}
+        absent = [s for s in self.splits if s not in present]
+        if absent:
+            raise DatasetError(f"dataset.path={self.path}: no rows of split(s) {', '.join(absent)} in this copy")
+        return [
+            {
+                "split": str(r["category"]), "question_id": r["question_id"], "text": r["question"],
+                "label": r["answer"], "image": image_ref(r["image"]), "origin": r["origin"],
+                "image_name": str(r.get("image_source") or _stored_name(r["image"])), "hf_id": r.get("id"),
+            }
+            for r in sorted(rows, key=lambda r: self.splits.index(str(r["category"])))
+        ]
+
+
+def _stored_name(image) -> str:
+    """The file name `datasets` kept with an encoded image, when a copy lacks image_source."""
+    return Path(image.get("path") or "").name if isinstance(image, dict) else ""
+
+
+def _has_question_files(path: Path) -> bool:
+    if path.is_file():
+        return path.suffix in (".json", ".jsonl")
+    return path.is_dir() and any(p.suffix in (".json", ".jsonl") for p in path.rglob("*pope*.json*"))
+
+
+def _read_records(path: Path) -> list[tuple[str, dict]]:
+    """(origin, record) from a JSON array or a JSON-lines file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from exc
+    if text.lstrip().startswith("["):
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+        pairs = [(f"{path}[{i}]", r) for i, r in enumerate(records)]
+    else:
+        pairs = []
+        for line_no, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    pairs.append((f"{path}:{line_no}", json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+    for origin, record in pairs:
+        if not isinstance(record, dict):
+            raise DatasetError(f"{origin}: expected an object with {', '.join(FILE_KEYS)}, got {type(record).__name__}")
+    return pairs
