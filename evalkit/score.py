@@ -1,0 +1,101 @@
+"""Rescore without a model: `python -m evalkit.score`.
+
+    python -m evalkit.score RUN_DIR [--rule official|strict|mme|pope]
+        re-parse RUN_DIR/predictions.jsonl, print the tables, rewrite metrics.csv and
+        summary.json["metrics"] (predictions.jsonl itself is never modified).
+
+    python -m evalkit.score --benchmark mme|pope|yesno FILE [--questions Q ...] [--out DIR] [--rule ...]
+        import another tool's predictions (simple rows with question_id/answer/prediction, LLaVA
+        answer files joined by id with --questions, lmms-eval sample logs, evalkit predictions),
+        score them and write DIR (default FILE's folder/<stem>_scores) as a run directory:
+        predictions.jsonl, metrics.csv, summary.json. DIR can be rescored later like any run.
+
+Bad input prints one line naming the file and what is missing, and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from evalkit.errors import EvalkitError
+from evalkit.scoring.importers import BENCHMARKS, import_predictions
+from evalkit.scoring.parse import RULES
+from evalkit.scoring.score import Scores, read_predictions, score_predictions, to_jsonable, write_scores
+from evalkit.types import PredictionRow
+
+RULE_CHOICES = ("official", *RULES)
+PREDICTIONS = "predictions.jsonl"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evalkit.score",
+                                     description="Rescore predictions (no model is loaded).")
+    parser.add_argument("path", type=Path,
+                        help="a run directory holding predictions.jsonl, or with --benchmark a prediction file")
+    parser.add_argument("--rule", choices=RULE_CHOICES, default="official",
+                        help="parse rule: official (each task's own: mme, pope; yesno uses mme), or one rule for all")
+    parser.add_argument("--benchmark", choices=BENCHMARKS, help="import FILE as predictions on this benchmark")
+    parser.add_argument("--questions", type=Path, action="append", default=[],
+                        help="question/label file joined by id with LLaVA answer files (repeatable)")
+    parser.add_argument("--out", type=Path, help="output directory for --benchmark (default FILE's dir/<stem>_scores)")
+    return parser
+
+
+def rescore_run(path: Path, rule: Optional[str]) -> tuple[Path, Scores]:
+    """Rescore a run directory (or its predictions.jsonl) in place."""
+    if path.is_file() and path.name == PREDICTIONS:
+        path = path.parent
+    if not path.is_dir():
+        hint = "; to import another tool's file pass --benchmark mme|pope|yesno" if path.is_file() else ""
+        raise EvalkitError(f"{path}: not a run directory{hint}")
+    predictions = path / PREDICTIONS
+    if not predictions.is_file():
+        raise EvalkitError(f"{path}: no {PREDICTIONS} (is this a run directory?)")
+    scores = score_predictions(read_predictions(predictions), rule=rule)
+    write_scores(path, scores)
+    return path, scores
+
+
+def score_file(path: Path, benchmark: str, questions: Sequence[Path], out: Optional[Path],
+               rule: Optional[str]) -> tuple[Path, Scores]:
+    """Import another tool's predictions, score them and write a run directory."""
+    frame, fmt = import_predictions(path, benchmark, questions)
+    scores = score_predictions(frame, rule=rule)
+    out = out if out is not None else path.parent / f"{path.stem}_scores"
+    out.mkdir(parents=True, exist_ok=True)
+    columns = [c for c in PredictionRow.__dataclass_fields__ if c in scores.frame.columns]
+    rows = to_jsonable(scores.frame[columns].to_dict("records"))
+    (out / PREDICTIONS).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    summary_path = out / "summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
+    summary["source"] = {"file": str(path), "format": fmt, "benchmark": benchmark,
+                         "questions": [str(q) for q in questions]}
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_scores(out, scores)
+    return out, scores
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    rule = None if args.rule == "official" else args.rule
+    try:
+        if args.benchmark:
+            out, scores = score_file(args.path, args.benchmark, args.questions, args.out, rule)
+        else:
+            if args.questions or args.out:
+                raise EvalkitError("--questions and --out need --benchmark (they apply to imported files)")
+            out, scores = rescore_run(args.path, rule)
+    except (EvalkitError, ValueError, OSError) as exc:
+        print(f"evalkit.score: error: {exc}", file=sys.stderr)
+        return 2
+    print(scores.format())
+    print(f"\nwrote {out / 'metrics.csv'} and {out / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
