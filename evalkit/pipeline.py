@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 import pandas as pd
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
@@ -27,13 +28,28 @@ class RunDirError(EvalkitError):
     pass
 
 
+class BuildError(EvalkitError):
+    pass
+
+
 # Dataset config keys that steer evalkit itself rather than the adapter.
 _NOT_ADAPTER_ARGS = ("name", "parse_rule")
 
 
+def _build(node, what: str, **kwargs):
+    """hydra.utils.instantiate, with the adapter's/model's own error shown as one line."""
+    try:
+        return instantiate(node, **kwargs, _convert_="all")
+    except InstantiationException as exc:
+        cause = exc.__cause__ or exc
+        if isinstance(cause, EvalkitError):
+            raise cause from None
+        raise BuildError(f"{what}: {type(cause).__name__}: {str(cause).strip().splitlines()[0]}") from cause
+
+
 def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
     args = {k: v for k, v in dataset_cfg.items() if k not in _NOT_ADAPTER_ARGS}
-    adapter = instantiate(args, _convert_="all")
+    adapter = _build(args, f"dataset {dataset_cfg.name}")
     items = adapter.load()
     if limit is not None:
         items = items[:limit]
@@ -98,7 +114,7 @@ def run(cfg: DictConfig, job_num: Optional[int] = None) -> Optional[Path]:
         )
 
     started = time.perf_counter()
-    model = instantiate(cfg.model, device=str(ranks.device), dtype=typed.dtype, _convert_="all") if mine else None
+    model = _build(cfg.model, f"model.path={typed.model.path}", device=str(ranks.device), dtype=typed.dtype) if mine else None
     load_time = time.perf_counter() - started
     stats = generate_rows(mine, model, typed, run_dir, ranks) if mine else {"n_items": 0, "wall_time_s": 0.0}
     stats.update(rank=ranks.rank, model_load_s=round(load_time, 3))
