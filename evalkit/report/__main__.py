@@ -1,0 +1,161 @@
+"""`python -m evalkit.report`: compare runs without loading a model.
+
+    python -m evalkit.report PATH... [--out DIR] [--metric NAME] [--baseline RUN]
+        PATHs are run directories, sweep folders or any parent folder (searched recursively).
+        Writes DIR/leaderboard.csv, leaderboard.md, categories.csv, pivot_<dataset>.csv and
+        report.html (default DIR: results/report); with --baseline also DIR/flips/<run>.csv.
+
+    python -m evalkit.report compare RUN_A RUN_B [--out DIR] [--intersect]
+        Paired comparison matched by item id: deltas with paired bootstrap intervals, McNemar's
+        exact test, flipped items. Writes DIR/comparison.json, flips.csv and report.html (default
+        DIR: results/compare). Runs over different item sets are refused (exit 2) unless --intersect.
+
+Bad input prints one line naming the path and the problem, and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from evalkit.errors import EvalkitError
+from evalkit.report import html
+from evalkit.report.compare import Comparison, compare_runs
+from evalkit.report.discover import ReportError, Run, describe_runs, is_run_dir, load_run, load_runs, varying_keys
+from evalkit.report.leaderboard import (HEADLINE, ablation_pivots, category_long, category_tables, leaderboard,
+                                        write_tables)
+from evalkit.scoring.score import to_jsonable
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+
+
+def report_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evalkit.report",
+                                     description="Leaderboard, per-category tables, ablation pivots and report.html "
+                                                 "over run directories (or `compare RUN_A RUN_B`).")
+    parser.add_argument("paths", nargs="+", type=Path, help="run directories, sweep folders or parent folders")
+    parser.add_argument("--out", type=Path, default=Path("results/report"), help="output folder")
+    parser.add_argument("--metric", help=f"metric of the pivots and the sort order, e.g. {', '.join(HEADLINE[:5])} "
+                                         "(default: pope_mean_f1, else mme_perception, else accuracy)")
+    parser.add_argument("--baseline", help="run to compare every run with: a run directory, or a run's label or "
+                                           "folder name among PATHs")
+    _common(parser)
+    return parser
+
+
+def compare_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evalkit.report compare",
+                                     description="Paired comparison of two runs matched by item id.")
+    parser.add_argument("run_a", type=Path)
+    parser.add_argument("run_b", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
+    parser.add_argument("--intersect", action="store_true", help="compare the shared items of different item sets")
+    _common(parser)
+    return parser
+
+
+def find_baseline(runs: list[Run], spec: str) -> Run:
+    """A run directory (added to the runs when not among them), or a label / folder name of one."""
+    path = Path(spec)
+    if path.is_dir():
+        if not is_run_dir(path):
+            raise ReportError(f"--baseline {spec}: not a run directory (needs config.yaml and predictions.jsonl)")
+        for run in runs:
+            if run.path.resolve() == path.resolve():
+                return run
+        runs.append(load_run(path.resolve()))
+        describe_runs(runs)
+        return runs[-1]
+    matches = [run for run in runs if spec in (run.label, run.name, str(run.path))]
+    if len(matches) != 1:
+        names = "; ".join(run.label for run in runs)
+        what = "matches no run" if not matches else f"matches {len(matches)} runs"
+        raise ReportError(f"--baseline {spec!r} {what}; give a run directory or one of: {names}")
+    return matches[0]
+
+
+def run_report(args: argparse.Namespace) -> list[Path]:
+    runs = load_runs(args.paths)
+    baseline = find_baseline(runs, args.baseline) if args.baseline else None
+    if args.metric:
+        known = sorted({k for run in runs for k, v in run.headline.items() if isinstance(v, (int, float))})
+        if args.metric not in known:
+            raise ReportError(f"--metric {args.metric}: no run has it; choose one of {', '.join(known)}")
+    keys = describe_runs(runs)  # the keys in the labels; the leaderboard CSV has every differing key
+    comparisons: dict[str, Optional[Comparison]] = {}
+    if baseline is not None:
+        for run in runs:
+            if run is baseline:
+                continue
+            try:
+                comparisons[run.label] = compare_runs(baseline, run, intersect=True, n_boot=args.n_boot,
+                                                      seed=args.seed, confidence=args.confidence)
+            except ReportError as exc:  # other data (another benchmark): no comparison, not a failure
+                print(f"evalkit.report: {run.label}: not compared with the baseline: {str(exc).splitlines()[0]}",
+                      file=sys.stderr)
+                comparisons[run.label] = None
+    board = leaderboard(runs, varying_keys(runs), args.metric, comparisons if baseline is not None else None)
+    long = category_long(runs)
+    categories = category_tables(long)
+    pivots = ablation_pivots(runs, args.metric)
+    written = write_tables(args.out, [run.label for run in runs], keys, board, long, categories, pivots, baseline)
+    for stale in (args.out / "flips").glob("*.csv"):  # from an earlier report with another baseline
+        stale.unlink()
+    for label, comparison in comparisons.items():
+        if comparison is not None:
+            path = args.out / "flips" / html.flips_file(label)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            comparison.flips.to_csv(path, index=False)
+            written.append(path)
+    report = args.out / "report.html"
+    report.write_text(html.render_report(runs, keys, board, categories, pivots, comparisons, baseline),
+                      encoding="utf-8")
+    return written + [report]
+
+
+def run_compare(args: argparse.Namespace) -> tuple[Comparison, list[Path]]:
+    a, b = load_run(args.run_a), load_run(args.run_b)
+    describe_runs([a, b])
+    if a.label == b.label:
+        a.label, b.label = f"A: {a.label}", f"B: {b.label}"
+    comparison = compare_runs(a, b, intersect=args.intersect, n_boot=args.n_boot, seed=args.seed,
+                              confidence=args.confidence)
+    differences = [(k, a.flat.get(k, "—"), b.flat.get(k, "—")) for k in varying_keys([a, b])]
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    info = {**comparison.as_dict(), "run_a": str(a.path), "run_b": str(b.path), "intersect": args.intersect,
+            "seed": args.seed, "config_differences": [list(d) for d in differences]}
+    (out / "comparison.json").write_text(json.dumps(to_jsonable(info), indent=2) + "\n", encoding="utf-8")
+    comparison.flips.to_csv(out / "flips.csv", index=False)
+    (out / "report.html").write_text(html.render_comparison(a, b, comparison, differences), encoding="utf-8")
+    return comparison, [out / "comparison.json", out / "flips.csv", out / "report.html"]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    is_compare = bool(argv) and argv[0] == "compare"  # a folder named compare: pass ./compare
+    args = compare_parser().parse_args(argv[1:]) if is_compare else report_parser().parse_args(argv)
+    try:
+        if args.n_boot < 1 or not 0 < args.confidence < 1:
+            raise ReportError("--n-boot must be >= 1 and --confidence in (0, 1)")
+        if is_compare:
+            comparison, written = run_compare(args)
+            print(comparison.format())
+        else:
+            written = run_report(args)
+    except (EvalkitError, ValueError, OSError) as exc:
+        print(f"evalkit.report: error: {exc}", file=sys.stderr)
+        return 2
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

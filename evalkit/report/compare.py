@@ -1,0 +1,152 @@
+"""Paired comparison of two runs, matched by item id: deltas with bootstrap intervals, McNemar's
+exact test and the items whose correctness flipped.
+
+Both runs are re-scored from predictions.jsonl under their own parse rule (the numbers of their
+metrics.csv); errors count as wrong, as everywhere in evalkit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from evalkit.report import stats as S
+from evalkit.report.discover import ReportError, Run
+from evalkit.scoring.metrics import MME_COGNITION, MME_PERCEPTION, mme_subtask
+
+FLIP_COLUMNS = ["id", "task", "category", "question", "answer", "parsed_a", "parsed_b", "text_a", "text_b", "change"]
+_ITEM_COLUMNS = ["id", "task", "category", "group", "question", "answer"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: str  # labels
+    b: str
+    n_paired: int
+    n_only_a: int  # ids in A and not in B (dropped with --intersect)
+    n_only_b: int
+    only_a_right: int  # McNemar's discordant cells
+    only_b_right: int
+    p_mcnemar: float
+    deltas: dict[str, S.Delta] = field(default_factory=dict)  # accuracy, f1, pope_mean_f1, mme_*
+    flips: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FLIP_COLUMNS))
+
+    def as_dict(self) -> dict:
+        return {"a": self.a, "b": self.b, "n_paired": self.n_paired, "n_only_a": self.n_only_a,
+                "n_only_b": self.n_only_b, "only_a_right": self.only_a_right, "only_b_right": self.only_b_right,
+                "p_mcnemar": self.p_mcnemar, "n_flips": int(len(self.flips)),
+                "deltas": {k: d.as_dict() for k, d in self.deltas.items()}}
+
+    def format(self) -> str:
+        lines = [f"A: {self.a}", f"B: {self.b}", f"{self.n_paired} paired items"
+                 + (f" ({self.n_only_a} only in A and {self.n_only_b} only in B left out)"
+                    if self.n_only_a or self.n_only_b else "")]
+        for name, d in self.deltas.items():
+            lines.append(f"{name:<15} A {fmt_stat(name, d.a):>8}  B {fmt_stat(name, d.b):>8}  "
+                         f"B-A {fmt_delta(name, d.delta):>8}  {100 * d.confidence:.0f}% CI "
+                         f"[{fmt_delta(name, d.low)}, {fmt_delta(name, d.high)}]")
+        lines.append(f"McNemar exact p = {self.p_mcnemar:.4g} (only A right: {self.only_a_right}, "
+                     f"only B right: {self.only_b_right})")
+        return "\n".join(lines)
+
+
+def fmt_stat(name: str, value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "-"
+    return f"{value:.2f}" if name.startswith("mme") else f"{100 * value:.2f}%"
+
+
+def fmt_delta(name: str, value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "-"
+    return f"{value:+.2f}" if name.startswith("mme") else f"{100 * value:+.2f}"  # points
+
+
+def paired_frame(a: Run, b: Run, intersect: bool = False) -> tuple[pd.DataFrame, int, int]:
+    """Rows of A joined to B's answers by id (A's order), and the counts of ids only in A / only in B.
+
+    Different item sets are refused unless `intersect`; the same id with another ground truth is
+    always refused (the runs are not over the same data).
+    """
+    fa, fb = a.scores.frame.copy(), b.scores.frame.copy()
+    for frame in (fa, fb):
+        frame["id"] = frame["id"].astype(str)
+        if "question" not in frame.columns:
+            frame["question"] = ""
+    ids_a, ids_b = set(fa["id"]), set(fb["id"])
+    only_a, only_b = sorted(ids_a - ids_b), sorted(ids_b - ids_a)
+    if (only_a or only_b) and not intersect:
+        raise ReportError(
+            f"the runs cover different items: {len(only_a)} id(s) of A are missing from B (e.g. {only_a[:5]}), "
+            f"{len(only_b)} id(s) of B are missing from A (e.g. {only_b[:5]}); {len(ids_a & ids_b)} are shared. "
+            f"Pass --intersect to compare the shared items only.\n  A: {a.path}\n  B: {b.path}")
+    if not ids_a & ids_b:
+        raise ReportError(f"the runs share no item id\n  A: {a.path}\n  B: {b.path}")
+    keep = ["id", "parsed", "text", "correct", "answer"]
+    joined = fa[_ITEM_COLUMNS + ["parsed", "text", "correct"]].merge(
+        fb[keep], on="id", how="inner", suffixes=("_a", "_b"))
+    joined = joined.rename(columns={"answer_a": "answer"})
+    mismatch = joined.loc[joined["answer"] != joined["answer_b"], "id"].tolist()
+    if mismatch:
+        raise ReportError(f"{len(mismatch)} shared id(s) have different ground truth in the two runs "
+                          f"(e.g. {mismatch[:5]}): they are not runs over the same data\n  A: {a.path}\n  B: {b.path}")
+    return joined.drop(columns=["answer_b"]), len(only_a), len(only_b)
+
+
+def compare_runs(a: Run, b: Run, intersect: bool = False, n_boot: int = 2000, seed: int = 0,
+                 confidence: float = 0.95) -> Comparison:
+    joined, n_only_a, n_only_b = paired_frame(a, b, intersect)
+    ok_a, ok_b = joined["correct_a"].to_numpy(bool), joined["correct_b"].to_numpy(bool)
+    only_a_right, only_b_right = S.discordant(ok_a, ok_b)
+    truth = joined["answer"].to_numpy() == "yes"
+    yes_a, yes_b = joined["parsed_a"].to_numpy() == "yes", joined["parsed_b"].to_numpy() == "yes"
+    boot = dict(n_boot=n_boot, seed=seed, confidence=confidence)
+    deltas = {
+        "accuracy": S.paired_bootstrap(S.accuracy_stat, S.accuracy_features(ok_a), S.accuracy_features(ok_b), **boot),
+        "f1": S.paired_bootstrap(S.f1_stat, S.f1_features(yes_a, truth), S.f1_features(yes_b, truth), **boot),
+    }
+    pope = (joined["task"] == "pope").to_numpy()
+    if pope.any():
+        splits = pd.factorize(joined.loc[pope, "category"].astype(str), sort=True)[0]
+        deltas["pope_mean_f1"] = S.paired_bootstrap(
+            S.mean_f1_stat(splits), S.f1_features(yes_a[pope], truth[pope]), S.f1_features(yes_b[pope], truth[pope]),
+            strata=splits, **boot)
+    mme = joined[joined["task"] == "mme"]
+    if len(mme):
+        subtask = mme["category"].map(lambda c: mme_subtask(c) or str(c))
+        units_a = S.mme_units(subtask, mme["group"], mme["answer"], mme["correct_a"].to_numpy(bool))
+        units_b = S.mme_units(subtask, mme["group"], mme["answer"], mme["correct_b"].to_numpy(bool))
+        for name, kind in (("mme_perception", MME_PERCEPTION), ("mme_cognition", MME_COGNITION)):
+            if set(kind) & set(units_a.subtasks):
+                deltas[name] = S.paired_bootstrap(S.mme_total_stat(units_a, kind), units_a.features,
+                                                  units_b.features, strata=units_a.subtask, **boot)
+    return Comparison(a=a.label or str(a.path), b=b.label or str(b.path), n_paired=len(joined),
+                      n_only_a=n_only_a, n_only_b=n_only_b, only_a_right=only_a_right, only_b_right=only_b_right,
+                      p_mcnemar=S.mcnemar_exact(only_a_right, only_b_right), deltas=deltas,
+                      flips=flipped_items(joined))
+
+
+def flipped_items(joined: pd.DataFrame) -> pd.DataFrame:
+    """Items right in one run and wrong in the other, in A's order: 'fixed' = B right, 'broken' = A right."""
+    flipped = joined[joined["correct_a"] != joined["correct_b"]].copy()
+    flipped["change"] = np.where(flipped["correct_b"], "fixed", "broken")
+    return flipped[FLIP_COLUMNS].reset_index(drop=True)
+
+
+def baseline_columns(comparison: Optional[Comparison]) -> dict:
+    """Flat leaderboard columns of a comparison against the baseline (empty values when None)."""
+    names = ("accuracy", "f1", "pope_mean_f1", "mme_perception", "mme_cognition")
+    row: dict = {"vs_base_n_paired": None, "vs_base_p_mcnemar": None, "vs_base_only_base_right": None,
+                 "vs_base_only_run_right": None}
+    for name in names:
+        row.update({f"vs_base_d_{name}": None, f"vs_base_d_{name}_low": None, f"vs_base_d_{name}_high": None})
+    if comparison is None:
+        return row
+    row.update(vs_base_n_paired=comparison.n_paired, vs_base_p_mcnemar=comparison.p_mcnemar,
+               vs_base_only_base_right=comparison.only_a_right, vs_base_only_run_right=comparison.only_b_right)
+    for name, d in comparison.deltas.items():
+        row.update({f"vs_base_d_{name}": d.delta, f"vs_base_d_{name}_low": d.low, f"vs_base_d_{name}_high": d.high})
+    return row

@@ -1,0 +1,241 @@
+"""Tables over many runs: the leaderboard, per-category tables and ablation pivots (DataFrames),
+and their CSV / Markdown files. Numbers come from each run's summary.json and metrics.csv.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import pandas as pd
+
+from evalkit.report.compare import Comparison, baseline_columns
+from evalkit.report.discover import Run, describe_runs, label_keys, varying_keys
+from evalkit.scoring.metrics import MEAN, OVERALL
+
+# Headline numbers (summary.json["metrics"]) in display order; rates are fractions, MME in points.
+HEADLINE = ["accuracy", "yes_ratio", "mme_perception", "mme_cognition", "pope_mean_f1", "pope_pooled_f1",
+            "n_other"]
+COUNTS = ["n_items", "n_errors", "items_per_s"]
+# The metric a pivot shows when --metric is not given: the benchmark's own headline number.
+DEFAULT_METRICS = ("pope_mean_f1", "mme_perception", "accuracy")
+# Per-category tables: which columns of metrics.csv to show for each task.
+CATEGORY_VALUES = {"mme": ("score", "accuracy"), "pope": ("f1", "yes_ratio"), "yesno": ("accuracy",)}
+_SUMMARY_ROWS = {"mme": {OVERALL, "perception", "cognition"}, "pope": {OVERALL, MEAN}, "yesno": {OVERALL}}
+LOWER_IS_BETTER = {"n_errors", "n_other", "n_items"}
+POINTS = ("mme_perception", "mme_cognition", "score")  # columns in MME points, not rates
+
+
+def leaderboard(runs: Sequence[Run], keys: Sequence[str], metric: Optional[str] = None,
+                comparisons: Optional[dict[str, Optional[Comparison]]] = None) -> pd.DataFrame:
+    """One row per run: label, dataset, differing config values, headline metrics, counts, and
+    (with `comparisons`, keyed by label) the comparison to the baseline. Sorted by dataset, then by
+    `metric` (default: each dataset's headline metric), best first (yes-ratio: nearest 50%)."""
+    rows = []
+    for run in runs:
+        head = run.headline
+        row: dict[str, Any] = {"run": run.label, "dataset": run.dataset}
+        row.update({key: run.flat.get(key, "—") for key in keys})
+        row.update({name: _number(head.get(name)) for name in HEADLINE})
+        row["n_items"] = _number(run.summary.get("n_items", head.get("n_items")))
+        row["n_errors"] = _number(run.summary.get("n_errors", head.get("n_errors")))
+        row["items_per_s"] = _number(run.summary.get("items_per_s"))
+        if comparisons is not None:
+            row.update(baseline_columns(comparisons.get(run.label)))
+        row["path"] = str(run.path)
+        rows.append(row)
+    board = pd.DataFrame(rows)
+    board = board.loc[:, board.notna().any()]  # metrics no run has (MME columns on POPE runs)
+    sort_by = {d: metric or default_metric(sub.to_dict("records")) for d, sub in board.groupby("dataset")}
+    board["_sort"] = [_sort_key(row, sort_by[row["dataset"]]) for row in board.to_dict("records")]
+    board = board.sort_values(["dataset", "_sort"], kind="stable", na_position="last")
+    return board.drop(columns="_sort").reset_index(drop=True)
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None or isinstance(value, (str, list, dict)) else float(value)
+
+
+def _sort_key(row: dict, metric: Optional[str]) -> float:
+    """Smaller is better: higher scores first, fewer errors first, yes-ratio nearest 1/2 first."""
+    value = row.get(metric) if metric else None
+    if value is None or _isnan(value):
+        return math.nan
+    if metric == "yes_ratio":
+        return abs(float(value) - 0.5)
+    return float(value) if metric in LOWER_IS_BETTER else -float(value)
+
+
+def default_metric(rows: Sequence[dict]) -> Optional[str]:
+    """The first of DEFAULT_METRICS that every row has."""
+    for name in DEFAULT_METRICS:
+        if rows and all(row.get(name) is not None and not _isnan(row.get(name)) for row in rows):
+            return name
+    return None
+
+
+def _isnan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+# ----------------------------------------------------------------------------------- per category
+
+def category_long(runs: Sequence[Run]) -> pd.DataFrame:
+    """Every run's metrics.csv stacked, with `run` and `dataset` columns in front."""
+    frames = [run.category_metrics.assign(run=run.label, dataset=run.dataset) for run in runs]
+    long = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    front = ["run", "dataset", "task", "category"]
+    return long[front + [c for c in long.columns if c not in front]]
+
+
+def category_tables(long: pd.DataFrame) -> list[tuple[str, str, str, pd.DataFrame]]:
+    """(dataset, task, value column, table) with runs as rows and categories as columns; summary
+    rows (all, mean, perception/cognition totals) are left out: they are in the leaderboard."""
+    tables = []
+    for (dataset, task), sub in long.groupby(["dataset", "task"], sort=True):
+        sub = sub[~sub["category"].astype(str).isin(_SUMMARY_ROWS.get(task, {OVERALL}))]
+        if sub.empty:
+            continue
+        order = list(dict.fromkeys(sub["category"].astype(str)))
+        runs = list(dict.fromkeys(sub["run"]))
+        for value in CATEGORY_VALUES.get(task, ("accuracy",)):
+            table = sub.pivot_table(index="run", columns="category", values=value, aggfunc="first", dropna=False)
+            tables.append((dataset, task, value, table.reindex(index=runs, columns=order)))
+    return tables
+
+
+# ------------------------------------------------------------------------------------------ pivots
+
+def ablation_pivots(runs: Sequence[Run], metric: Optional[str] = None) -> list[tuple[str, str, pd.DataFrame]]:
+    """Per dataset: (dataset, metric, pivot) with the config keys that differ within the dataset as
+    axes. The key with the fewest values makes the columns, all others the rows; a cell is the
+    mean over runs with those values (repeated configs), NaN where no run has them."""
+    out = []
+    for dataset in sorted({run.dataset for run in runs}):
+        group = [run for run in runs if run.dataset == dataset]
+        keys = label_keys(group, varying_keys(group))
+        chosen = metric or default_metric([run.headline for run in group])
+        if not keys or not chosen:
+            continue
+        frame = pd.DataFrame([{**{k: run.flat.get(k, "—") for k in keys}, chosen: _number(run.headline.get(chosen))}
+                              for run in group])
+        if frame[chosen].isna().all():  # --metric of another benchmark
+            continue
+        if len(keys) == 1:
+            pivot = frame.groupby(keys[0], sort=False)[[chosen]].mean()
+        else:
+            column = min(reversed(keys), key=lambda k: frame[k].nunique())
+            rows = [k for k in keys if k != column]
+            pivot = frame.pivot_table(index=rows, columns=column, values=chosen, aggfunc="mean", sort=False)
+        out.append((dataset, chosen, pivot))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ format
+
+def format_value(column: str, value: Any) -> str:
+    """Rates as percentages, MME scores in points, counts as integers, '-' for missing."""
+    if value is None or _isnan(value):
+        return "-"
+    if isinstance(value, str):
+        return value
+    if column.endswith("p_mcnemar"):
+        return f"{value:.3g}"
+    if column in ("n_items", "n_errors", "n_other") or column.startswith("vs_base_n") or column.startswith(
+            "vs_base_only"):
+        return f"{int(value)}"
+    if column == "items_per_s":
+        return f"{value:.2f}"
+    points = any(column.endswith(p) or f"_{p}_" in column for p in POINTS) or column in POINTS
+    if column.startswith("vs_base_d_"):
+        return f"{value:+.2f}" if points else f"{100 * value:+.2f}"
+    return f"{value:.2f}" if points else f"{100 * value:.2f}"
+
+
+def display_board(board: pd.DataFrame, tags: Optional[dict[str, str]] = None, baseline: Optional[str] = None,
+                  keys: Sequence[str] = ()) -> pd.DataFrame:
+    """The leaderboard of one dataset as strings, baseline intervals folded into one 'CI' column per
+    metric. Config columns other than the label `keys` are left out (they are in the CSV). With `tags`
+    (label -> run number) a '#' column comes first, and replaces the labels when keys are shown."""
+    fixed = {"run", "dataset", "path", *HEADLINE, *COUNTS}
+    config_columns = [c for c in board.columns if c not in fixed and not c.startswith("vs_base_")]
+    shown = board.drop(columns=["path", "dataset", *(c for c in config_columns if c not in keys)]).copy()
+    if tags is not None:
+        shown.insert(0, "#", [tag_of(tags, label, baseline) for label in shown["run"]])
+        if any(key in shown.columns for key in keys):
+            shown = shown.drop(columns=["run"])
+    for column in list(shown.columns):
+        if column.endswith("_low") and column[:-4] in shown.columns:
+            base = column[:-4]
+            ci = [f"[{format_value(base, lo)}, {format_value(base, hi)}]" if not _isnan(lo) else "-"
+                  for lo, hi in zip(shown[column], shown[base + "_high"])]
+            shown.insert(shown.columns.get_loc(base) + 1, base + " CI", ci)
+            shown = shown.drop(columns=[column, base + "_high"])
+    for column in shown.columns:
+        if not column.endswith(" CI"):
+            shown[column] = [format_value(column, v) for v in shown[column]]
+    return shown.rename(columns=lambda c: c.replace("vs_base_d_", "Δ ").replace("vs_base_", "base: "))
+
+
+def tag_of(tags: dict[str, str], label: str, baseline: Optional[str]) -> str:
+    return tags[label] + (" (base)" if label == baseline else "")
+
+
+def markdown_table(frame: pd.DataFrame, index: bool = False) -> str:
+    if index:
+        frame = frame.reset_index()
+    header = [str(c) for c in frame.columns]
+    cells = [[_md(v) for v in row] for row in frame.astype(object).itertuples(index=False)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
+
+
+def _md(value: Any) -> str:
+    return ("-" if value is None or _isnan(value) else str(value)).replace("|", "\\|").replace("\n", " ")
+
+
+def _formatted(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    return frame.map(lambda v: format_value(column, v))
+
+
+def write_tables(out: Path, runs: Sequence[str], keys: Sequence[str], board: pd.DataFrame, long: pd.DataFrame,
+                 categories: list[tuple[str, str, str, pd.DataFrame]], pivots: list[tuple[str, str, pd.DataFrame]],
+                 baseline: Optional[Run] = None) -> list[Path]:
+    """leaderboard.csv (raw numbers), categories.csv (every metrics.csv row), pivot_<dataset>.csv
+    and leaderboard.md (all of it, formatted). `runs`: the run labels, numbered in this order."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "leaderboard.csv", out / "categories.csv"]
+    board.to_csv(written[0], index=False)
+    long.to_csv(written[1], index=False)
+    md = ["# Leaderboard", "", "Rates in %, MME scores in points; runs named by the config values that differ.", ""]
+    if baseline is not None:
+        md += [f"Baseline: **{baseline.label}** (`{baseline.path}`); Δ = run − baseline over shared items, "
+               "95% paired bootstrap CI, McNemar exact p.", ""]
+    tags = {label: str(i + 1) for i, label in enumerate(runs)}
+    md += [f"{tags[label]}. {label}" for label in runs] + [""]
+    for dataset, sub in board.groupby("dataset", sort=True):
+        shown = display_board(sub.dropna(axis=1, how="all"), tags, baseline.label if baseline else None, keys)
+        md += [f"## {dataset}", "", markdown_table(shown), ""]
+    md += ["# Per category", ""]
+    for dataset, task, value, table in categories:
+        md += [f"## {dataset} · {task} · {value}", "", markdown_table(_formatted(table, value), index=True), ""]
+    if pivots:
+        md += ["# Ablations", ""]
+    for dataset, metric, pivot in pivots:
+        path = out / f"pivot_{_slug(dataset)}.csv"
+        pivot.to_csv(path)
+        written.append(path)
+        shown = _formatted(pivot, metric).rename(columns=lambda c: f"{pivot.columns.name}={c}" if pivot.columns.name
+                                                else c)
+        md += [f"## {dataset} · {metric}", "", markdown_table(shown, index=True), ""]
+    (out / "leaderboard.md").write_text("\n".join(md), encoding="utf-8")
+    return written + [out / "leaderboard.md"]
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
+
+
+__all__ = ["ablation_pivots", "category_long", "category_tables", "describe_runs", "display_board", "leaderboard",
+           "markdown_table", "write_tables"]

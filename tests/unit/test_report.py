@@ -1,0 +1,244 @@
+"""evalkit.report over run directories written here with the documented layout: discovery, run
+names from differing config values, leaderboard, per-category tables, pivots, paired comparison."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from evalkit.report import stats as S
+from evalkit.report.__main__ import main
+from evalkit.report.compare import compare_runs
+from evalkit.report.discover import describe_runs, find_run_dirs, load_run, load_runs, varying_keys
+from evalkit.report.leaderboard import ablation_pivots, category_long, category_tables, leaderboard
+from evalkit.scoring.score import score_predictions, write_scores
+
+
+def config(name: str = "m15", layer: int = -2, **top) -> dict:
+    """A resolved config.yaml like `python -m evalkit` writes (only the fields that matter here)."""
+    cfg = {
+        "model": {"_target_": "evalkit.models.llava.LlavaModel", "name": name, "path": f"hub/{name}-hf",
+                  "family": "llava15", "prompt": "llava_eval", "vision_feature_layer": layer,
+                  "image_grid_pinpoints": None},
+        "dataset": {"_target_": "datasets_adapters.yesno_files.YesNoFileDataset", "name": "toy", "path": "q.jsonl"},
+        "decoding": {"mode": "greedy", "max_new_tokens": 128},
+        "batch_size": 8, "output_dir": None, "run_name": None, "seed": 0, "progress": True, "num_workers": 0,
+    }
+    cfg.update(top)
+    return cfg
+
+
+def items(n: int = 8) -> list[dict]:
+    return [{"id": f"q{i}", "question": f"Is there a thing {i}?", "answer": "yes" if i % 2 == 0 else "no",
+             "category": "colour" if i < n // 2 else "shape", "group": f"img{i // 2}", "task": "yesno"}
+            for i in range(n)]
+
+
+def write_run(folder: Path, cfg: dict, answers: list[str], rows: list[dict] | None = None,
+              items_per_s: float = 10.0) -> Path:
+    """A run directory: config.yaml, predictions.jsonl (PredictionRow columns), metrics.csv, summary.json."""
+    rows = rows if rows is not None else items(len(answers))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    preds = [{**item, "prediction": text, "text": text, "parsed": text.lower(), "correct": text.lower() == item["answer"],
+              "error": None, "p_yes": None, "batch_size": 8, "batch_time_s": 0.1, "n_input_tokens": 10, "prompt": None,
+              "meta": {}} for item, text in zip(rows, answers)]
+    (folder / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in preds), encoding="utf-8")
+    (folder / "summary.json").write_text(json.dumps({"n_items": len(preds), "n_errors": 0,
+                                                     "items_per_s": items_per_s}), encoding="utf-8")
+    write_scores(folder, score_predictions(pd.DataFrame(preds)))
+    return folder
+
+
+Y, N = "Yes", "No"
+TRUTH = [Y, N, Y, N, Y, N, Y, N]  # items(8) answers
+
+
+@pytest.fixture
+def sweep(tmp_path) -> Path:
+    """A 2x2 ablation (model.name x vision_feature_layer) in a Hydra-multirun-like tree, with
+    different batch sizes and output dirs (which must not name the runs)."""
+    answers = {
+        ("m15", -1): [Y, N, Y, N, Y, N, Y, N],  # 8/8
+        ("m15", -2): [Y, Y, Y, N, Y, N, Y, Y],  # 6/8
+        ("m16", -1): [Y, Y, Y, Y, Y, Y, Y, Y],  # 4/8, yes to everything
+        ("m16", -2): [N, N, N, N, Y, N, Y, N],  # 6/8
+    }
+    for k, ((name, layer), ans) in enumerate(answers.items()):
+        write_run(tmp_path / "multirun" / "2024-01-01_00-00-00" / str(k) / "run",
+                  config(name, layer, batch_size=2 ** k, output_dir=f"/elsewhere/{k}"), ans, items_per_s=1.0 + k)
+    return tmp_path / "multirun"
+
+
+def test_discovery_is_recursive_and_skips_unfinished_runs(sweep, tmp_path):
+    (tmp_path / "multirun" / "unfinished").mkdir()
+    (tmp_path / "multirun" / "unfinished" / "config.yaml").write_text("model: {name: x}\n")
+    with pytest.warns(RuntimeWarning, match="unfinished"):
+        dirs = find_run_dirs([sweep])
+    assert len(dirs) == 4
+    single = dirs[0]
+    assert find_run_dirs([single, single / "predictions.jsonl"]) == [single]
+
+
+def test_runs_are_named_by_differing_config_values(sweep):
+    runs = load_runs([sweep])
+    keys = varying_keys(runs)
+    assert keys == ["model.name", "model.path", "model.vision_feature_layer"]  # not batch_size/output_dir
+    assert describe_runs(runs) == ["model.name", "model.vision_feature_layer"]  # path follows the name
+    assert sorted(r.label for r in runs) == ["name=m15, vision_feature_layer=-1", "name=m15, vision_feature_layer=-2",
+                                             "name=m16, vision_feature_layer=-1", "name=m16, vision_feature_layer=-2"]
+
+
+def test_a_confounded_key_stays_visible(tmp_path):
+    """Layer changes together with the model: both must be in the name (only path/family are implied)."""
+    a = write_run(tmp_path / "a", config("m15", -1), TRUTH)
+    b = write_run(tmp_path / "b", config("m16", -2), TRUTH)
+    runs = load_runs([a, b])
+    assert [r.label for r in runs] == ["name=m15, vision_feature_layer=-1", "name=m16, vision_feature_layer=-2"]
+
+
+def test_repeated_configs_get_unique_labels_and_seed_is_ignored_when_greedy(tmp_path):
+    a = write_run(tmp_path / "r1", config(seed=1), TRUTH)
+    b = write_run(tmp_path / "r2", config(seed=2), TRUTH)
+    runs = load_runs([tmp_path])
+    assert varying_keys(runs) == []
+    assert [r.label for r in runs] == ["r1", "r2"]
+    c = write_run(tmp_path / "r3", config(seed=3, decoding={"mode": "sample", "max_new_tokens": 128}), TRUTH)
+    assert "seed" in varying_keys([load_run(p) for p in (a, b, c)])
+
+
+def test_leaderboard_numbers_and_order(sweep):
+    runs = load_runs([sweep])
+    board = leaderboard(runs, varying_keys(runs))
+    assert board["accuracy"].tolist() == [1.0, 0.75, 0.75, 0.5]  # sorted best first
+    assert board["run"].iloc[0] == "name=m15, vision_feature_layer=-1"
+    m16_yes = board[board["run"] == "name=m16, vision_feature_layer=-1"].iloc[0]
+    assert (m16_yes["yes_ratio"], m16_yes["n_items"], m16_yes["n_errors"], m16_yes["items_per_s"]) == (1.0, 8, 0, 3.0)
+    assert "mme_perception" not in board.columns  # no run has it
+
+
+def test_category_tables(sweep):
+    runs = load_runs([sweep])
+    tables = category_tables(category_long(runs))
+    assert [(d, t, v) for d, t, v, _ in tables] == [("toy", "yesno", "accuracy")]
+    table = tables[0][3]
+    assert list(table.columns) == ["colour", "shape"]  # the pooled "all" row is the leaderboard's
+    assert table.loc["name=m15, vision_feature_layer=-2"].tolist() == [0.75, 0.75]
+    assert table.loc["name=m16, vision_feature_layer=-2"].tolist() == [0.5, 1.0]
+
+
+def test_ablation_pivot(sweep):
+    runs = load_runs([sweep])
+    [(dataset, metric, pivot)] = ablation_pivots(runs)
+    assert (dataset, metric) == ("toy", "accuracy")
+    assert pivot.index.name == "model.name" and pivot.columns.name == "model.vision_feature_layer"
+    assert pivot.loc["m15"].tolist() == [1.0, 0.75] and pivot.loc["m16"].tolist() == [0.5, 0.75]
+    [(_, _, yes_pivot)] = ablation_pivots(runs, "yes_ratio")
+    assert yes_pivot.loc["m16", "-1"] == 1.0
+
+
+def test_flipped_items_exact(tmp_path):
+    a = write_run(tmp_path / "a", config("m15"), [Y, N, N, N, Y, Y, Y, N])  # wrong: q2, q5
+    b = write_run(tmp_path / "b", config("m16"), [N, N, Y, N, Y, N, Y, Y])  # wrong: q0, q7
+    ra, rb = load_run(a), load_run(b)
+    describe_runs([ra, rb])
+    comparison = compare_runs(ra, rb, n_boot=200)
+    flips = comparison.flips
+    assert flips[["id", "answer", "parsed_a", "parsed_b", "change"]].values.tolist() == [
+        ["q0", "yes", "yes", "no", "broken"],
+        ["q2", "yes", "no", "yes", "fixed"],
+        ["q5", "no", "yes", "no", "fixed"],
+        ["q7", "no", "no", "yes", "broken"],
+    ]
+    assert flips["question"].tolist() == ["Is there a thing 0?", "Is there a thing 2?", "Is there a thing 5?",
+                                          "Is there a thing 7?"]
+    assert (comparison.only_a_right, comparison.only_b_right) == (2, 2)
+    assert comparison.p_mcnemar == 1.0
+    assert comparison.deltas["accuracy"].delta == 0.0
+
+
+def test_compare_cli_refuses_different_item_sets(tmp_path, capsys):
+    a = write_run(tmp_path / "a", config("m15"), TRUTH)
+    b = write_run(tmp_path / "b", config("m16"), [Y, N, N, N, Y, Y], rows=items(8)[:6])
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "cmp")]) == 2
+    err = capsys.readouterr().err
+    assert "2 id(s) of A are missing from B" in err and "0 id(s) of B are missing from A" in err
+    assert "--intersect" in err
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "cmp"), "--intersect", "--n-boot", "300"]) == 0
+    info = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert (info["n_paired"], info["n_only_a"], info["n_only_b"]) == (6, 2, 0)
+    assert (info["only_a_right"], info["only_b_right"]) == (2, 0)
+    assert info["p_mcnemar"] == pytest.approx(0.5)
+    assert info["deltas"]["accuracy"]["delta"] == pytest.approx(4 / 6 - 1)
+    flips = pd.read_csv(tmp_path / "cmp" / "flips.csv")
+    assert flips["id"].tolist() == ["q2", "q5"]
+
+
+def test_compare_refuses_other_ground_truth(tmp_path, capsys):
+    a = write_run(tmp_path / "a", config("m15"), TRUTH)
+    other = items(8)
+    other[3]["answer"] = "yes"
+    b = write_run(tmp_path / "b", config("m16"), TRUTH, rows=other)
+    assert main(["compare", str(a), str(b), "--intersect", "--out", str(tmp_path / "cmp")]) == 2
+    assert "different ground truth" in capsys.readouterr().err
+
+
+def test_report_cli_with_baseline(sweep, tmp_path):
+    out = tmp_path / "report"
+    base = sweep / "2024-01-01_00-00-00" / "1" / "run"  # m15, layer -2
+    assert main([str(sweep), "--out", str(out), "--baseline", str(base), "--n-boot", "300"]) == 0
+    board = pd.read_csv(out / "leaderboard.csv")
+    row = board[board["run"] == "name=m16, vision_feature_layer=-2"].iloc[0]
+    # baseline right on q0 q2 q3 q4 q5 q6; m16/-2 right on q1 q2 q3 q5 q6 q7
+    assert row["vs_base_only_base_right"] == 2 and row["vs_base_only_run_right"] == 2
+    assert row["vs_base_p_mcnemar"] == pytest.approx(S.mcnemar_exact(2, 2))
+    assert row["vs_base_d_accuracy"] == pytest.approx(0.0)
+    best = board[board["run"] == "name=m15, vision_feature_layer=-1"].iloc[0]
+    assert best["vs_base_d_accuracy"] == pytest.approx(0.25)
+    assert best["vs_base_d_accuracy_low"] <= 0.25 <= best["vs_base_d_accuracy_high"]
+    assert pd.isna(board[board["run"] == "name=m15, vision_feature_layer=-2"].iloc[0]["vs_base_d_accuracy"])
+    assert {"model.name", "model.path", "model.vision_feature_layer"} <= set(board.columns)
+    md = (out / "leaderboard.md").read_text()
+    assert "Baseline: **name=m15, vision_feature_layer=-2**" in md and "# Ablations" in md
+    assert sorted(p.name for p in (out / "flips").iterdir()) == [
+        "name=m15_vision_feature_layer=-1.csv", "name=m16_vision_feature_layer=-1.csv",
+        "name=m16_vision_feature_layer=-2.csv"]
+    assert pd.read_csv(out / "pivot_toy.csv").shape == (2, 3)
+    assert (out / "report.html").is_file()
+    # a baseline named by its label works too; an unknown one is a clear error
+    assert main([str(sweep), "--out", str(out), "--baseline", "name=m15, vision_feature_layer=-2", "--n-boot", "50"]) == 0
+    assert main([str(sweep), "--out", str(out), "--baseline", "nope"]) == 2
+
+
+def test_report_cli_errors(tmp_path, capsys):
+    assert main([str(tmp_path / "missing")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main([str(tmp_path)]) == 2
+    assert "no run directories" in capsys.readouterr().err
+
+
+def test_imported_predictions_count_as_runs(tmp_path):
+    """`python -m evalkit.score --benchmark` output has no config.yaml: its source file names it."""
+    write_run(tmp_path / "ours", config("m15"), TRUTH)
+    imported = write_run(tmp_path / "theirs", config("m15"), [Y, Y, Y, N, Y, N, Y, N])
+    (imported / "config.yaml").unlink()
+    summary = json.loads((imported / "summary.json").read_text())
+    summary["source"] = {"file": "/answers/llava.jsonl", "format": "llava_answers", "benchmark": "toy"}
+    (imported / "summary.json").write_text(json.dumps(summary))
+    runs = load_runs([tmp_path])
+    assert [r.path.name for r in runs] == ["ours", "theirs"]
+    assert runs[1].dataset == "toy" and "file=/answers/llava.jsonl" in runs[1].label
+    comparison = compare_runs(runs[0], runs[1], n_boot=100)
+    assert (comparison.only_a_right, comparison.only_b_right, len(comparison.flips)) == (1, 0, 1)
+
+
+def test_unknown_metric_is_an_error(sweep, tmp_path, capsys):
+    assert main([str(sweep), "--out", str(tmp_path / "r"), "--metric", "acuracy"]) == 2
+    err = capsys.readouterr().err
+    assert "--metric acuracy: no run has it" in err and "accuracy" in err
+    assert main([str(sweep), "--out", str(tmp_path / "r"), "--metric", "yes_ratio"]) == 0
+    assert "## toy · yes_ratio" in (tmp_path / "r" / "leaderboard.md").read_text()
