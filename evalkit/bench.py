@@ -1,15 +1,34 @@
-"""`python -m evalkit.bench` — throughput of the real runner path, printed as a table.
+"""`python -m evalkit.bench` — throughput of the real runner path, printed as one table.
 
-Measures items/s at each batch size for the tiny LLaVA-1.5 and LLaVA-1.6 checkpoints on the same
-items (mixed aspect ratios), the share of wall time spent outside `generate` (image decoding,
-preprocessing, collation, bookkeeping), the padding fraction, and whether every batched answer
-equals the batch-size-1 answer. Uses the shipped tiny checkpoints when present, else builds
-random tiny ones (same architecture and processor settings) in a temporary directory.
+POPE-style items (6 questions per image, mixed aspect ratios) run through `iterate_predictions` on
+tiny LLaVA-1.5 and LLaVA-1.6 checkpoints and on a "vision-heavy" LLaVA-1.5 whose vision tower
+costs far more than its language model. Each model runs the same items as: batch size 1; batched;
+batched + feature cache ("feat": one vision encode per image); batched + feature cache + shared
+image prefix ("feat+pfx": the language model also runs the prompt up to the image once per image);
+and yes/no logit mode on top. Columns: items/s and the ratio to bs=1, vision-tower encodes and
+image preprocessings per item, padding, the share of wall time outside the model (image decoding,
+preprocessing, collation, bookkeeping), and whether the answers equal bs=1 (logit mode: the
+decision equals the bs=1 greedy answer where that answer is a clean yes/no; dp = largest
+|p_yes - greedy first-step p_yes|).
+
+Random tiny models babble, which would make greedy decoding look slower than a real model that
+says "Yes</s>". Unless a trained tiny checkpoint ships in evalkit/checkpoints/, the random ones
+are primed (`prime_yes_no`) to answer ▁Yes/▁No then </s>, like LLaVA does on these prompts
+(`--no-prime` keeps them babbling up to --max-new-tokens).
+
+How this carries to real checkpoints: in LLaVA-1.5-7B the vision tower is ~5% of the prefill FLOPs
+(CLIP-L on 577 tokens vs 7B on ~640), in LLaVA-NeXT-7B ~6%, so there the feature cache saves about
+that much GPU time plus the CPU preprocessing of repeated images; the vision-heavy model shows the
+case where the tower dominates. The shared prefix is the large saving on real models: the image
+tokens are ~95% of each prompt, so 6 questions per image cost about one prefill plus 6 short ones.
+Logit mode saves the decode steps (one, for "Yes</s>").
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -20,89 +39,168 @@ from PIL import Image, ImageDraw
 from evalkit.config import PACKAGE_DIR
 from evalkit.models.llava import LlavaModel
 from evalkit.runner import Decoding, iterate_predictions, padding_fraction
+from evalkit.scoring.parse import parse_answer
 from evalkit.types import Item
 
 SIZES = [(336, 336), (640, 360), (360, 640), (1100, 808), (900, 300), (300, 900), (800, 600), (1008, 336)]
+LLAVA_SUFFIX = "\nAnswer the question using a single word or phrase."
+OBJECTS = ("circle", "square", "dog", "car", "person", "cup", "chair", "bird")
+
+# name -> (family, tiny size overrides). The vision-heavy tower: 8 layers at width 256 against a
+# 2-layer width-64 language model, so the vision tower is most of the cost (as the brief asks).
+MODELS = {
+    "llava15": ("llava15", {}),
+    "llava16": ("llava16", {}),
+    "llava15-vis": ("llava15", {"vision_width": 256, "vision_layers": 8}),
+}
 
 
-def bench_items(n: int, questions_per_image: int = 2) -> list[Item]:
-    """Synthetic items: n // questions_per_image images of mixed aspect ratios, drawn in memory."""
-    items = []
+def bench_items(n: int, questions_per_image: int = 6) -> list[Item]:
+    """Synthetic POPE-like items: n // questions_per_image images of mixed aspect ratios drawn in
+    memory, each asked about several objects; questions about one image are spread over the list
+    (as when a benchmark orders by question), so the planner has to bring them together."""
+    per_image = []
     for i in range(max(1, n // questions_per_image)):
         width, height = SIZES[i % len(SIZES)]
         image = Image.new("RGB", (width, height), (40 + 7 * i % 200, 120, 200 - 5 * i % 150))
         ImageDraw.Draw(image).ellipse((width // 4, height // 4, width // 2, height // 2), fill=(220, 30, 30))
+        rows = []
         for q in range(questions_per_image):
-            colour = ("red", "blue", "green", "yellow", "white", "black")[(i + q) % 6]
-            items.append(
-                Item(
-                    id=f"b{i}-{q}",
-                    image=image,
-                    question=f"Is there a {colour} circle in the image?",
-                    answer="yes" if colour == "red" else "no",
-                    prompt_question=f"Is there a {colour} circle in the image?\nAnswer the question using a single word or phrase.",
-                )
-            )
+            thing = OBJECTS[(i + q) % len(OBJECTS)]
+            question = f"Is there a {thing} in the image?"
+            rows.append(Item(id=f"b{i}-{q}", image=image, question=question, answer="yes" if q % 2 == 0 else "no",
+                             task="pope", prompt_question=question + LLAVA_SUFFIX))
+        per_image.append(rows)
+    items = [rows[q] for q in range(questions_per_image) for rows in per_image]
     return items[:n]
 
 
-def checkpoint(family: str, scratch: Path) -> Path:
-    shipped = PACKAGE_DIR / "checkpoints" / f"tiny_{family}"
-    if (shipped / "config.json").is_file():
+def shipped_checkpoint(family: str) -> Path | None:
+    path = PACKAGE_DIR / "checkpoints" / f"tiny_{family}"
+    return path if (path / "config.json").is_file() else None
+
+
+def checkpoint(family: str, scratch: Path, **sizes) -> Path:
+    shipped = None if sizes else shipped_checkpoint(family)
+    if shipped is not None:
         return shipped
     from evalkit.tiny import save_tiny
 
-    return save_tiny(family, scratch / family, init_std=0.4)
+    return save_tiny(family, scratch / f"{family}-{abs(hash(tuple(sorted(sizes.items()))))}", init_std=0.4, **sizes)
 
 
-def measure(model: LlavaModel, items: list[Item], batch_size: int, decoding: Decoding) -> dict:
+@torch.no_grad()
+def prime_yes_no(model: LlavaModel, items: list[Item] | None = None, margin: float = 20.0, seed: int = 0) -> None:
+    """Make a random tiny model answer like a trained one: ▁Yes or ▁No (which one depends on the
+    input), then </s>. A logit bias lifts both answer tokens above the rest; their embeddings get
+    a large norm along a direction u that the </s> row reads, so the position after the answer
+    predicts </s>. With `items`, the yes bias is shifted so that about half the answers are yes."""
+    hf, tok = model.model, model.tokenizer
+    head, embed = hf.get_output_embeddings(), hf.get_input_embeddings()
+    answer_ids = [tok.convert_tokens_to_ids(t) for t in ("▁Yes", "▁No")]
+    u = torch.randn(head.weight.shape[1], generator=torch.Generator().manual_seed(seed))
+    u /= u.norm()
+    bias = torch.zeros(head.weight.shape[0], dtype=head.weight.dtype, device=head.weight.device)
+    bias[answer_ids] = margin
+    head.bias = torch.nn.Parameter(bias)
+    embed.weight[answer_ids] = (1e4 * u).to(embed.weight)
+    head.weight[tok.eos_token_id] = (8.0 * u).to(head.weight)
+    if items:
+        p = [x.p_yes for b, _ in iterate_predictions(items, model, Decoding(mode="yesno_logits"), 8) for x in b]
+        logits = [math.log(max(v, 1e-12) / max(1 - v, 1e-12)) for v in p]
+        head.bias[answer_ids[0]] -= statistics.median(logits)
+
+
+def measure(model: LlavaModel, items: list[Item], batch_size: int, decoding: Decoding, cache: str) -> dict:
+    # A fresh, empty cache per measurement.
+    model.configure_cache({"enabled": cache != "-", "share_prefix": cache == "feat+pfx"})
     stats: dict = {}
-    answers = {}
+    answers, p_yes = {}, {}
     start = time.perf_counter()
     for predictions, _ in iterate_predictions(items, model, decoding, batch_size, stats=stats):
-        answers.update({p.item_id: p.text for p in predictions})
+        for p in predictions:
+            assert p.error is None, p.error
+            answers[p.item_id], p_yes[p.item_id] = p.text, p.p_yes
     wall = time.perf_counter() - start
     return {
         "items_per_s": len(items) / wall,
-        "wall_s": wall,
-        "outside_generate": 1 - stats["generate_time_s"] / wall,
+        "outside": 1 - stats["generate_time_s"] / wall,
         "padding": padding_fraction(stats),
+        "encodes": stats["vision_encodes"] / len(items),
+        "preps": stats["image_preps"] / len(items),
         "answers": answers,
+        "p_yes": p_yes,
     }
+
+
+def compare(result: dict, base: dict, mode: str) -> str:
+    if mode != "yesno_logits":
+        same = sum(result["answers"][k] == base["answers"][k] for k in base["answers"])
+        return f"{same}/{len(base['answers'])}"
+    clean = {k: parse_answer(v, "strict") for k, v in base["answers"].items()}
+    clean = {k: v for k, v in clean.items() if v in ("yes", "no")}
+    same = sum(result["answers"][k].lower() == v for k, v in clean.items())
+    dp = max((abs(result["p_yes"][k] - base["p_yes"][k]) for k in base["p_yes"] if base["p_yes"][k] is not None),
+             default=float("nan"))
+    return f"{same}/{len(clean)} clean, dp {dp:.0e}"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-items", type=int, default=32)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--families", nargs="+", default=["llava15", "llava16"])
-    parser.add_argument("--max-new-tokens", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--questions-per-image", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--max-new-tokens", type=int, default=16)
+    # One thread by default: tiny models gain little from more, and when other processes share the
+    # cores, oversubscribed torch threads slow small ops down 10-30x and make the table noise.
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per row; the fastest counts")
+    parser.add_argument("--no-prime", action="store_true", help="keep random tiny models babbling (greedy then "
+                        "runs max_new_tokens steps; shows logit mode against long answers)")
     args = parser.parse_args(argv)
-    if args.threads:
+    if args.threads > 0:
         torch.set_num_threads(args.threads)
 
-    items = bench_items(args.n_items)
-    decoding = Decoding(mode="greedy", max_new_tokens=args.max_new_tokens)
-    header = f"{'model':<14}{'batch':>6}{'items/s':>10}{'vs bs=1':>9}{'outside gen':>13}{'padding':>9}{'same as bs=1':>14}"
-    rows = [header, "-" * len(header)]
+    items = bench_items(args.images * args.questions_per_image, args.questions_per_image)
+    greedy = Decoding(mode="greedy", max_new_tokens=args.max_new_tokens)
+    logits = Decoding(mode="yesno_logits")
+    bs = args.batch_size
+    runs = [("greedy", 1, "-", greedy), ("greedy", bs, "-", greedy), ("greedy", bs, "feat", greedy),
+            ("greedy", bs, "feat+pfx", greedy), ("yesno_logits", bs, "feat+pfx", logits)]
+    header = (f"{'model':<13}{'mode':<8}{'bs':>3}{'cache':>9}{'items/s':>9}{'vs bs=1':>8}{'enc/item':>9}"
+              f"{'prep/item':>10}{'padding':>8}{'outside':>8}  same as bs=1")
+    rows, goals = [header, "-" * (len(header) + 10)], []
     with tempfile.TemporaryDirectory() as scratch:
-        for family in args.families:
-            model = LlavaModel(name=f"tiny_{family}", path=str(checkpoint(family, Path(scratch))), family=family, device="cpu")
-            measure(model, items[:2], 1, decoding)  # warm-up: first-call allocations and lazy imports
-            baseline = None
-            for batch_size in args.batch_sizes:
-                result = measure(model, items, batch_size, decoding)
-                baseline = baseline or result
-                same = sum(result["answers"][k] == baseline["answers"][k] for k in baseline["answers"])
+        for name in args.models:
+            family, sizes = MODELS[name]
+            path = checkpoint(family, Path(scratch), **sizes)
+            model = LlavaModel(name=name, path=str(path), family=family, device="cpu")
+            if not args.no_prime and (sizes or shipped_checkpoint(family) is None):
+                prime_yes_no(model, items)
+            measure(model, items[:4], 2, greedy, cache="feat+pfx")  # warm-up: first-call allocations, lazy imports
+            results = []
+            for mode, batch_size, cache, decoding in runs:
+                result = max((measure(model, items, batch_size, decoding, cache) for _ in range(args.repeats)),
+                             key=lambda r: r["items_per_s"])
+                base = results[0] if results else result
+                results.append(result)
                 rows.append(
-                    f"{'tiny_' + family:<14}{batch_size:>6}{result['items_per_s']:>10.2f}"
-                    f"{result['items_per_s'] / baseline['items_per_s']:>8.2f}x{result['outside_generate']:>12.1%}"
-                    f"{result['padding']:>9.1%}{f'{same}/{len(items)}':>14}"
+                    f"{name:<13}{'logits' if mode == 'yesno_logits' else mode:<8}{batch_size:>3}{cache:>9}"
+                    f"{result['items_per_s']:>9.1f}{result['items_per_s'] / base['items_per_s']:>7.2f}x"
+                    f"{result['encodes']:>9.2f}{result['preps']:>10.2f}{result['padding']:>8.1%}"
+                    f"{result['outside']:>8.1%}"
+                    f"  {compare(result, base, mode)}"
                 )
-    print(f"evalkit.bench: {len(items)} items, greedy max_new_tokens={args.max_new_tokens}, "
-          f"CPU threads={torch.get_num_threads()}")
+            speed = [r["items_per_s"] for r in results]
+            goals.append(f"{name}: batched+cache {speed[3] / speed[0]:.2f}x bs=1 "
+                         f"(features only {speed[2] / speed[0]:.2f}x); "
+                         f"logits {speed[4] / speed[3]:.2f}x batched+cache greedy, {speed[4] / speed[1]:.2f}x batched "
+                         f"greedy, {speed[4] / speed[0]:.2f}x bs=1 greedy")
+    print(f"evalkit.bench: {len(items)} items ({args.images} images x {args.questions_per_image} questions), "
+          f"greedy max_new_tokens={args.max_new_tokens}, CPU threads={torch.get_num_threads()}")
     print("\n".join(rows))
+    print("\n".join(goals))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ SELECT_STRATEGIES = ("default", "full")
 ASPECT_MODES = ("pad", "crop")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
-DECODING_MODES = ("greedy", "sample")
+DECODING_MODES = ("greedy", "sample", "yesno_logits")
 
 
 def _check_choice(section: str, key: str, value: Any, choices: tuple) -> None:
@@ -78,7 +78,9 @@ class ModelConfig:
 
 @dataclass
 class DecodingConfig:
-    mode: str = "greedy"  # greedy | sample
+    # greedy | sample | yesno_logits (one forward pass: P(yes) vs P(no) at the answer position,
+    # written as "Yes"/"No" at 0.5 with p_yes; max_new_tokens and sampling keys do not apply)
+    mode: str = "greedy"
     max_new_tokens: int = 128  # LLaVA's evaluation setting
     temperature: float = 1.0  # sample only
     top_p: float = 1.0  # sample only

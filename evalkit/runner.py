@@ -2,15 +2,23 @@
 
 Batches are planned up front from cheap length estimates (prompt tokens + the image tokens the
 processor will insert, read from the image header), longest first so an out-of-memory batch shows
-up at once. Images are decoded and preprocessed per batch inside a DataLoader, so `num_workers`
-can overlap it with generation; a bad image becomes an error Prediction, never an exception.
+up at once. With the model's feature cache on, the plan also keeps the questions about one image
+together (image, then length), so its features are computed once and found for the rest. Images
+are decoded and preprocessed per batch inside a DataLoader, once per distinct image in the batch,
+so `num_workers` can overlap it with generation; a bad image becomes an error Prediction, never an
+exception.
+
+Decoding modes: `greedy` / `sample` generate text (greedy also reports p_yes from the first
+step's scores); `yesno_logits` runs one forward pass per batch and writes "Yes"/"No" at p_yes 0.5.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional, Sequence
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -21,7 +29,7 @@ from evalkit.types import Item, Prediction
 
 @dataclass(frozen=True)
 class Decoding:
-    mode: str = "greedy"
+    mode: str = "greedy"  # greedy | sample | yesno_logits
     max_new_tokens: int = 128
     temperature: float = 1.0
     top_p: float = 1.0
@@ -40,30 +48,78 @@ def estimate_lengths(items: Sequence[Item], model) -> list[int]:
     return lengths
 
 
-def plan_batches(lengths: Sequence[int], batch_size: int, sort_by_length: bool = True) -> list[list[int]]:
+def plan_batches(lengths: Sequence[int], batch_size: int, sort_by_length: bool = True,
+                 groups: Optional[Sequence[str]] = None) -> list[list[int]]:
     """Indices of each batch. Sorting by length (longest first, ties in dataset order) puts rows of
-    similar length together so little of each batch is padding; callers restore dataset order."""
+    similar length together so little of each batch is padding; callers restore dataset order.
+
+    With `groups` (an image key per item) rows of one group stay together: groups are ordered by
+    their longest row, rows within a group by length, and a group is not split across batches
+    unless it is larger than a batch (a batch may then hold fewer rows). Questions about one image
+    differ only in their text, so this costs little padding, and one vision encode and one run of
+    the shared prompt prefix serve the whole group."""
     order = list(range(len(lengths)))
+    if sort_by_length and groups is not None:
+        members: dict[str, list[int]] = {}
+        for i in order:
+            members.setdefault(groups[i], []).append(i)
+        ranked = sorted(members.values(), key=lambda m: (-max(lengths[i] for i in m), m[0]))
+        batches: list[list[int]] = [[]]
+        for group in ranked:
+            rows = sorted(group, key=lambda i: (-lengths[i], i))
+            if len(batches[-1]) + len(rows) > batch_size and batches[-1]:
+                batches.append([])
+            for i in rows:  # a group larger than a batch fills whole batches
+                if len(batches[-1]) == batch_size:
+                    batches.append([])
+                batches[-1].append(i)
+        return [b for b in batches if b]
     if sort_by_length:
         order.sort(key=lambda i: (-lengths[i], i))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-class _PreparedBatches(Dataset):
-    """Each element is one planned batch: [(item, PreparedInput | error string)]."""
+def image_ref_key(ref) -> str:
+    """Which items share an image, without decoding it: the path, a hash of the bytes, or the
+    in-memory object. (The feature cache keys by decoded content; this only groups the plan.)"""
+    if isinstance(ref, dict):
+        return image_ref_key(ref.get("bytes") or ref.get("path"))
+    if isinstance(ref, (bytes, bytearray)):
+        return "bytes:" + hashlib.blake2b(ref, digest_size=16).hexdigest()
+    if isinstance(ref, (str, Path)):
+        return "path:" + str(Path(ref))
+    return f"object:{id(ref)}"
 
-    def __init__(self, items: Sequence[Item], batches: list[list[int]], prepare: Callable):
-        self.items, self.batches, self.prepare = items, batches, prepare
+
+class _PreparedBatches(Dataset):
+    """Each element is one planned batch: [(item, PreparedInput | error string)]. Each distinct
+    image of a batch is decoded and preprocessed once, whatever the number of questions on it."""
+
+    def __init__(self, items: Sequence[Item], batches: list[list[int]], model):
+        self.items, self.batches, self.model = items, batches, model
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, index: int):
+        split = hasattr(self.model, "prepare_image") and hasattr(self.model, "prepare_text")
+        images: dict[str, object] = {}
         out = []
         for i in self.batches[index]:
             item = self.items[i]
             try:
-                out.append((item, self.prepare(load_image(item.image), item.text_for_prompt)))
+                if not split:
+                    out.append((item, self.model.prepare(load_image(item.image), item.text_for_prompt)))
+                    continue
+                key = image_ref_key(item.image)
+                if key not in images:
+                    try:
+                        images[key] = self.model.prepare_image(load_image(item.image))
+                    except Exception as exc:
+                        images[key] = exc  # every question on a broken image gets its error
+                if isinstance(images[key], Exception):
+                    raise images[key]
+                out.append((item, self.model.prepare_text(images[key], item.text_for_prompt)))
             except Exception as exc:  # a broken image or prompt loses this item only
                 out.append((item, f"{type(exc).__name__}: {exc}"))
         return out
@@ -86,15 +142,25 @@ def iterate_predictions(
     num_workers: int = 0,
     seed: int = 0,
     stats: Optional[dict] = None,
+    group_by_image: Optional[bool] = None,
 ) -> Iterator[tuple[list[Prediction], list[str]]]:
     """Yield (predictions, prompts) per batch, in planned (not dataset) order.
 
-    `stats`, if given, is filled with generate time, padding and batch counts as batches finish.
+    `stats`, if given, is filled as batches finish: time inside the model (`generate_time_s`,
+    vision encoding included), padding, batch counts, images preprocessed and vision encodes.
+    `group_by_image` (default: when the model's feature cache is on) plans image, then length.
     """
+    if decoding.mode == "yesno_logits":
+        model.yes_no_tokens()  # a tokenizer without yes/no tokens fails here, before any batch
+    if group_by_image is None:
+        group_by_image = getattr(model, "feature_cache", None) is not None
     lengths = estimate_lengths(items, model)
-    batches = plan_batches(lengths, batch_size, sort_by_length)
+    groups = [image_ref_key(item.image) for item in items] if group_by_image else None
+    batches = plan_batches(lengths, batch_size, sort_by_length, groups)
+    counters = getattr(model, "counters", {})
+    encodes_before = counters.get("vision_encodes", 0)
     loader = DataLoader(
-        _PreparedBatches(items, batches, model.prepare),
+        _PreparedBatches(items, batches, model),
         batch_size=None,
         num_workers=num_workers,
         collate_fn=_identity,
@@ -102,16 +168,21 @@ def iterate_predictions(
         multiprocessing_context="fork" if num_workers else None,
         prefetch_factor=2 if num_workers else None,
     )
-    totals = {"generate_time_s": 0.0, "padded_positions": 0, "real_positions": 0, "n_batches": 0, "oom_splits": 0}
+    totals = {"generate_time_s": 0.0, "padded_positions": 0, "real_positions": 0, "n_batches": 0, "oom_splits": 0,
+              "image_preps": 0, "vision_encodes": 0}
     for prepared in loader:
         ok = [(item, x) for item, x in prepared if not isinstance(x, str)]
         predictions = [_error(item, x) for item, x in prepared if isinstance(x, str)]
         prompts = {item.id: x.prompt for item, x in ok}
+        # Images whose pixels were preprocessed for this batch (cache hits have none).
+        totals["image_preps"] += len({id(getattr(x, "image", x)) for _, x in ok
+                                      if getattr(x, "pixel_values", None) is not None})
         if ok:
             if decoding.mode == "sample":
                 torch.manual_seed(seed)
             predictions.extend(_generate_with_backoff(model, ok, decoding, totals))
         totals["n_batches"] += 1
+        totals["vision_encodes"] = counters.get("vision_encodes", 0) - encodes_before
         if stats is not None:
             stats.update(totals)
         yield predictions, [prompts.get(p.item_id) for p in predictions]
@@ -128,14 +199,7 @@ def _generate_with_backoff(model, rows: list, decoding: Decoding, totals: dict) 
     try:
         batch = model.collate([x for _, x in rows])
         start = time.perf_counter()
-        texts = model.generate(
-            batch,
-            max_new_tokens=decoding.max_new_tokens,
-            do_sample=decoding.mode == "sample",
-            temperature=decoding.temperature,
-            top_p=decoding.top_p,
-            num_beams=decoding.num_beams,
-        )
+        texts, p_yes = _run_model(model, batch, decoding)
         elapsed = time.perf_counter() - start
     except Exception as exc:
         oom = is_out_of_memory(exc)
@@ -159,12 +223,32 @@ def _generate_with_backoff(model, rows: list, decoding: Decoding, totals: dict) 
             item_id=item.id,
             raw_text=raw,
             text=raw.strip(),
+            p_yes=p,
             batch_size=len(rows),
             batch_time_s=round(elapsed, 6),
             n_input_tokens=int(x.input_ids.shape[0]),
         )
-        for (item, x), raw in zip(rows, texts)
+        for (item, x), raw, p in zip(rows, texts, p_yes)
     ]
+
+
+def _run_model(model, batch: dict, decoding: Decoding) -> tuple[list[str], list[Optional[float]]]:
+    """Texts and p_yes per row for the decoding mode."""
+    if decoding.mode == "yesno_logits":
+        from evalkit.models.yesno import decision
+
+        p_yes = model.yesno_probs(batch)
+        return [decision(p) for p in p_yes], p_yes
+    texts, p_yes = model.generate(
+        batch,
+        max_new_tokens=decoding.max_new_tokens,
+        do_sample=decoding.mode == "sample",
+        temperature=decoding.temperature,
+        top_p=decoding.top_p,
+        num_beams=decoding.num_beams,
+        with_p_yes=True,
+    )
+    return texts, p_yes
 
 
 def padding_fraction(stats: dict) -> float:

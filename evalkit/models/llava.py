@@ -1,6 +1,13 @@
 """One wrapper for LLaVA-1.5 ("pad", LlavaForConditionalGeneration) and LLaVA-1.6 ("anyres",
 LlavaNextForConditionalGeneration): load with every override applied to BOTH the model config and
-the processor, preprocess one item, collate a left-padded batch, generate, decode.
+the processor, preprocess an image once and each question about it, collate a left-padded batch,
+then generate (or score yes/no in one forward pass) and decode.
+
+With the feature cache on, image features are computed by the model's own `get_image_features`
+once per distinct image and handed to the model as `mm_encoder_outputs`, the hook transformers'
+generate uses for pre-encoded images: the model itself scatters them into the embeddings at the
+image-token positions (`masked_scatter`, incl. LLaVA-NeXT's packing and image_newline), so the
+cached path runs the very code the uncached one does.
 
 The same code path loads `llava-hf/llava-1.5-7b-hf` on a GPU and a tiny local checkpoint on CPU.
 """
@@ -10,13 +17,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 from PIL import Image
 
 from evalkit.images import expand_to_square
+from evalkit.models.feature_cache import FeatureCache, cache_settings, feature_settings, settings_digest
+from evalkit.models.prefix import prefix_cache, split_points
 from evalkit.models.prompts import render_prompt
+from evalkit.models.yesno import FirstStepScores, p_yes_from_logits, yes_no_token_ids
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +48,27 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 @dataclass(frozen=True)
+class PreparedImage:
+    """One image after preprocessing, shared by every question about it in a batch. With the
+    feature cache on and a hit, `features` holds the cached tensor and there are no pixels."""
+
+    n_tokens: int  # image tokens the prompt gets (= rows of the image's features)
+    pixel_values: Optional[torch.Tensor]  # llava15: [3, H, W]; llava16: [n_tiles, 3, H, W]
+    image_size: Optional[torch.Tensor]  # llava16: [2] (height, width) of the original image
+    key: Optional[str] = None  # feature-cache key; None when the cache is off
+    features: Optional[torch.Tensor] = None  # [n_tokens, hidden], a cache hit held by reference
+
+
+@dataclass(frozen=True)
 class PreparedInput:
     """One item after preprocessing: tensors without a batch dimension, plus what to record."""
 
     prompt: str
     input_ids: torch.Tensor  # [L]
-    pixel_values: torch.Tensor  # llava15: [3, H, W]; llava16: [n_tiles, 3, H, W]
-    image_size: Optional[torch.Tensor]  # llava16: [2] (height, width) of the original image
+    image: PreparedImage
+
+    pixel_values = property(lambda self: self.image.pixel_values)
+    image_size = property(lambda self: self.image.image_size)
 
 
 class LlavaModel:
@@ -61,7 +85,9 @@ class LlavaModel:
         revision: Optional[str] = None,
         device: str = "auto",
         dtype: str = "auto",
+        feature_cache: Optional[Mapping[str, Any]] = None,
     ):
+        """`feature_cache`: {enabled, max_items, disk_dir, share_prefix}, defaults in feature_cache.py."""
         from transformers import AutoConfig, AutoProcessor
 
         self.name, self.path, self.family, self.prompt_name = name, str(path), family, prompt
@@ -81,6 +107,24 @@ class LlavaModel:
         model_cls = self._model_class(config)
         self.model = model_cls.from_pretrained(self.path, config=config, revision=revision, dtype=self.dtype)
         self.model.to(self.device).eval()
+
+        # The processor's own kwargs, so the split image / text preparation equals processor(...).
+        merged = self.processor._merge_kwargs(tokenizer_init_kwargs=self.tokenizer.init_kwargs, return_tensors="pt")
+        self._images_kwargs, self._text_kwargs = merged["images_kwargs"], merged["text_kwargs"]
+        self.configure_cache(feature_cache)
+        self.counters = {"vision_encodes": 0}  # images run through the vision tower
+        self._yes_no: Optional[dict] = None
+        self._fast_tokenize: Optional[bool] = None  # decided on the first prompt
+
+    def configure_cache(self, options: Optional[Mapping[str, Any]]) -> None:
+        """Turn the feature cache on/off (a fresh, empty one), e.g. {"enabled": True}."""
+        self.cache_settings = cache_settings(options)
+        self.feature_cache: Optional[FeatureCache] = None
+        if self.cache_settings["enabled"]:
+            self.feature_cache = FeatureCache(
+                settings_digest(feature_settings(self)), max_items=self.cache_settings["max_items"],
+                disk_dir=self.cache_settings["disk_dir"], device=self.device,
+            )
 
     # -- loading -------------------------------------------------------------------------------
     def _model_class(self, config):
@@ -132,6 +176,9 @@ class LlavaModel:
             out["image_grid_pinpoints"] = self.config.image_grid_pinpoints
         else:
             out["image_aspect_ratio"] = self.image_aspect_ratio
+        out["feature_cache"] = dict(self.cache_settings)
+        if self._yes_no is not None:
+            out["yes_no_tokens"] = {side: sorted(ids.values()) for side, ids in self._yes_no.items()}
         return out
 
     # -- per item --------------------------------------------------------------------------------
@@ -152,16 +199,57 @@ class LlavaModel:
             return 0
 
     def prepare(self, image: Image.Image, question: str) -> PreparedInput:
+        return self.prepare_text(self.prepare_image(image), question)
+
+    def prepare_image(self, image: Image.Image) -> PreparedImage:
+        """The image half of `processor(images, text)`, done once per image: a cache hit skips
+        the pixel preprocessing too (on LLaVA-NeXT that is 5 tiles of resizing and normalising)."""
+        key = None
+        if self.feature_cache is not None:
+            key = self.feature_cache.key(image)  # before square padding: the aspect mode is in the key
+            # A DataLoader worker holds a stale forked copy of the cache, and CUDA tensors cannot
+            # cross the fork: workers only preprocess, the main process looks the key up later.
+            in_worker = torch.utils.data.get_worker_info() is not None
+            hit = None if in_worker else self.feature_cache.get(key)
+            if hit is not None:
+                return PreparedImage(n_tokens=int(hit.shape[0]), pixel_values=None, image_size=None,
+                                     key=key, features=hit)
         if self.family == "llava15" and self.image_aspect_ratio == "pad":
             image = expand_to_square(image, self.processor.image_processor.image_mean)
-        prompt = self.render_prompt(question)
-        enc = self.processor(images=[image], text=[prompt], return_tensors="pt")
-        return PreparedInput(
-            prompt=prompt,
-            input_ids=enc["input_ids"][0],
-            pixel_values=enc["pixel_values"][0],
-            image_size=enc["image_sizes"][0] if "image_sizes" in enc else None,
+        processed, replacements = self.processor._process_images([image], **self._images_kwargs)
+        return PreparedImage(
+            n_tokens=replacements[0].count(self.processor.image_token),
+            pixel_values=processed["pixel_values"][0],
+            image_size=processed["image_sizes"][0] if "image_sizes" in processed else None,
+            key=key,
         )
+
+    def prepare_text(self, image: PreparedImage, question: str) -> PreparedInput:
+        """The text half: the prompt with <image> expanded to the image's token count, tokenized
+        exactly as the processor does (tests check equality with processor(images, text))."""
+        prompt = self.render_prompt(question)
+        if prompt.count(self.processor.image_token) != 1:
+            raise ValueError(f"prompt template {self.prompt_name!r} must contain one {self.processor.image_token}")
+        return PreparedInput(prompt=prompt, input_ids=self._tokenize(prompt, image.n_tokens), image=image)
+
+    def _tokenize(self, prompt: str, n_tokens: int) -> torch.Tensor:
+        """Tokenizing the prompt with one <image> and repeating its id is ~10x cheaper than
+        tokenizing thousands of <image> strings; the first call checks it gives the processor's
+        ids, and a tokenizer where it does not keeps the processor's way."""
+        def processor_way():
+            text, _ = self.processor.get_text_with_replacements([prompt], [self.processor.image_token * n_tokens])
+            return self.tokenizer(text, **self._text_kwargs)["input_ids"][0]
+
+        if self._fast_tokenize is False:
+            return processor_way()
+        short = self.tokenizer([prompt], **self._text_kwargs)["input_ids"][0]
+        at = int((short == self.model.config.image_token_id).nonzero()[0])
+        fast = torch.cat([short[:at], short[at : at + 1].repeat(n_tokens), short[at + 1 :]])
+        if self._fast_tokenize is None:
+            slow = processor_way()
+            self._fast_tokenize = torch.equal(fast, slow)
+            return slow
+        return fast
 
     # -- per batch -------------------------------------------------------------------------------
     def collate(self, inputs: Sequence[PreparedInput]) -> dict:
@@ -176,33 +264,135 @@ class LlavaModel:
             input_ids[row, length - n:] = x.input_ids
             attention_mask[row, length - n:] = 1
         batch = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if self.family == "llava16":
-            tiles = max(x.pixel_values.shape[0] for x in inputs)
-            pixels = torch.zeros((len(inputs), tiles, *inputs[0].pixel_values.shape[1:]))
-            for row, x in enumerate(inputs):
-                pixels[row, : x.pixel_values.shape[0]] = x.pixel_values
-            batch["pixel_values"] = pixels
-            batch["image_sizes"] = torch.stack([x.image_size for x in inputs])
-        else:
-            batch["pixel_values"] = torch.stack([x.pixel_values for x in inputs])
-        return batch
+        if self.feature_cache is not None:
+            batch["images"] = [x.image for x in inputs]  # encoded (or found) at generate time
+            return batch
+        return {**batch, **self._stack_pixels([x.image for x in inputs])}
+
+    def _stack_pixels(self, images: Sequence[PreparedImage]) -> dict:
+        if self.family == "llava15":
+            return {"pixel_values": torch.stack([x.pixel_values for x in images])}
+        tiles = max(x.pixel_values.shape[0] for x in images)
+        pixels = torch.zeros((len(images), tiles, *images[0].pixel_values.shape[1:]))
+        for row, x in enumerate(images):
+            pixels[row, : x.pixel_values.shape[0]] = x.pixel_values
+        return {"pixel_values": pixels, "image_sizes": torch.stack([x.image_size for x in images])}
+
+    def _model_inputs(self, batch: dict, share_prefix: bool = False) -> dict:
+        """Keyword arguments for the HF model: pixels (cache off), pre-encoded features (cache
+        on), or with `share_prefix` the padded ids plus a KV cache of each image's prefix."""
+        inputs = {k: batch[k].to(self.device) for k in ("input_ids", "attention_mask")}
+        if "images" not in batch:
+            inputs["pixel_values"] = batch["pixel_values"].to(self.device, self.dtype)
+            if "image_sizes" in batch:
+                inputs["image_sizes"] = batch["image_sizes"].to(self.device)
+            self.counters["vision_encodes"] += int(batch["input_ids"].shape[0])
+            return inputs
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        images = batch["images"]
+        features = self._image_features(images)
+        if share_prefix and self.cache_settings["share_prefix"]:
+            rows = [ids[m.bool()] for ids, m in zip(batch["input_ids"], batch["attention_mask"])]
+            keys = [image.key for image in images]
+            points = split_points(rows, keys, self.model.config.image_token_id)
+            if points is not None:
+                shared = prefix_cache(self.model, rows, keys, points, dict(zip(keys, features)),
+                                      self.tokenizer.pad_token_id, self.device)
+                return {"input_ids": shared.input_ids, "attention_mask": shared.attention_mask,
+                        "past_key_values": shared.past_key_values}
+        inputs["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=features)}
+        return inputs
+
+    def _image_features(self, images: Sequence[PreparedImage]) -> list[torch.Tensor]:
+        """Features per row: held hits, then the cache (an earlier batch, the first half of an
+        out-of-memory split, or a worker-prepared image), then one vision-tower call for the
+        distinct images still missing."""
+        assert self.feature_cache is not None
+        found: dict[str, torch.Tensor] = {}
+        missing: dict[str, PreparedImage] = {}
+        for image in images:
+            if image.key in found or image.key in missing:
+                continue
+            features = image.features
+            if features is None:
+                features = self.feature_cache.get(image.key, count_miss=False)
+            if features is not None:
+                found[image.key] = features
+            else:
+                missing[image.key] = image
+        if missing:
+            for key, features in zip(missing, self._encode(list(missing.values()))):
+                self.feature_cache.put(key, features)
+                found[key] = features
+        return [found[image.key] for image in images]
+
+    def _encode(self, images: list[PreparedImage]) -> list[torch.Tensor]:
+        """The model's own get_image_features (feature layer, select strategy, projector and, for
+        LLaVA-NeXT, anyres packing with image_newline) on a batch of distinct images."""
+        stacked = self._stack_pixels(images)
+        pixels = stacked.pop("pixel_values").to(self.device, self.dtype)
+        extra = {k: v.to(self.device) for k, v in stacked.items()}
+        out = self.model.model.get_image_features(pixel_values=pixels, return_dict=True, **extra)
+        self.counters["vision_encodes"] += len(images)
+        # Own storage per image: a view would keep the whole batch's tensor alive in the cache.
+        return [f.clone() for f in out.pooler_output]
+
+    def yes_no_tokens(self) -> dict[str, dict[int, str]]:
+        if self._yes_no is None:
+            self._yes_no = yes_no_token_ids(self.tokenizer)
+        return self._yes_no
+
+    def _p_yes(self, logits: torch.Tensor) -> list[float]:
+        return p_yes_from_logits(logits, *(sorted(self.yes_no_tokens()[side]) for side in ("yes", "no")))
 
     @torch.inference_mode()
-    def generate(self, batch: dict, max_new_tokens: int, do_sample: bool = False,
-                 temperature: float = 1.0, top_p: float = 1.0, num_beams: int = 1) -> list[str]:
-        batch = {k: v.to(self.device) for k, v in batch.items()}
-        batch["pixel_values"] = batch["pixel_values"].to(self.dtype)
+    def generate(self, batch: dict, max_new_tokens: int, do_sample: bool = False, temperature: float = 1.0,
+                 top_p: float = 1.0, num_beams: int = 1, with_p_yes: bool = False):
+        """Decoded new text per row; with `with_p_yes`, (texts, p_yes per row), p_yes read from the
+        first step's scores of greedy decoding (None for sampling and beam search)."""
+        # A prefix cache cannot follow beam search's reordering of rows; beams use the plain path.
+        inputs = self._model_inputs(batch, share_prefix=num_beams == 1)
         sampling = dict(temperature=temperature, top_p=top_p) if do_sample else {}
+        capture = FirstStepScores() if with_p_yes and not do_sample and num_beams == 1 else None
+        if capture is not None:
+            from transformers import LogitsProcessorList
+
+            sampling["logits_processor"] = LogitsProcessorList([capture])
         output = self.model.generate(
-            **batch,
+            **inputs,
             max_new_tokens=max_new_tokens,
             do_sample=do_sample,
             num_beams=num_beams,
             pad_token_id=self.tokenizer.pad_token_id,
             **sampling,
         )
-        new_tokens = output[:, batch["input_ids"].shape[1]:]
-        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        new_tokens = output[:, inputs["input_ids"].shape[1]:]
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        if not with_p_yes:
+            return texts
+        p_yes: list = [None] * len(texts)
+        if capture is not None and capture.scores is not None:
+            try:
+                p_yes = self._p_yes(capture.scores)
+            except ValueError as exc:  # a tokenizer without yes/no tokens: greedy still works
+                log.warning("no p_yes for greedy answers: %s", exc)
+        return texts, p_yes
+
+    @torch.inference_mode()
+    def yesno_probs(self, batch: dict) -> list[float]:
+        """P(yes) at the answer position from one forward pass, no generation. Position ids are
+        built from the attention mask exactly as generate's prefill does, so left padding gives
+        the distribution of greedy decoding's first step."""
+        inputs = self._model_inputs(batch, share_prefix=True)
+        mask = inputs["attention_mask"]
+        position_ids = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+        past = inputs.get("past_key_values")
+        if past is not None:  # only the tokens after the shared prefix are new
+            done = past.get_seq_length()
+            inputs["input_ids"], position_ids = inputs["input_ids"][:, done:], position_ids[:, done:]
+        out = self.model(**inputs, position_ids=position_ids, use_cache=past is not None, logits_to_keep=1)
+        return self._p_yes(out.logits[:, -1])
 
 
 def load_checkpoint_path(path: str | Path) -> str:
