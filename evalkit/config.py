@@ -35,6 +35,22 @@ def _check_choice(section: str, key: str, value: Any, choices: tuple) -> None:
 
 
 @dataclass
+class FeatureCacheConfig:
+    """Vision features computed once per image and reused for every question about it; answers
+    are identical to the uncached path (tested). Keys hash the decoded pixels and every setting
+    that changes the features, never the file path, so a disk cache is safe to share."""
+
+    enabled: bool = True
+    max_items: int = 32  # images kept in memory (LRU)
+    disk_dir: Optional[str] = None  # also persist features here (content-hash files)
+    share_prefix: bool = True  # run the prompt up to the image once per image, then each question
+
+    def __post_init__(self):
+        if self.max_items < 1:
+            raise ConfigError(f"model.feature_cache.max_items must be >= 1, got {self.max_items}")
+
+
+@dataclass
 class ModelConfig:
     _target_: str = "evalkit.models.llava.LlavaModel"
     name: str = MISSING  # short name used in run directories and reports
@@ -47,6 +63,7 @@ class ModelConfig:
     image_grid_pinpoints: Optional[List[List[int]]] = None  # llava16 only; None = checkpoint's
     image_aspect_ratio: str = "pad"  # llava15 only: pad (LLaVA's expand-to-square) | crop (HF default)
     revision: Optional[str] = None
+    feature_cache: FeatureCacheConfig = field(default_factory=FeatureCacheConfig)
 
     def __post_init__(self):
         _check_choice("model", "family", self.family, FAMILIES)

@@ -147,7 +147,8 @@ ANSWER_KEYS = ("model", "decoding", "dataset", "dtype")
 
 def answer_config(cfg: dict) -> dict:
     out = {k: cfg.get(k) for k in ANSWER_KEYS}
-    out["model"] = {k: v for k, v in (out["model"] or {}).items() if k != "name"}
+    # The name labels the run; the feature cache only changes speed (answers are identical).
+    out["model"] = {k: v for k, v in (out["model"] or {}).items() if k not in ("name", "feature_cache")}
     if (cfg.get("decoding") or {}).get("mode") == "sample":
         out["seed"] = cfg.get("seed")
     return out

@@ -184,6 +184,9 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
         "share_outside_generate": round(1 - generate_time / wall, 4) if wall else None,
         "padding_fraction": round(sum(s.get("padding_fraction", 0) for s in all_stats) / len(all_stats), 4),
         "oom_splits": sum(s.get("oom_splits", 0) for s in all_stats),
+        # Vision-tower runs and image preprocessings this session (the feature cache makes them < items).
+        "vision_encodes": sum(s.get("vision_encodes", 0) for s in all_stats),
+        "image_preps": sum(s.get("image_preps", 0) for s in all_stats),
         "per_rank": [{k: s.get(k) for k in ("rank", "n_items", "items_per_s", "wall_time_s", "model_load_s")}
                      for s in all_stats],
         "versions": outputs.versions(),

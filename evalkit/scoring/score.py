@@ -18,6 +18,7 @@ from typing import Any, Optional
 import pandas as pd
 
 from evalkit.scoring import metrics as M
+from evalkit.scoring.calibration import agreement, calibration_metrics
 from evalkit.scoring.parse import DEFAULT_RULE, parse_answer, rule_for_task
 
 TASK_ORDER = ("yesno", "mme", "pope")
@@ -115,11 +116,26 @@ def score_predictions(df: pd.DataFrame, rule: Optional[str] = None) -> Scores:
             headline["pope_pooled_f1"] = float(table.loc[table["category"] == M.OVERALL, "f1"].iloc[0])
         tables[task] = table
         tidy[-1] = tidy[-1].assign(task=task)
+    calibration = _score_calibration(frame)
+    if calibration is not None:
+        tables["calibration"] = calibration
+        overall_cal = calibration[calibration["category"] == M.OVERALL].iloc[0]
+        headline.update({"auroc": overall_cal["auroc"], "ece": overall_cal["ece"],
+                         **{f"p_yes_{k}": v for k, v in agreement(frame).items() if k in ("agreement", "n_clean")}})
     headline = {k: v for k, v in headline.items() if v is not None}  # only the numbers that apply
     headline["note"] = NOTE
     metrics = pd.concat(tidy, ignore_index=True) if tidy else pd.DataFrame()
     metrics = metrics.reindex(columns=TIDY_COLUMNS)
     return Scores(metrics=metrics, headline=to_jsonable(headline), tables=tables, frame=frame)
+
+
+def _score_calibration(frame: pd.DataFrame) -> Optional[pd.DataFrame]:
+    """AUROC / ECE / Brier of p_yes per (task, category), when the run recorded p_yes (logit mode,
+    or greedy's first step): whether the model's confidence separates yes from no at all."""
+    if "p_yes" not in frame.columns or frame["p_yes"].notna().sum() == 0:
+        return None
+    valid = frame[frame["p_yes"].notna()]
+    return calibration_metrics(valid, by=["category"])
 
 
 def _score_mme(sub: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -184,10 +200,13 @@ def read_predictions(path: Path | str) -> pd.DataFrame:
 
 
 def write_scores(run_dir: Path | str, scores: Scores) -> None:
-    """Write `metrics.csv` and merge `headline` into `summary.json["metrics"]` (other keys kept)."""
+    """Write `metrics.csv` (+ `calibration.csv` when p_yes was recorded) and merge `headline` into
+    `summary.json["metrics"]` (other keys kept)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     scores.metrics.to_csv(run_dir / "metrics.csv", index=False)
+    if "calibration" in scores.tables:
+        scores.tables["calibration"].to_csv(run_dir / "calibration.csv", index=False)
     summary_path = run_dir / "summary.json"
     summary: dict[str, Any] = {}
     if summary_path.exists():

@@ -74,3 +74,17 @@ def test_cli_missing_dataset_file_exits_2(tmp_path):
     )
     assert result.returncode == 2
     assert "nope.jsonl" in result.stderr and "no such file" in result.stderr
+
+
+def test_cli_yesno_logits_writes_calibration(tiny_checkpoints, yesno_file, tmp_path):
+    out = tmp_path / "run"
+    run_cli(["model=tiny_llava15", f"model.path={tiny_checkpoints['llava15']}", "dataset=yesno",
+             f"dataset.path={yesno_file}", f"output_dir={out}", "decoding=yesno_logits", "progress=false"], tmp_path)
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert all(0.0 <= r["p_yes"] <= 1.0 for r in rows)
+    assert all(r["prediction"] == ("Yes" if r["p_yes"] >= 0.5 else "No") for r in rows)
+    calibration = pd.read_csv(out / "calibration.csv")
+    assert {"auroc", "ece"} <= set(calibration.columns)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["p_yes_agreement"] == 1.0
+    assert summary["vision_encodes"] == 8  # 16 questions over 8 images: one encode per image
