@@ -4,12 +4,21 @@ wide init so answers vary) and a small yes/no file with real PNG images of mixed
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+# One thread per process: tests start several processes (torchrun ranks, CLI subprocesses) on a
+# 2-core machine, and oversubscribed torch threads make them several times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 from PIL import Image, ImageDraw
 
+import torch
+
 from evalkit.tiny import save_tiny
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
