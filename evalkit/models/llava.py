@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 import torch
@@ -393,9 +392,3 @@ class LlavaModel:
             inputs["input_ids"], position_ids = inputs["input_ids"][:, done:], position_ids[:, done:]
         out = self.model(**inputs, position_ids=position_ids, use_cache=past is not None, logits_to_keep=1)
         return self._p_yes(out.logits[:, -1])
-
-
-def load_checkpoint_path(path: str | Path) -> str:
-    """Local directories are used as they are; anything else is a hub id for from_pretrained."""
-    candidate = Path(path).expanduser()
-    return str(candidate) if candidate.exists() else str(path)
