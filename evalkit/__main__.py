@@ -10,18 +10,12 @@ from dataclasses import fields
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from evalkit.config import PACKAGE_DIR, Config, conf_dir, register_configs, schema_of_option
+from evalkit.config import Config, conf_dir, register_configs, schema_of_option
 from evalkit.errors import EvalkitError
 
 GROUPS = ("model", "dataset", "decoding")
 
 
-def _asset(relative: str) -> str:
-    """${evalkit_asset:checkpoints/x}: a file shipped inside the installed package."""
-    return str(PACKAGE_DIR / relative)
-
-
-OmegaConf.register_new_resolver("evalkit_asset", _asset, replace=True)
 register_configs()
 
 

@@ -221,7 +221,14 @@ SCHEMAS: dict[str, dict[str, type]] = {
 }
 
 
+def _asset(relative: str) -> str:
+    """${evalkit_asset:checkpoints/x}: a file shipped inside the installed package."""
+    return str(PACKAGE_DIR / relative)
+
+
 def register_configs() -> None:
+    """Schemas into Hydra's ConfigStore and the `evalkit_asset` resolver the model yamls use."""
+    OmegaConf.register_new_resolver("evalkit_asset", _asset, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="schema_config", node=Config)
     for group, schemas in SCHEMAS.items():

@@ -8,13 +8,11 @@ import sys
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from evalkit.__main__ import check_overrides
 from evalkit.config import ConfigError, conf_dir, register_configs, validate
 
 register_configs()
-OmegaConf.register_new_resolver("evalkit_asset", lambda p: p, replace=True)
 
 REQUIRED = {"dataset": {"yesno": ["dataset.path=x.jsonl"]}}
 
