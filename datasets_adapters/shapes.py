@@ -1,0 +1,221 @@
+"""`shapes`: a synthetic, offline hallucination benchmark in MME and POPE form (nothing but code stored).
+
+Procedurally drawn scenes (see `shapes_scene.py`) with two task sets, both balanced yes/no:
+- MME-style (task "mme", category = subtask, group = image): `existence`, `color`, `count`,
+  `position`, one yes and one no question per image and subtask, so acc+ applies.
+- POPE-style object probes (task "pope", category = split): "Is there a <colour> <shape> in the
+  image?" for up to 3 present objects and as many absent ones per image, the absent ones sampled
+  as POPE does: `random`, `popular` (most frequent objects of the set) and `adversarial` (absent
+  objects that share a shape or colour with a present one, most co-occurring first). Item ids
+  are `pope-<split>-<image>-<k>`, unique across splits.
+
+The evaluation set is fixed by (`version`, `split`, `seed`, `n_images`); the train split draws from
+a disjoint seed space (the split is part of every image's seed string). `train_examples` feeds the
+training script of the shipped tiny checkpoints. Item.meta holds the scene and whether the object
+a question is about is small.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from PIL import Image
+
+from datasets_adapters import LLAVA_SHORT_ANSWER
+from datasets_adapters.shapes_scene import (
+    CLASSES,
+    COLORS,
+    MME_CATEGORIES,
+    QA,
+    SHAPES,
+    SIDES,
+    VERSION,
+    Scene,
+    article,
+    count_question,
+    draw,
+    mme_pair,
+    pope_question,
+    sample_scene,
+)
+from evalkit.errors import DatasetError
+from evalkit.types import Item
+
+VERSIONS = (VERSION,)
+SPLITS = ("eval", "train")
+TASKS = ("mme", "pope")
+POPE_SPLITS = ("random", "popular", "adversarial")
+POPE_PER_IMAGE = 3  # yes probes per image and split (as POPE); as many no probes
+
+
+def _check(field: str, given: Sequence, allowed: Sequence) -> list:
+    given = [given] if isinstance(given, (str, int)) else list(given)
+    unknown = [g for g in given if g not in allowed]
+    if unknown or not given:
+        raise DatasetError(
+            f"dataset.{field}={given}: unknown value(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from {', '.join(map(str, allowed))}"
+        )
+    return list(dict.fromkeys(given))
+
+
+def scene_key(version: int, split: str, seed: int, index: int) -> str:
+    """The seed string of one image: split and seed are part of it, so splits never share images."""
+    return f"shapes/v{version}/{split}/{seed}/{index}"
+
+
+def image_id(split: str, index: int) -> str:
+    return f"{split}{index:04d}"
+
+
+class ShapesDataset:
+    def __init__(
+        self,
+        version: int = VERSION,
+        split: str = "eval",
+        n_images: int = 24,
+        seed: int = 1_000_003,
+        tasks: Sequence[str] = TASKS,
+        pope_splits: Sequence[str] = POPE_SPLITS,
+        mme_categories: Sequence[str] = MME_CATEGORIES,
+        question_suffix: str = LLAVA_SHORT_ANSWER,
+    ):
+        if version not in VERSIONS:
+            raise DatasetError(f"dataset.version={version!r}: unknown version; this evalkit generates {VERSIONS}")
+        _check("split", split, SPLITS)
+        if int(n_images) < 1:
+            raise DatasetError(f"dataset.n_images={n_images}: must be >= 1")
+        self.version, self.split, self.n_images, self.seed = int(version), split, int(n_images), int(seed)
+        self.tasks = _check("tasks", tasks, TASKS)
+        self.pope_splits = _check("pope_splits", pope_splits, POPE_SPLITS)
+        self.mme_categories = _check("mme_categories", mme_categories, MME_CATEGORIES)
+        self.question_suffix = question_suffix or ""
+
+    def scenes(self) -> list[Scene]:
+        return [sample_scene(scene_key(self.version, self.split, self.seed, i)) for i in range(self.n_images)]
+
+    def load(self) -> list[Item]:
+        scenes = self.scenes()
+        stats = SetStats(scenes)
+        items: list[Item] = []
+        for index, scene in enumerate(scenes):
+            image = draw(scene)  # one image object shared by all its items
+            img = image_id(self.split, index)
+            base = {"image_id": img, "scene": scene.describe(), "n_objects": len(scene.objects),
+                    "aspect": scene.aspect, "version": self.version}
+            if "mme" in self.tasks:
+                for category in self.mme_categories:
+                    yes, no = mme_pair(scene, category, random.Random(f"{scene.key}/mme/{category}"))
+                    for qa in (yes, no):
+                        items.append(self._item(f"mme-{category}-{img}-{qa.answer}", image, qa, category, img, "mme", base))
+            if "pope" in self.tasks:
+                for split in self.pope_splits:
+                    for k, qa in enumerate(pope_probes(scene, split, stats)):
+                        items.append(self._item(f"pope-{split}-{img}-{k}", image, qa, split, img, "pope", base))
+        return items
+
+    def _item(self, id_: str, image: Image.Image, qa: QA, category: str, group: str, task: str, base: dict) -> Item:
+        return Item(
+            id=id_, image=image, question=qa.question, answer=qa.answer, category=category, group=group,
+            task=task, prompt_question=qa.question + self.question_suffix, meta={**base, **qa.meta()},
+        )
+
+
+class SetStats:
+    """Object frequencies and co-occurrences over a set of scenes (POPE's popular/adversarial)."""
+
+    def __init__(self, scenes: Sequence[Scene]):
+        self.frequency: Counter = Counter()
+        self.cooccur: Counter = Counter()
+        for scene in scenes:
+            present = sorted(scene.classes)
+            self.frequency.update(present)
+            self.cooccur.update(itertools.permutations(present, 2))
+
+
+def pope_probes(scene: Scene, split: str, stats: SetStats) -> list[QA]:
+    """Up to 3 present objects (the same for every split) then as many absent ones of the split."""
+    present = sorted(scene.classes)
+    k = min(POPE_PER_IMAGE, len(present))
+    yes_names = random.Random(f"{scene.key}/pope/yes").sample(present, k)
+    absent = [c for c in CLASSES if c not in scene.classes]
+    rng = random.Random(f"{scene.key}/pope/{split}")
+    if split == "random":
+        no_names = rng.sample(absent, k)
+    elif split == "popular":
+        no_names = sorted(absent, key=lambda c: (-stats.frequency[c], CLASSES.index(c)))[:k]
+    elif split == "adversarial":
+        rng.shuffle(absent)  # ties broken by the image's own stream
+
+        def score(c: str) -> tuple:
+            color, shape = c.split(" ")
+            shares = any(o.color == color or o.shape == shape for o in scene.objects)
+            return (-int(shares), -sum(stats.cooccur[(p, c)] for p in present))
+
+        no_names = sorted(absent, key=score)[:k]
+    else:
+        raise DatasetError(f"unknown POPE split {split!r}; choose from {', '.join(POPE_SPLITS)}")
+    by_name = {o.name: o for o in sorted(scene.objects, key=lambda o: o.small)}  # a large instance if any
+    return [QA(pope_question(n), "yes", by_name[n]) for n in yes_names] + [QA(pope_question(n), "no", None) for n in no_names]
+
+
+# -- training data ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainExample:
+    image: Image.Image
+    scene: Scene
+    qas: tuple[QA, ...]  # questions about this image (MME pairs + POPE probes with random negatives)
+
+
+def train_examples(seed: int = 0, start: int = 0, version: int = VERSION, dense: bool = True,
+                   **scene_options) -> Iterator[TrainExample]:
+    """Endless stream of training images from the train seed space (disjoint from every eval set).
+    Image `start + i` is the same whatever the caller consumed before it. With `dense`, each image
+    gets every question `dense_questions` can ask (about 30); otherwise the eval-style questions:
+    one MME pair per category and POPE probes with random negatives. `scene_options` go to
+    `sample_scene` (easier scenes for a curriculum)."""
+    for index in itertools.count(start):
+        scene = sample_scene(scene_key(version, "train", seed, index), **scene_options)
+        rng = random.Random(f"{scene.key}/train")
+        if dense:
+            qas = dense_questions(scene, rng)
+        else:
+            qas = [qa for c in MME_CATEGORIES for qa in mme_pair(scene, c, random.Random(f"{scene.key}/mme/{c}"))]
+            present = sorted(scene.classes)
+            k = min(POPE_PER_IMAGE, len(present))
+            by_name = {o.name: o for o in scene.objects}
+            qas += [QA(pope_question(n), "yes", by_name[n]) for n in rng.sample(present, k)]
+            qas += [QA(pope_question(n), "no", None) for n in rng.sample([c for c in CLASSES if c not in present], k)]
+        yield TrainExample(draw(scene), scene, tuple(qas))
+
+
+def dense_questions(scene: Scene, rng: random.Random) -> list[QA]:
+    """Every shape's existence; colour, count and position of each object that allows it (the true
+    value and one wrong one); every present object class and as many random absent ones."""
+    objs, w, h = scene.objects, scene.width, scene.height
+    shapes = {o.shape for o in objs}
+    first = {s: next((o for o in objs if o.shape == s), None) for s in SHAPES}
+    qas = [QA(f"Is there {article(s)} {s} in the image?", "yes" if s in shapes else "no", first[s]) for s in SHAPES]
+    for o in objs:
+        if scene.count(o.shape) == 1:
+            other = rng.choice([c for c in COLORS if c != o.color])
+            qas += [QA(f"Is the {o.shape} {o.color}?", "yes", o), QA(f"Is the {o.shape} {other}?", "no", o)]
+    for s in sorted(shapes):
+        n = scene.count(s)
+        wrong = n + 1 if n == 1 else n + rng.choice((-1, 1))
+        qas += [QA(count_question(n, s), "yes", first[s]), QA(count_question(wrong, s), "no", first[s])]
+    for o in objs:
+        sides = o.sides(w, h)
+        if sides and sum(p.name == o.name for p in objs) == 1:
+            side = rng.choice(sides)
+            qas += [QA(f"Is the {o.name} on the {side} of the image?", "yes", o),
+                    QA(f"Is the {o.name} on the {SIDES[side]} of the image?", "no", o)]
+    present = sorted(scene.classes)
+    by_name = {o.name: o for o in objs}
+    qas += [QA(pope_question(n), "yes", by_name[n]) for n in present]
+    qas += [QA(pope_question(n), "no", None) for n in rng.sample([c for c in CLASSES if c not in scene.classes], len(present))]
+    return qas
