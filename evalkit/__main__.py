@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import logging
 import sys
+from pathlib import Path
 from dataclasses import fields
 
 import hydra
@@ -78,9 +79,10 @@ def _hydra_main(cfg: DictConfig) -> None:
     from evalkit.pipeline import run
 
     hydra_cfg = HydraConfig.get()
-    job_num = hydra_cfg.job.num if str(hydra_cfg.mode) == "RunMode.MULTIRUN" else None
+    multirun = str(hydra_cfg.mode) == "RunMode.MULTIRUN"
+    sweep_dir = Path(hydra_cfg.sweep.dir) / str(hydra_cfg.sweep.subdir) if multirun else None
     try:
-        run(cfg, job_num=job_num)
+        run(cfg, sweep_dir=sweep_dir)
     except EvalkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -22,12 +22,8 @@ from evalkit.types import Item, Prediction, PredictionRow
 SHARD_DIR = "shards"
 
 
-def default_run_dir(results_root: str, dataset: str, model: str, run_name: Optional[str], job_num: Optional[int]) -> Path:
-    if not run_name:
-        run_name = datetime.now().strftime("%Y%m%d-%H%M%S")
-        if job_num is not None:  # one sweep can start several jobs within the same second
-            run_name += f"-j{job_num}"
-    return Path(results_root) / dataset / model / run_name
+def default_run_dir(results_root: str, dataset: str, model: str, run_name: Optional[str]) -> Path:
+    return Path(results_root) / dataset / model / (run_name or datetime.now().strftime("%Y%m%d-%H%M%S"))
 
 
 def to_row(item: Item, prediction: Prediction, parsed: Optional[str], prompt: Optional[str]) -> PredictionRow:

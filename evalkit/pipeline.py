@@ -62,16 +62,18 @@ def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
     return items
 
 
-def resolve_run_dir(typed: Config, dataset_name: str, job_num: Optional[int]) -> Path:
+def resolve_run_dir(typed: Config, dataset_name: str, sweep_dir: Optional[Path]) -> Path:
     if typed.output_dir:
         return Path(typed.output_dir)
+    if sweep_dir is not None and not typed.resume:
+        return sweep_dir  # a --multirun job: results/multirun/<time>/<job number>
     if typed.resume:
         parent = Path(typed.results_root) / dataset_name / typed.model.name
         previous = sorted(p for p in parent.glob("*") if (p / "config.yaml").is_file()) if parent.is_dir() else []
         if not previous:
             raise RunDirError(f"resume=true: no earlier run of {typed.model.name} on {dataset_name} under {parent}")
         return previous[-1]
-    return outputs.default_run_dir(typed.results_root, dataset_name, typed.model.name, typed.run_name, job_num)
+    return outputs.default_run_dir(typed.results_root, dataset_name, typed.model.name, typed.run_name)
 
 
 def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
@@ -89,13 +91,13 @@ def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
         )
 
 
-def run(cfg: DictConfig, job_num: Optional[int] = None) -> Optional[Path]:
+def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     typed: Config = validate(cfg)  # every config error surfaces here, before any model loads
     ranks = init_ranks(typed.device)
     items = load_items(cfg.dataset, typed.limit)
 
     # One directory for all ranks: the main rank names it (a timestamp must not differ per rank).
-    run_dir = ranks.broadcast(str(resolve_run_dir(typed, cfg.dataset.name, job_num) if ranks.is_main else None))
+    run_dir = ranks.broadcast(str(resolve_run_dir(typed, cfg.dataset.name, sweep_dir) if ranks.is_main else None))
     run_dir = Path(run_dir)
     check_resumable(run_dir, cfg)
     ranks.barrier()

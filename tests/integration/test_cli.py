@@ -88,3 +88,13 @@ def test_cli_yesno_logits_writes_calibration(tiny_checkpoints, yesno_file, tmp_p
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["p_yes_agreement"] == 1.0
     assert summary["vision_encodes"] == 8  # 16 questions over 8 images: one encode per image
+
+
+def test_multirun_sweep_writes_one_run_dir_per_job(tiny_checkpoints, yesno_file, tmp_path):
+    run_cli(["--multirun", "model=tiny_llava15", f"model.path={tiny_checkpoints['llava15']}",
+             "model.vision_feature_layer=-1,-2", "dataset=yesno", f"dataset.path={yesno_file}",
+             f"results_root={tmp_path / 'results'}", "limit=4", "decoding.max_new_tokens=2", "progress=false"], tmp_path)
+    runs = sorted((tmp_path / "results" / "multirun").glob("*/*/predictions.jsonl"))
+    assert [p.parent.name for p in runs] == ["0", "1"]
+    layers = [yaml.safe_load((p.parent / "config.yaml").read_text())["model"]["vision_feature_layer"] for p in runs]
+    assert layers == [-1, -2]
