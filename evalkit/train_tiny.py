@@ -23,16 +23,19 @@ import argparse
 import json
 import logging
 import math
+import random
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.shapes import ShapesDataset, TrainExample, train_examples
+from datasets_adapters.shapes_scene import COLORS, SHAPES, SIDES, draw
 from evalkit.images import expand_to_square
 from evalkit.models.prompts import render_prompt
 from evalkit.tiny import build_model, build_processor, build_tokenizer
@@ -40,10 +43,15 @@ from evalkit.tiny import build_model, build_processor, build_tokenizer
 log = logging.getLogger("evalkit.train_tiny")
 
 SIZES = dict(vision_width=64, vision_layers=3, text_width=128, text_layers=2)
-# Per family: steps, images per step, peak learning rate (AdamW, warm-up then cosine decay).
+# Stage 1 ("text"): the LM alone on scenes written as tokens, `lm_steps` x `lm_batch` scenes at
+# `lm_lr` (constant after warm-up). Stage 2 ("image"): images, `steps` x `images`, vision+projector
+# at `lr`, the LM frozen for the first `freeze_lm` of the steps then at `lm_lr_images`, plus
+# `align_weight` x the patch alignment loss (cosine decay).
 RECIPES = {
-    "llava15": dict(steps=1500, images=8, lr=2e-3),
-    "llava16": dict(steps=1500, images=4, lr=2e-3),
+    "llava15": dict(lm_steps=600, lm_batch=16, lm_lr=5e-4, steps=400, images=8, lr=1e-3, lm_lr_images=2e-4,
+                    freeze_lm=0.25, align_weight=1.0),
+    "llava16": dict(lm_steps=600, lm_batch=16, lm_lr=5e-4, steps=300, images=4, lr=1e-3, lm_lr_images=2e-4,
+                    freeze_lm=0.25, align_weight=1.0),
 }
 PROMPT = "llava_eval"
 
@@ -84,85 +92,198 @@ class Encoder:
         return pixels, ids
 
 
-def example_loss(model, encoder: Encoder, example: TrainExample) -> tuple[torch.Tensor, int, int]:
-    """(summed loss over answer+EOS tokens, tokens, correct first answers) for one image's questions."""
-    pixels, ids = encoder.encode(example.image, [qa.question for qa in example.qas])
+class SceneTokens:
+    """What an image token should look like to the LM: an object patch is the sum of the input
+    embeddings of <image>, its colour, its shape and its side words; a background patch is the
+    <image> embedding. Stage 1 trains the LM on scenes written this way (one token per object,
+    short sequences: fast), stage 2 pulls the projector's output towards them patch by patch."""
+
+    def __init__(self, tokenizer):
+        words = list(COLORS) + list(SHAPES) + list(SIDES)
+        self.ids = {w: tokenizer(w, add_special_tokens=False)["input_ids"] for w in words}
+        self.image_id = tokenizer.convert_tokens_to_ids("<image>")
+
+    def vectors(self, embed: torch.Tensor, scene) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        background = embed[self.image_id]
+        objects = []
+        for o in scene.objects:
+            ids = self.ids[o.color] + self.ids[o.shape] + [i for side in o.sides(scene.width, scene.height) for i in self.ids[side]]
+            objects.append(background + embed[ids].sum(0))
+        return background, objects
+
+    def sequence(self, embed: torch.Tensor, scene) -> torch.Tensor:
+        """Stage 1: objects in reading order, 1-3 background tokens around each."""
+        background, objects = self.vectors(embed, scene)
+        rng = random.Random(scene.key + "/tokens")
+        order = sorted(range(len(objects)), key=lambda i: (scene.objects[i].y, scene.objects[i].x))
+        rows = [v for i in order for v in [background] * rng.randint(1, 3) + [objects[i]]]
+        return torch.stack(rows + [background] * rng.randint(1, 3))
+
+    def patch_targets(self, embed: torch.Tensor, scene, cells: torch.Tensor) -> torch.Tensor:
+        """Stage 2: the target of every patch ([tiles, 576] object index or -1 -> [tiles, 576, D])."""
+        background, objects = self.vectors(embed.detach(), scene)
+        table = torch.stack([*objects, background])
+        return table[cells]  # index -1 is the background row
+
+
+def patch_cells(scene, family: str, processor, grid: int = 24, cover: float = 0.2) -> torch.Tensor:
+    """The object under each vision patch ([tiles, 576]; -1 = background), found by sending a label
+    image through the same geometry as the pixels (LLaVA's square padding or the anyres tiling)."""
+    labels = draw(scene, labels=True)
+    if family == "llava15":
+        side = max(scene.width, scene.height)
+        square = Image.new("L", (side, side), 0)
+        square.paste(labels, ((side - scene.width) // 2, (side - scene.height) // 2))
+        tiles = np.asarray(square.resize((grid * 14, grid * 14), Image.NEAREST))[None]
+    else:
+        out = processor.image_processor(images=[labels.convert("RGB")], resample=Image.NEAREST, do_rescale=False,
+                                        do_normalize=False, return_tensors="np")
+        tiles = out["pixel_values"][0][:, 0].astype(np.int64)
+    n = tiles.shape[0]
+    blocks = tiles.reshape(n, grid, 14, grid, 14).transpose(0, 1, 3, 2, 4).reshape(n, grid * grid, 196)
+    cover_k = np.stack([(blocks == k + 1).mean(-1) for k in range(len(scene.objects))], -1)
+    return torch.from_numpy(np.where(cover_k.max(-1) >= cover, cover_k.argmax(-1), -1))
+
+
+def qa_loss(model, encoder: Encoder, ids: list[list[int]], qas, prefix: dict) -> tuple[torch.Tensor, int, int]:
+    """(summed loss over answer+EOS tokens, tokens, per question: first answer token right) for one
+    image's questions.
+    The prompt up to the last image token runs once (`prefix`: pixels or embeddings); its KV cache
+    is repeated for every question, which equals running each question on its own."""
     cut = max(i for i, t in enumerate(ids[0]) if t == encoder.image_id) + 1
-    prefix = torch.tensor([ids[0][:cut]])
-    out = model(input_ids=prefix, **pixels, use_cache=True)
-    cache = out.past_key_values
+    cache = model(**prefix, use_cache=True).past_key_values
     n = len(ids)
     cache.batch_select_indices(torch.zeros(n, dtype=torch.long))
-    suffixes = [row[cut:] + encoder.answer_ids[qa.answer] for row, qa in zip(ids, example.qas)]
-    width = max(len(s) for s in suffixes)
-    pad = encoder.tokenizer.pad_token_id
-    inputs = torch.full((n, width), pad, dtype=torch.long)
-    labels = torch.full((n, width), -100, dtype=torch.long)
-    for r, (row, qa) in enumerate(zip(suffixes, example.qas)):
-        inputs[r, : len(row)] = torch.tensor(row)
+    rows = [row[cut:] + encoder.answer_ids[qa.answer] for row, qa in zip(ids, qas)]
+    inputs = torch.full((n, max(map(len, rows))), encoder.tokenizer.pad_token_id, dtype=torch.long)
+    labels = torch.full_like(inputs, -100)
+    for r, (row, qa) in enumerate(zip(rows, qas)):
         k = len(encoder.answer_ids[qa.answer])
-        labels[r, len(row) - k - 1: len(row) - 1] = torch.tensor(row[len(row) - k:])
+        inputs[r, : len(row)] = torch.tensor(row)
+        labels[r, len(row) - k - 1: len(row) - 1] = torch.tensor(row[-k:])
     # Right padding is harmless here: pads come after every supervised position (causal attention).
     logits = model(input_ids=inputs, past_key_values=cache, use_cache=False).logits
-    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="sum")
+    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="sum")
     first = (labels != -100).float().argmax(dim=1)
-    rows = torch.arange(n)
-    correct = int((logits[rows, first].argmax(-1) == labels[rows, first]).sum())
+    rows_ = torch.arange(n)
+    correct = (logits[rows_, first].argmax(-1) == labels[rows_, first]).tolist()
     return loss, int((labels != -100).sum()), correct
 
 
-def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0, images_per_step: Optional[int] = None,
-          lr: Optional[float] = None, sizes: Optional[dict] = None, threads: int = 1, log_every: int = 25) -> dict:
+def question_kind(question: str) -> str:
+    """existence | color | count | position | object (POPE-style), from the templates."""
+    words = question.split()
+    if "exactly" in words:
+        return "count"
+    if " on the " in question:
+        return "position"
+    if words[1] == "the":
+        return "color"
+    return "existence" if len(words) == 7 else "object"
+
+
+def image_loss(model, encoder: Encoder, example: TrainExample) -> tuple[torch.Tensor, int, list]:
+    pixels, ids = encoder.encode(example.image, [qa.question for qa in example.qas])
+    cut = max(i for i, t in enumerate(ids[0]) if t == encoder.image_id) + 1
+    return qa_loss(model, encoder, ids, example.qas, {"input_ids": torch.tensor([ids[0][:cut]]), **pixels})
+
+
+def text_loss(model, encoder: Encoder, tokens: SceneTokens, example: TrainExample) -> tuple[torch.Tensor, int, list]:
+    """Stage 1: the scene written as one token per object where the image goes."""
+    embed = model.get_input_embeddings()
+    sequence = tokens.sequence(embed.weight, example.scene)
+    token = encoder.processor.image_token
+    ids = [encoder.tokenizer(encoder.prompt(qa.question).replace(token, token * len(sequence)))["input_ids"]
+           for qa in example.qas]
+    cut = max(i for i, t in enumerate(ids[0]) if t == encoder.image_id) + 1
+    prefix = torch.tensor([ids[0][:cut]])
+    embeds = embed(prefix).clone()
+    embeds[0, prefix[0] == encoder.image_id] = sequence
+    return qa_loss(model, encoder, ids, example.qas, {"inputs_embeds": embeds})
+
+
+def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0, lm_steps: Optional[int] = None,
+          threads: int = 1, log_every: int = 25) -> dict:
     recipe = dict(RECIPES[family])
-    steps = recipe["steps"] if steps is None else steps
-    images_per_step = images_per_step or recipe["images"]
-    lr = lr or recipe["lr"]
-    sizes = {**SIZES, **(sizes or {})}
+    recipe["steps"] = recipe["steps"] if steps is None else steps
+    recipe["lm_steps"] = recipe["lm_steps"] if lm_steps is None else lm_steps
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
-
     tokenizer = build_tokenizer()
     processor = build_processor(family, tokenizer)
-    model = build_model(family, tokenizer, seed=seed, init_std=0.02, **sizes).train()
-    encoder = Encoder(processor, family)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    other = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
-                                  lr=lr, betas=(0.9, 0.98))
-    warmup = max(1, steps // 20)
-    schedule = lambda s: min(1.0, (s + 1) / warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps)))))
+    model = build_model(family, tokenizer, seed=seed, init_std=0.02, **SIZES).train()
+    encoder, tokens = Encoder(processor, family), SceneTokens(tokenizer)
+    captured = {}
+    model.model.multi_modal_projector.register_forward_hook(lambda m, i, out: captured.__setitem__("patches", out))
+    start, history = time.time(), []
     stream = train_examples(seed=seed)
-    start, history, window = time.time(), [], defaultdict(float)
-    for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr * schedule(step)
-        examples = [next(stream) for _ in range(images_per_step)]
-        total = 2 * sum(len(e.qas) for e in examples)  # answer + EOS per question
-        for example in examples:
-            loss, tokens, correct = example_loss(model, encoder, example)
-            (loss / total).backward()
-            window["loss"] += loss.item()
-            window["tokens"] += tokens
-            window["correct"] += correct
-            window["questions"] += len(example.qas)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if (step + 1) % log_every == 0 or step + 1 == steps:
-            row = {"step": step + 1, "loss": window["loss"] / window["tokens"],
-                   "answer_acc": window["correct"] / window["questions"], "lr": lr * schedule(step),
-                   "elapsed_s": round(time.time() - start, 1)}
-            history.append(row)
-            log.info("step %(step)d loss %(loss).4f answer acc %(answer_acc).3f lr %(lr).2e %(elapsed_s).0fs", row)
-            window.clear()
+
+    def run_stage(name, n_steps, per_step, groups, loss_fn, decay=True):
+        """AdamW; each group warms up over its first tenth of steps after `start` (frozen before), then
+        keeps its rate (decay=False) or follows a cosine down to a tenth."""
+        optimizer = torch.optim.AdamW(groups, betas=(0.9, 0.98), weight_decay=0.01)
+        window = defaultdict(float)
+        for step in range(n_steps):
+            for group in optimizer.param_groups:
+                begin = group.get("start", 0)
+                warm = max(1, (n_steps - begin) // 10)
+                cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / n_steps)) if decay else 1.0
+                group["lr"] = group["peak"] * min(1.0, max(0, step + 1 - begin) / warm) * cosine
+            examples = [next(stream) for _ in range(per_step)]
+            total = 2 * sum(len(e.qas) for e in examples)  # answer + EOS per question
+            for example in examples:
+                loss, n_tokens, correct, align = loss_fn(example)
+                (loss / total + recipe["align_weight"] * align / per_step).backward()
+                for key, value in (("loss", loss.item()), ("tokens", n_tokens), ("correct", sum(correct)),
+                                   ("questions", len(example.qas)), ("align", float(torch.as_tensor(align).detach())),
+                                   ("images", 1)):
+                    window[key] += value
+                for qa, ok in zip(example.qas, correct):
+                    window["n_" + question_kind(qa.question)] += 1
+                    window["ok_" + question_kind(qa.question)] += ok
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if (step + 1) % log_every == 0 or step + 1 == n_steps:
+                row = {"stage": name, "step": step + 1, "loss": window["loss"] / window["tokens"],
+                       "answer_acc": window["correct"] / window["questions"], "align": window["align"] / window["images"],
+                       "elapsed_s": round(time.time() - start, 1),
+                       "by_kind": {k[2:]: round(window["ok_" + k[2:]] / v, 3) for k, v in window.items() if k[:2] == "n_"}}
+                history.append(row)
+                log.info("%(stage)s step %(step)d loss %(loss).4f answer acc %(answer_acc).3f align %(align).3f "
+                         "%(elapsed_s).0fs %(by_kind)s", row)
+                window.clear()
+
+    def stage1(example):
+        loss, n_tokens, correct = text_loss(model, encoder, tokens, example)
+        return loss, n_tokens, correct, 0.0
+
+    def stage2(example):
+        loss, n_tokens, correct = image_loss(model, encoder, example)
+        patches = captured["patches"]
+        cells = patch_cells(example.scene, family, processor)
+        target = tokens.patch_targets(model.get_input_embeddings().weight, example.scene, cells)
+        error = ((patches - target) ** 2).mean(-1) / (target**2).mean()
+        # object patches are few: weigh them as much as all the background together
+        align = error[cells < 0].mean() if (cells < 0).all() else 0.5 * (error[cells >= 0].mean() + error[cells < 0].mean())
+        return loss, n_tokens, correct, align
+
+    lm = [p for n, p in model.named_parameters() if n.startswith(("model.language_model", "lm_head"))]
+    vision = [p for n, p in model.named_parameters() if not n.startswith(("model.language_model", "lm_head"))]
+    run_stage("text", recipe["lm_steps"], recipe["lm_batch"], [{"params": lm, "peak": recipe["lm_lr"]}], stage1,
+              decay=False)
+    # The LM waits while the projector learns to speak its language (alignment), then adapts.
+    run_stage("image", recipe["steps"], recipe["images"],
+              [{"params": vision, "peak": recipe["lr"]},
+               {"params": lm, "peak": recipe["lm_lr_images"], "start": int(recipe["freeze_lm"] * recipe["steps"])}],
+              stage2)
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
-    info = {"family": family, "steps": steps, "seed": seed, "images_per_step": images_per_step, "lr": lr,
-            "sizes": sizes, "threads": threads, "train_time_s": round(time.time() - start, 1), "history": history}
-    return info
+    return {"family": family, "seed": seed, "recipe": recipe, "sizes": SIZES, "threads": threads,
+            "train_time_s": round(time.time() - start, 1), "history": history}
 
 
 # -- quick evaluation ----------------------------------------------------------------------------
@@ -254,10 +375,9 @@ def main(argv: Optional[Iterable[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m evalkit.train_tiny", description=__doc__.split("\n\n")[0])
     parser.add_argument("--family", choices=sorted(RECIPES), required=True)
     parser.add_argument("--out", type=Path, required=True, help="checkpoint directory (model + processor)")
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the family's recipe)")
+    parser.add_argument("--steps", type=int, default=None, help="image-stage steps (default: the family's recipe)")
+    parser.add_argument("--lm-steps", type=int, default=None, help="text-stage steps (default: the family's recipe)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--images-per-step", type=int, default=None)
-    parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: fastest on a shared CPU; results depend on it)")
     parser.add_argument("--log-every", type=int, default=25)
     parser.add_argument("--eval", action="store_true", help="evaluate on the shapes eval set after training")
@@ -267,8 +387,8 @@ def main(argv: Optional[Iterable[str]] = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not args.eval_only:
-        info = train(args.family, args.out, args.steps, args.seed, args.images_per_step, args.lr,
-                     threads=args.threads, log_every=args.log_every)
+        info = train(args.family, args.out, args.steps, args.seed, args.lm_steps, threads=args.threads,
+                     log_every=args.log_every)
         (args.out / "training.json").write_text(json.dumps(info, indent=1))
         log.info("trained in %.0fs -> %s", info["train_time_s"], args.out)
     if args.eval or args.eval_only:
