@@ -144,6 +144,7 @@ class LlavaModel:
         processor, image_processor = self.processor, self.processor.image_processor
         if layer is not None:
             config.vision_feature_layer = list(layer) if isinstance(layer, (list, tuple)) else int(layer)
+        config.vision_feature_layer = self._checked_layers(config.vision_feature_layer, config.vision_config)
         if strategy is not None:
             config.vision_feature_select_strategy = strategy
         processor.vision_feature_select_strategy = config.vision_feature_select_strategy
@@ -158,6 +159,19 @@ class LlavaModel:
             image_processor.image_grid_pinpoints = config.image_grid_pinpoints
         if hasattr(image_processor, "do_pad") and self.family == "llava15":
             image_processor.do_pad = False  # we pad ourselves (LLaVA's expand2square) when asked
+
+    def _checked_layers(self, layer, vision_config):
+        """Vision feature layer(s) in range; 0 (the embeddings) written as -(layers + 1), the same
+        hidden state: transformers passes the index on as `output_hidden_states`, and 0 would turn
+        hidden states off and fail on every item."""
+        n = vision_config.num_hidden_layers
+        layers = list(layer) if isinstance(layer, (list, tuple)) else [layer]
+        for value in layers:
+            if not -(n + 1) <= int(value) <= n:
+                raise ValueError(f"{self.path}: vision_feature_layer {value} is out of range for a vision tower of "
+                                 f"{n} layers (valid: 0..{n} or -{n + 1}..-1; -2 is LLaVA's penultimate layer)")
+        fixed = [-(n + 1) if int(v) == 0 else int(v) for v in layers]
+        return fixed if isinstance(layer, (list, tuple)) else fixed[0]
 
     def describe(self) -> dict:
         """What determines this model's answers (recorded in summary.json)."""

@@ -146,3 +146,18 @@ def test_dataloader_workers_with_cache(tiny_checkpoints, items):
         got.update({p.item_id: p.raw_text for p in predictions})
     assert got == {k: t for k, (t, _) in plain.items()}
     assert stats["vision_encodes"] == 8
+
+
+@pytest.mark.parametrize("cache", [{}, {"enabled": True}])
+def test_feature_layer_zero_is_the_embedding_output_and_out_of_range_is_refused(tiny_checkpoints, items, cache):
+    """transformers passes the layer index on as `output_hidden_states`, so layer 0 used to turn
+    hidden states off and fail on every item; the wrapper writes it as -(layers + 1)."""
+    path, n = str(tiny_checkpoints["llava15"]), 3  # the conftest tower has 3 layers
+    zero = LlavaModel(name="t", path=path, family="llava15", device="cpu", vision_feature_layer=0,
+                      feature_cache=cache or {"enabled": False})
+    same = LlavaModel(name="t", path=path, family="llava15", device="cpu", vision_feature_layer=-(n + 1),
+                      feature_cache=cache or {"enabled": False})
+    assert zero.model.config.vision_feature_layer == -(n + 1)
+    assert _run(items[:4], zero, 2) == _run(items[:4], same, 2)
+    with pytest.raises(ValueError, match=r"vision_feature_layer 4 is out of range .* 3 layers"):
+        LlavaModel(name="t", path=path, family="llava15", device="cpu", vision_feature_layer=n + 1)
