@@ -34,6 +34,7 @@ from datasets_adapters.shapes_scene import (
     SHAPES,
     SIDES,
     VERSION,
+    VERSIONS,
     Scene,
     article,
     count_question,
@@ -45,7 +46,6 @@ from datasets_adapters.shapes_scene import (
 from evalkit.errors import DatasetError
 from evalkit.types import Item
 
-VERSIONS = (VERSION,)
 SPLITS = ("eval", "train")
 TASKS = ("mme", "pope")
 POPE_SPLITS = ("random", "popular", "adversarial")

@@ -7,6 +7,14 @@ pads the image to a square and resizes it to 336 px, but 1-2 patches in LLaVA-Ne
 Objects are drawn from themes (classes that tend to appear together) and a skewed global
 popularity, which gives POPE's `popular` and `adversarial` negatives something to find.
 
+From version 2 each shape kind also has its own fill pattern (circle solid, square horizontal
+stripes, triangle vertical stripes, star diagonal stripes, cross checkerboard; the dark parts a
+darker shade of the object's colour, period ~1/84 of the long side, i.e. 4 px once LLaVA-1.5
+scales the padded image to 336). A tiny vision tower trained from scratch for minutes cannot learn
+outline shapes that span several 14-px patches (LLaVA's CLIP was pretrained on 400M images), but
+it can read a pattern from any patch; the pattern of a small object is only a few pixels in the
+336-px view and clearer in anyres tiles. Version 1 (plain fills) stays reproducible.
+
 Everything is a pure function of a string seed (`random.Random(str)` is stable across runs and
 platforms), so the same seed gives the same scene, the same pixels and the same questions.
 Changing anything here that alters scenes or questions requires a new `VERSION`.
@@ -21,7 +29,8 @@ from typing import Optional
 
 from PIL import Image, ImageDraw
 
-VERSION = 1
+VERSION = 2
+VERSIONS = (1, 2)  # generated exactly as released; 2 adds the fill patterns
 SHAPES = ("circle", "square", "triangle", "star", "cross")
 PLURALS = {"circle": "circles", "square": "squares", "triangle": "triangles", "star": "stars", "cross": "crosses"}
 COLORS = {
@@ -146,9 +155,21 @@ def _sample_once(rng: random.Random, key: str, max_objects: int, scale: float, p
     return Scene(key, width, height, background, tuple(objects))
 
 
+PATTERNS = {"circle": "solid", "square": "hstripes", "triangle": "vstripes", "star": "diagonal", "cross": "checker"}
+
+
+def scene_version(scene: Scene) -> int:
+    """The generator version in the scene's seed string ("shapes/v<version>/..."; 1 if absent)."""
+    head = scene.key.split("/")
+    return int(head[1][1:]) if len(head) > 1 and head[0] == "shapes" and head[1][:1] == "v" else 1
+
+
 def draw(scene: Scene, labels: bool = False) -> Image.Image:
     """The RGB image, or with `labels` an "L" image whose pixels are 1 + the index of the object
-    drawn there (0 = background): dense targets for training."""
+    drawn there (0 = background): dense targets for training. Scenes of version >= 2 get the
+    fill patterns."""
+    if not labels and scene_version(scene) >= 2:
+        return _draw_patterned(scene)
     if labels:
         image = Image.new("L", (scene.width, scene.height), 0)
     else:
@@ -176,6 +197,44 @@ def draw(scene: Scene, labels: bool = False) -> Image.Image:
             t = 0.2 * o.size
             pen.rectangle((x - r, y - t, x + r, y + t), fill=fill)
             pen.rectangle((x - t, y - r, x + t, y + r), fill=fill)
+    return image
+
+
+def _pattern(kind: str, box: tuple[int, int, int, int], period: int, rgb, dark) -> Image.Image:
+    """The fill of one object's bounding box; the pattern's phase follows image coordinates."""
+    x0, y0, x1, y1 = box
+    tile = Image.new("RGB", (x1 - x0, y1 - y0), rgb)
+    pen = ImageDraw.Draw(tile)
+    half = period // 2
+    if kind == "hstripes":
+        for y in range(y0 - y0 % period, y1, period):
+            pen.rectangle((0, y - y0, x1 - x0, y - y0 + half - 1), fill=dark)
+    elif kind == "vstripes":
+        for x in range(x0 - x0 % period, x1, period):
+            pen.rectangle((x - x0, 0, x - x0 + half - 1, y1 - y0), fill=dark)
+    elif kind == "diagonal":  # stripes along x + y = const
+        h = y1 - y0
+        for d in range((x0 + y0) - (x0 + y0) % period - period, x1 + y1 + period, period):
+            a = d - x0 - y0  # the stripe's start on the tile's top row
+            pen.polygon([(a, 0), (a + half, 0), (a + half - h, h), (a - h, h)], fill=dark)
+    elif kind == "checker":
+        for y in range(y0 - y0 % period, y1, half):
+            for x in range(x0 - x0 % period, x1, half):
+                if ((x // half) + (y // half)) % 2:
+                    pen.rectangle((x - x0, y - y0, x - x0 + half - 1, y - y0 + half - 1), fill=dark)
+    return tile
+
+
+def _draw_patterned(scene: Scene) -> Image.Image:
+    image = Image.new("RGB", (scene.width, scene.height), scene.background)
+    mask = draw(scene, labels=True)
+    period = max(6, round(max(scene.width, scene.height) / 84))
+    for index, o in enumerate(scene.objects):
+        r = math.ceil(o.size / 2) + 1
+        box = (max(0, o.x - r), max(0, o.y - r), min(scene.width, o.x + r + 1), min(scene.height, o.y + r + 1))
+        dark = tuple(round(0.45 * c) for c in o.rgb)
+        fill = _pattern(PATTERNS[o.shape], box, period, o.rgb, dark)
+        image.paste(fill, box[:2], mask.crop(box).point(lambda v, k=index + 1: 255 if v == k else 0))
     return image
 
 

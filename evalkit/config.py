@@ -132,7 +132,7 @@ class YesNoDatasetConfig(DatasetConfig):
 class ShapesDatasetConfig(DatasetConfig):
     _target_: str = "datasets_adapters.shapes.ShapesDataset"
     name: str = "shapes"
-    version: int = 1
+    version: int = 2
     split: str = "eval"
     n_images: int = 60
     seed: int = 1_000_003

@@ -149,3 +149,21 @@ def test_default_config_builds_the_eval_set():
         cfg = compose(config_name="config", overrides=["dataset=shapes", "dataset.split=dev"])
     with pytest.raises(DatasetError, match="'dev'"):
         load_items(cfg.dataset, limit=None)
+
+
+def test_version_2_fills_each_shape_kind_with_its_pattern_and_version_1_stays_plain():
+    from datasets_adapters.shapes_scene import PATTERNS, Obj, Scene, draw
+
+    objects = tuple(Obj(shape, "blue", 120 + 200 * i, 150, 150, False, (50, 90, 225)) for i, shape in enumerate(SHAPES))
+    for version, patterned in ((1, False), (2, True)):
+        scene = Scene(f"shapes/v{version}/test/0/0", 1100, 300, (60, 60, 60), objects)
+        image, labels = draw(scene), draw(scene, labels=True)
+        for index, o in enumerate(objects):
+            inside = [image.getpixel((x, y)) for x in range(o.x - 40, o.x + 40) for y in range(o.y - 40, o.y + 40)
+                      if labels.getpixel((x, y)) == index + 1]
+            colours = set(inside)
+            expected_plain = not patterned or PATTERNS[o.shape] == "solid"
+            assert (colours == {o.rgb}) == expected_plain, (version, o.shape, len(colours))
+            if not expected_plain:  # the colour and its darker shade, in about equal parts
+                assert colours == {o.rgb, tuple(round(0.45 * c) for c in o.rgb)}
+                assert 0.25 < inside.count(o.rgb) / len(inside) < 0.75
