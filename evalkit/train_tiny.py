@@ -20,6 +20,7 @@ the harness CLI is the real evaluator.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import math
@@ -39,19 +40,22 @@ from datasets_adapters.shapes_scene import COLORS, SHAPES, SIDES, draw
 from evalkit.images import expand_to_square
 from evalkit.models.prompts import render_prompt
 from evalkit.tiny import build_model, build_processor, build_tokenizer
+from evalkit.tiny_eval import evaluate, format_report, predict, report  # noqa: F401 (the CLI's --eval)
 
 log = logging.getLogger("evalkit.train_tiny")
 
 SIZES = dict(vision_width=64, vision_layers=3, text_width=128, text_layers=2)
-# Stage 1 ("text"): the LM alone on scenes written as tokens, `lm_steps` x `lm_batch` scenes at
-# `lm_lr` (constant after warm-up). Stage 2 ("image"): images, `steps` x `images`, vision+projector
-# at `lr`, the LM frozen for the first `freeze_lm` of the steps then at `lm_lr_images`, plus
-# `align_weight` x the patch alignment loss (cosine decay).
+# Stages, in order: "patches": the patch embedding (with a throwaway head) classifies single 14-px
+# patches of `patch_images` pooled images by pattern and colour, `patch_steps` steps (seconds);
+# "text": the LM alone on scenes written as object tokens, `lm_steps` x `lm_batch` at `lm_lr`;
+# "align": vision tower + projector alone pulled patch-wise towards those tokens, `align_steps` x
+# `images` at `lr`; "image": everything on real images and questions, `steps` x `images`, vision at
+# `lr_images`, the LM at `lm_lr_images`, plus `align_weight` x the alignment loss.
 RECIPES = {
-    "llava15": dict(lm_steps=600, lm_batch=16, lm_lr=5e-4, steps=400, images=8, lr=1e-3, lm_lr_images=2e-4,
-                    freeze_lm=0.25, align_weight=1.0),
-    "llava16": dict(lm_steps=600, lm_batch=16, lm_lr=5e-4, steps=300, images=4, lr=1e-3, lm_lr_images=2e-4,
-                    freeze_lm=0.25, align_weight=1.0),
+    "llava15": dict(patch_steps=1000, patch_images=200, lm_steps=600, lm_batch=16, lm_lr=5e-4, align_steps=300,
+                    images=8, lr=1e-3, steps=250, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0),
+    "llava16": dict(patch_steps=1000, patch_images=100, lm_steps=600, lm_batch=16, lm_lr=5e-4, align_steps=300,
+                    images=4, lr=1e-3, steps=150, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0),
 }
 PROMPT = "llava_eval"
 
@@ -202,6 +206,45 @@ def text_loss(model, encoder: Encoder, tokens: SceneTokens, example: TrainExampl
     return qa_loss(model, encoder, ids, example.qas, {"inputs_embeds": embeds})
 
 
+def pretrain_patches(model, encoder: Encoder, family: str, seed: int, steps: int, n_images: int) -> dict:
+    """Stage "patches": the patch embedding (a linear map of each 14x14 patch) learns to separate
+    colours and fill patterns, through a throwaway MLP head, on single patches of pooled images
+    (cheap: no transformer). From scratch, the tower otherwise needs far more images than the
+    budget allows before shape questions leave chance."""
+    conv = model.model.vision_tower.embeddings.patch_embedding
+    width = conv.out_channels
+    patches, labels = [], []
+    for example in itertools.islice(train_examples(seed=seed, start=10**7), n_images):  # a range stage 2 never reaches
+        pixels, _ = encoder.encode(example.image, ["?"])
+        tiles = pixels["pixel_values"].reshape(-1, 3, 336, 336)
+        cells = patch_cells(example.scene, family, encoder.processor)
+        shape, color = torch.full(cells.shape, len(SHAPES)), torch.full(cells.shape, len(COLORS))  # background
+        for k, o in enumerate(example.scene.objects):
+            shape[cells == k], color[cells == k] = SHAPES.index(o.shape), list(COLORS).index(o.color)
+        patches.append(tiles.reshape(-1, 3, 24, 14, 24, 14).permute(0, 2, 4, 1, 3, 5).reshape(-1, 3 * 14 * 14))
+        labels.append(torch.stack([shape.flatten(), color.flatten()], -1))
+    x, y = torch.cat(patches), torch.cat(labels)
+    on_object = torch.nonzero(y[:, 0] < len(SHAPES))[:, 0]
+    head = torch.nn.Sequential(torch.nn.LayerNorm(width), torch.nn.Linear(width, 2 * width), torch.nn.GELU(),
+                               torch.nn.Linear(2 * width, len(SHAPES) + len(COLORS) + 2))
+    optimizer = torch.optim.AdamW([conv.weight, *head.parameters()], lr=2e-3)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):  # half object patches (few), half any
+        rows = torch.cat([on_object[torch.randint(len(on_object), (128,), generator=generator)],
+                          torch.randint(len(x), (128,), generator=generator)])
+        out = head(x[rows] @ conv.weight.reshape(width, -1).T)
+        loss = (torch.nn.functional.cross_entropy(out[:, : len(SHAPES) + 1], y[rows, 0])
+                + torch.nn.functional.cross_entropy(out[:, len(SHAPES) + 1:], y[rows, 1]))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        out = head(x[on_object] @ conv.weight.reshape(width, -1).T)
+        shape_acc = (out[:, : len(SHAPES) + 1].argmax(-1) == y[on_object, 0]).float().mean().item()
+    log.info("patches: %d patches of %d images, object-patch pattern accuracy %.3f", len(x), n_images, shape_acc)
+    return {"stage": "patches", "steps": steps, "loss": loss.item(), "pattern_acc": round(shape_acc, 3)}
+
+
 def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0, lm_steps: Optional[int] = None,
           threads: int = 1, log_every: int = 25) -> dict:
     recipe = dict(RECIPES[family])
@@ -246,8 +289,8 @@ def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             if (step + 1) % log_every == 0 or step + 1 == n_steps:
-                row = {"stage": name, "step": step + 1, "loss": window["loss"] / window["tokens"],
-                       "answer_acc": window["correct"] / window["questions"], "align": window["align"] / window["images"],
+                row = {"stage": name, "step": step + 1, "loss": window["loss"] / max(1, window["tokens"]),
+                       "answer_acc": window["correct"] / max(1, window["questions"]), "align": window["align"] / window["images"],
                        "elapsed_s": round(time.time() - start, 1),
                        "by_kind": {k[2:]: round(window["ok_" + k[2:]] / v, 3) for k, v in window.items() if k[:2] == "n_"}}
                 history.append(row)
@@ -259,116 +302,38 @@ def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0
         loss, n_tokens, correct = text_loss(model, encoder, tokens, example)
         return loss, n_tokens, correct, 0.0
 
-    def stage2(example):
-        loss, n_tokens, correct = image_loss(model, encoder, example)
+    def alignment(example) -> torch.Tensor:
+        """Relative squared error of the projector's patches (hooked) against their scene tokens."""
         patches = captured["patches"]
         cells = patch_cells(example.scene, family, processor)
         target = tokens.patch_targets(model.get_input_embeddings().weight, example.scene, cells)
         error = ((patches - target) ** 2).mean(-1) / (target**2).mean()
         # object patches are few: weigh them as much as all the background together
-        align = error[cells < 0].mean() if (cells < 0).all() else 0.5 * (error[cells >= 0].mean() + error[cells < 0].mean())
-        return loss, n_tokens, correct, align
+        return error[cells < 0].mean() if (cells < 0).all() else 0.5 * (error[cells >= 0].mean() + error[cells < 0].mean())
+
+    def align_only(example):
+        pixels, _ = encoder.encode(example.image, ["?"])
+        model.model.get_image_features(**pixels)  # the hook keeps the projector output
+        return torch.zeros(()), 0, [], alignment(example)
+
+    def stage2(example):
+        loss, n_tokens, correct = image_loss(model, encoder, example)
+        return loss, n_tokens, correct, alignment(example)
 
     lm = [p for n, p in model.named_parameters() if n.startswith(("model.language_model", "lm_head"))]
     vision = [p for n, p in model.named_parameters() if not n.startswith(("model.language_model", "lm_head"))]
+    history.append(pretrain_patches(model, encoder, family, seed, recipe["patch_steps"], recipe["patch_images"]))
     run_stage("text", recipe["lm_steps"], recipe["lm_batch"], [{"params": lm, "peak": recipe["lm_lr"]}], stage1,
               decay=False)
-    # The LM waits while the projector learns to speak its language (alignment), then adapts.
+    run_stage("align", recipe["align_steps"], recipe["images"], [{"params": vision, "peak": recipe["lr"]}], align_only)
     run_stage("image", recipe["steps"], recipe["images"],
-              [{"params": vision, "peak": recipe["lr"]},
-               {"params": lm, "peak": recipe["lm_lr_images"], "start": int(recipe["freeze_lm"] * recipe["steps"])}],
-              stage2)
+              [{"params": vision, "peak": recipe["lr_images"]}, {"params": lm, "peak": recipe["lm_lr_images"]}], stage2)
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
     return {"family": family, "seed": seed, "recipe": recipe, "sizes": SIZES, "threads": threads,
             "train_time_s": round(time.time() - start, 1), "history": history}
-
-
-# -- quick evaluation ----------------------------------------------------------------------------
-def first_word(text: str) -> str:
-    words = text.strip().lower().replace(",", " ").replace(".", " ").split()
-    return words[0] if words and words[0] in ("yes", "no") else "other"
-
-
-@torch.inference_mode()
-def predict(model, processor, family: str, items: Sequence, batch_size: int = 16) -> dict[str, str]:
-    """Greedy answers (first word: yes/no/other) by item id; the questions of one image share batches."""
-    encoder = Encoder(processor, family)
-    tokenizer = processor.tokenizer
-    tokenizer.padding_side = "left"
-    by_image: dict[int, list] = defaultdict(list)
-    for item in items:
-        by_image[id(item.image)].append(item)
-    answers = {}
-    for group in by_image.values():
-        for i in range(0, len(group), batch_size):
-            batch = group[i: i + batch_size]
-            pixels, ids = encoder.encode(batch[0].image, [it.question for it in batch])
-            padded = tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
-            pixels = {k: v.expand(len(batch), *v.shape[1:]) for k, v in pixels.items()}
-            output = model.generate(**padded, **pixels, max_new_tokens=3, do_sample=False,
-                                    pad_token_id=tokenizer.pad_token_id)
-            texts = tokenizer.batch_decode(output[:, padded["input_ids"].shape[1]:], skip_special_tokens=True)
-            answers.update({it.id: first_word(t) for it, t in zip(batch, texts)})
-    return answers
-
-
-def report(items: Sequence, answers: dict[str, str]) -> dict:
-    """Accuracy per MME category (+acc+), per POPE split (acc, F1, yes-ratio), small objects, overall."""
-    rows = defaultdict(list)
-    for item in items:
-        said = answers[item.id]
-        correct = said == item.answer
-        key = f"{item.task}/{item.category}"
-        rows[key].append((item, said, correct))
-        rows["overall"].append((item, said, correct))
-        if item.meta.get("small"):
-            rows[f"small/{item.task}"].append((item, said, correct))
-            rows["small/all"].append((item, said, correct))
-        elif item.meta.get("target"):
-            rows["large/all"].append((item, said, correct))
-    out = {}
-    for key, group in sorted(rows.items()):
-        stats = {"n": len(group), "acc": sum(c for _, _, c in group) / len(group),
-                 "yes_ratio": sum(s == "yes" for _, s, _ in group) / len(group)}
-        if key.startswith("pope/"):
-            tp = sum(s == "yes" and i.answer == "yes" for i, s, _ in group)
-            fp = sum(s == "yes" and i.answer == "no" for i, s, _ in group)
-            fn = sum(s != "yes" and i.answer == "yes" for i, s, _ in group)
-            stats["f1"] = 2 * tp / max(1, 2 * tp + fp + fn)
-        if key.startswith("mme/"):
-            pairs = defaultdict(list)
-            for i, _, c in group:
-                pairs[i.group].append(c)
-            stats["acc_plus"] = sum(all(v) for v in pairs.values()) / len(pairs)
-        out[key] = stats
-    return out
-
-
-def evaluate(model_dir: Path, family: str, n_images: int, seed: int, batch_size: int = 16) -> dict:
-    from transformers import AutoProcessor, LlavaForConditionalGeneration, LlavaNextForConditionalGeneration
-
-    cls = LlavaForConditionalGeneration if family == "llava15" else LlavaNextForConditionalGeneration
-    model = cls.from_pretrained(model_dir, dtype=torch.float32).eval()
-    processor = AutoProcessor.from_pretrained(model_dir)
-    items = ShapesDataset(split="eval", n_images=n_images, seed=seed).load()
-    start = time.time()
-    answers = predict(model, processor, family, items, batch_size)
-    result = report(items, answers)
-    result["eval_time_s"] = {"n": len(items), "acc": round(time.time() - start, 1)}
-    return result
-
-
-def format_report(result: dict) -> str:
-    lines = [f"{'':22s} {'n':>5s} {'acc':>6s} {'yes%':>6s} {'F1/acc+':>8s}"]
-    for key, s in result.items():
-        if key == "eval_time_s":
-            continue
-        extra = s.get("f1", s.get("acc_plus"))
-        lines.append(f"{key:22s} {s['n']:5d} {s['acc']:6.3f} {s['yes_ratio']:6.3f} {'' if extra is None else f'{extra:8.3f}'}")
-    return "\n".join(lines)
 
 
 def main(argv: Optional[Iterable[str]] = None) -> None:

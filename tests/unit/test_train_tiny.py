@@ -17,8 +17,8 @@ from evalkit.models.llava import LlavaModel
 from evalkit.tiny import build_model, build_processor, build_tokenizer
 
 FAMILIES = ("llava15", "llava16")
-SMALL = dict(lm_steps=6, lm_batch=4, lm_lr=5e-4, steps=2, images=2, lr=1e-3, lm_lr_images=2e-4, freeze_lm=0.5,
-             align_weight=1.0)
+SMALL = dict(patch_steps=5, patch_images=2, lm_steps=6, lm_batch=4, lm_lr=5e-4, align_steps=2, images=2, lr=1e-3,
+             steps=2, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0)
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +85,8 @@ def test_few_steps_lower_the_loss_and_save_a_loadable_checkpoint(tmp_path, monke
     info = train_tiny.train("llava15", tmp_path / "ck", log_every=1)
     text = [row["loss"] for row in info["history"] if row["stage"] == "text"]
     assert text[-1] < text[0]
-    assert [row["stage"] for row in info["history"]].count("image") == 2
+    stages = [row["stage"] for row in info["history"]]
+    assert stages[0] == "patches" and stages.count("align") == 2 and stages.count("image") == 2
     model = LlavaForConditionalGeneration.from_pretrained(tmp_path / "ck")
     processor = AutoProcessor.from_pretrained(tmp_path / "ck")
     weights = tmp_path / "ck" / "model.safetensors"
@@ -97,7 +98,7 @@ def test_few_steps_lower_the_loss_and_save_a_loadable_checkpoint(tmp_path, monke
 
 
 def test_training_is_deterministic_and_llava16_checkpoint_loads(tmp_path, monkeypatch):
-    small = dict(SMALL, lm_steps=2, steps=1, images=1)
+    small = dict(SMALL, lm_steps=2, align_steps=1, steps=1, images=1)
     monkeypatch.setitem(train_tiny.RECIPES, "llava16", small)
     train_tiny.train("llava16", tmp_path / "a", seed=1)
     train_tiny.train("llava16", tmp_path / "b", seed=1)
