@@ -3,7 +3,8 @@
     python -m evalkit.report PATH... [--out DIR] [--metric NAME] [--baseline RUN]
         PATHs are run directories, sweep folders or any parent folder (searched recursively).
         Writes DIR/leaderboard.csv, leaderboard.md, categories.csv, pivot_<dataset>.csv and
-        report.html (default DIR: results/report); with --baseline also DIR/flips/<run>.csv.
+        report.html (default DIR: results/report); with --baseline also DIR/flips/<run>.csv; with
+        --by KEY (an item meta field, e.g. small, aspect, n_objects) also DIR/slices.csv.
 
     python -m evalkit.report compare RUN_A RUN_B [--out DIR] [--intersect]
         Paired comparison matched by item id: deltas with paired bootstrap intervals, McNemar's
@@ -26,7 +27,7 @@ from evalkit.report import html
 from evalkit.report.compare import Comparison, compare_runs
 from evalkit.report.discover import ReportError, Run, describe_runs, is_run_dir, load_run, load_runs, varying_keys
 from evalkit.report.leaderboard import (HEADLINE, ablation_pivots, category_long, category_tables, leaderboard,
-                                        write_tables)
+                                        slice_long, write_tables)
 from evalkit.scoring.score import to_jsonable
 
 
@@ -46,6 +47,8 @@ def report_parser() -> argparse.ArgumentParser:
                                          "(default: pope_mean_f1, else mme_perception, else accuracy)")
     parser.add_argument("--baseline", help="run to compare every run with: a run directory, or a run's label or "
                                            "folder name among PATHs")
+    parser.add_argument("--by", action="append", default=[], metavar="KEY",
+                        help="also slice accuracy by this item meta field (repeatable), e.g. --by small")
     _common(parser)
     return parser
 
@@ -105,7 +108,11 @@ def run_report(args: argparse.Namespace) -> list[Path]:
     long = category_long(runs)
     categories = category_tables(long)
     pivots = ablation_pivots(runs, args.metric)
-    written = write_tables(args.out, [run.label for run in runs], keys, board, long, categories, pivots, baseline)
+    slices = slice_long(runs, args.by) if args.by else None
+    if slices is not None and slices.empty:
+        raise ReportError(f"--by {', '.join(args.by)}: no prediction has that meta field")
+    written = write_tables(args.out, [run.label for run in runs], keys, board, long, categories, pivots, baseline,
+                           slices)
     for stale in (args.out / "flips").glob("*.csv"):  # from an earlier report with another baseline
         stale.unlink()
     for label, comparison in comparisons.items():

@@ -199,9 +199,38 @@ def _formatted(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame.map(lambda v: format_value(column, v))
 
 
+def slice_long(runs: Sequence[Run], meta_keys: Sequence[str]) -> pd.DataFrame:
+    """Accuracy and yes-ratio per run, task and value of an item meta field (`--by small`, `--by
+    aspect`, `--by n_objects`): the slices a benchmark's categories do not show. Items without the
+    field are left out; errors count as wrong, as everywhere."""
+    rows = []
+    for run in runs:
+        frame = run.scores.frame
+        meta = frame["meta"] if "meta" in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+        for key in meta_keys:
+            values = meta.map(lambda m: m.get(key) if isinstance(m, dict) else None)
+            sub = frame.assign(value=values.astype(object))[values.notna()]
+            for (task, value), group in sub.groupby(["task", "value"], sort=True):
+                rows.append({"run": run.label, "dataset": run.dataset, "task": task, "by": key, "value": str(value),
+                             "n": len(group), "accuracy": float(group["correct"].mean()),
+                             "yes_ratio": float((group["parsed"] == "yes").mean())})
+    return pd.DataFrame(rows, columns=["run", "dataset", "task", "by", "value", "n", "accuracy", "yes_ratio"])
+
+
+def slice_tables(long: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(title, runs x "task by=value" accuracy) per dataset and meta field."""
+    tables = []
+    for (dataset, key), sub in long.groupby(["dataset", "by"], sort=True):
+        pivot = sub.assign(column=sub["task"] + " " + key + "=" + sub["value"] + " (n=" + sub["n"].astype(str) + ")")
+        table = pivot.pivot_table(index="run", columns="column", values="accuracy", sort=False)
+        table.index.name = "run"
+        tables.append((f"{dataset} · accuracy by {key}", table))
+    return tables
+
+
 def write_tables(out: Path, runs: Sequence[str], keys: Sequence[str], board: pd.DataFrame, long: pd.DataFrame,
                  categories: list[tuple[str, str, str, pd.DataFrame]], pivots: list[tuple[str, str, pd.DataFrame]],
-                 baseline: Optional[Run] = None) -> list[Path]:
+                 baseline: Optional[Run] = None, slices: Optional[pd.DataFrame] = None) -> list[Path]:
     """leaderboard.csv (raw numbers), categories.csv (every metrics.csv row), pivot_<dataset>.csv
     and leaderboard.md (all of it, formatted). `runs`: the run labels, numbered in this order."""
     out.mkdir(parents=True, exist_ok=True)
@@ -229,6 +258,12 @@ def write_tables(out: Path, runs: Sequence[str], keys: Sequence[str], board: pd.
         shown = _formatted(pivot, metric).rename(columns=lambda c: f"{pivot.columns.name}={c}" if pivot.columns.name
                                                 else c)
         md += [f"## {dataset} · {metric}", "", markdown_table(shown, index=True), ""]
+    if slices is not None and not slices.empty:
+        written.append(out / "slices.csv")
+        slices.to_csv(written[-1], index=False)
+        md += ["# Slices", ""]
+        for title, table in slice_tables(slices):
+            md += [f"## {title}", "", markdown_table(_formatted(table, "accuracy"), index=True), ""]
     (out / "leaderboard.md").write_text("\n".join(md), encoding="utf-8")
     return written + [out / "leaderboard.md"]
 
@@ -238,4 +273,4 @@ def _slug(text: str) -> str:
 
 
 __all__ = ["ablation_pivots", "category_long", "category_tables", "describe_runs", "display_board", "leaderboard",
-           "markdown_table", "write_tables"]
+           "markdown_table", "slice_long", "slice_tables", "write_tables"]

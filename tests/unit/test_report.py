@@ -242,3 +242,23 @@ def test_unknown_metric_is_an_error(sweep, tmp_path, capsys):
     assert "--metric acuracy: no run has it" in err and "accuracy" in err
     assert main([str(sweep), "--out", str(tmp_path / "r"), "--metric", "yes_ratio"]) == 0
     assert "## toy · yes_ratio" in (tmp_path / "r" / "leaderboard.md").read_text()
+
+
+def test_slices_by_an_item_meta_field(tmp_path, capsys):
+    """--by small: accuracy per run, task and meta value, computed from the predictions."""
+    rows = [{**item, "meta": {"small": i in (0, 1, 2)}} for i, item in enumerate(items(8))]
+    write_run(tmp_path / "runs" / "a", config("m15"), [Y, N, N, N, Y, N, Y, N], rows)  # wrong on q2 (small)
+    write_run(tmp_path / "runs" / "b", config("m16"), [Y, N, Y, N, Y, Y, Y, N], rows)  # wrong on q5 (large)
+    for path in (tmp_path / "runs").glob("*/predictions.jsonl"):  # write_run drops meta: put it back
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        path.write_text("".join(json.dumps({**p, "meta": r["meta"]}) + "\n" for p, r in zip(lines, rows)))
+    out = tmp_path / "report"
+    assert main([str(tmp_path / "runs"), "--out", str(out), "--by", "small"]) == 0
+    slices = pd.read_csv(out / "slices.csv", dtype={"value": str}).set_index(["run", "value"])
+    assert slices.loc[("name=m15", "True"), "accuracy"] == pytest.approx(2 / 3)
+    assert slices.loc[("name=m15", "False"), "accuracy"] == pytest.approx(1.0)
+    assert slices.loc[("name=m16", "True"), "accuracy"] == pytest.approx(1.0)
+    assert slices.loc[("name=m16", "False"), "n"] == 5 and slices.loc[("name=m16", "False"), "accuracy"] == 0.8
+    assert "## toy · accuracy by small" in (out / "leaderboard.md").read_text()
+    assert main([str(tmp_path / "runs"), "--out", str(out), "--by", "nope"]) == 2
+    assert "no prediction has that meta field" in capsys.readouterr().err
