@@ -1,0 +1,93 @@
+"""`python -m evalkit.bench_lmms_eval` — the bench items through lmms-eval's `llava_hf` model and
+through evalkit, on the same checkpoint, in one process, as one table.
+
+lmms-eval is not an evalkit dependency (it pins its own stack); run this in a separate environment:
+
+    python3 -m venv /tmp/lmms && . /tmp/lmms/bin/activate
+    pip install torch==2.13.0 lmms-eval hydra-core pandas && pip install --no-deps -e .
+    python -m evalkit.bench_lmms_eval [--models llava15 llava16] [--images 8]
+
+lmms-eval's `generate_until` is called the way its evaluator calls it (`Instance`s whose visual
+comes from `task_dict`), so its own prompt building, preprocessing and decode loop are measured.
+Its llava_hf model runs batch size 1 only and re-encodes the image for every question. It is given
+its own Vicuna template (`chat_template=`), which renders "<image>\\n{question}" exactly as
+evalkit's `llava_eval` does; its preprocessing differs for LLaVA-1.5: the processor's resize + centre
+crop instead of LLaVA's pad-to-square, so answers on non-square images may differ there (shown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from evalkit.bench import MODELS, bench_items, checkpoint, measure, shipped_checkpoint
+from evalkit.models.llava import LlavaModel
+from evalkit.runner import Decoding
+
+
+def lmms_eval_run(path, items, max_new_tokens: int) -> dict:
+    from lmms_eval.api.instance import Instance
+    from lmms_eval.models.simple.llava_hf import VICUNA_CHAT_TEMPLATE, LlavaHf
+
+    # lmms-eval's own Vicuna template: LLaVA's evaluation prompt (the checkpoint's chat template
+    # expects list content, which lmms-eval does not pass).
+    model = LlavaHf(pretrained=str(path), device="cpu", device_map="cpu", dtype="float32", batch_size=1,
+                    chat_template=VICUNA_CHAT_TEMPLATE)
+    docs = {i: {"image": item.image} for i, item in enumerate(items)}
+    model.task_dict = {"bench": {"test": docs}}
+
+    def visual(doc):
+        return [doc["image"]]
+
+    requests = [Instance(request_type="generate_until", idx=0, metadata={"task": "bench", "doc_id": i, "repeats": 1},
+                         arguments=(item.prompt_question or item.question,
+                                    {"max_new_tokens": max_new_tokens, "temperature": 0}, visual, i, "bench", "test"))
+                for i, item in enumerate(items)]
+    model.generate_until(requests[:2])  # warm-up, as evalkit's rows get
+    start = time.perf_counter()
+    texts = model.generate_until(requests)
+    wall = time.perf_counter() - start
+    return {"items_per_s": len(items) / wall, "answers": {item.id: t.strip() for item, t in zip(items, texts)}}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["llava15", "llava16"], choices=["llava15", "llava16"])
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--questions-per-image", type=int, default=6)
+    parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    items = bench_items(args.images * args.questions_per_image, args.questions_per_image)
+    greedy = Decoding(mode="greedy", max_new_tokens=args.max_new_tokens)
+    rows = [f"{'model':<9}{'harness':<10}{'mode':<8}{'bs':>3}{'cache':>9}{'items/s':>9}{'vs lmms-eval':>13}  same answers"]
+    rows.append("-" * len(rows[0]))
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in args.models:
+            family, sizes = MODELS[name]
+            path = shipped_checkpoint(family) or checkpoint(family, Path(scratch), **sizes)
+            theirs = lmms_eval_run(path, items, args.max_new_tokens)
+            rows.append(f"{name:<9}{'lmms-eval':<10}{'greedy':<8}{1:>3}{'-':>9}{theirs['items_per_s']:>9.1f}{1:>12.2f}x")
+            model = LlavaModel(name=name, path=str(path), family=family, device="cpu")
+            measure(model, items[:4], 2, greedy, cache="feat+pfx")  # warm-up
+            for mode, bs, cache in (("greedy", 1, "-"), ("greedy", 8, "feat+pfx"), ("yesno_logits", 8, "feat+pfx")):
+                decoding = greedy if mode == "greedy" else Decoding(mode="yesno_logits")
+                ours = max((measure(model, items, bs, decoding, cache) for _ in range(2)), key=lambda r: r["items_per_s"])
+                same = sum(ours["answers"][k].strip().lower().rstrip(".") == v.lower().rstrip(".")
+                           for k, v in theirs["answers"].items())
+                rows.append(f"{name:<9}{'evalkit':<10}{'logits' if mode != 'greedy' else mode:<8}{bs:>3}{cache:>9}"
+                            f"{ours['items_per_s']:>9.1f}{ours['items_per_s'] / theirs['items_per_s']:>12.2f}x"
+                            f"  {same}/{len(items)}")
+    print(f"evalkit.bench_lmms_eval: {len(items)} items ({args.images} images x {args.questions_per_image} questions), "
+          f"greedy max_new_tokens={args.max_new_tokens}, CPU threads={torch.get_num_threads()}")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
