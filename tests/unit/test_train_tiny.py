@@ -98,10 +98,12 @@ def test_few_steps_lower_the_loss_and_save_a_loadable_checkpoint(tmp_path, monke
 
 
 def test_training_is_deterministic_and_llava16_checkpoint_loads(tmp_path, monkeypatch):
-    small = dict(SMALL, lm_steps=2, align_steps=1, steps=1, images=1)
+    small = dict(SMALL, lm_steps=2, align_steps=1, steps=1, images=1, pad_first=dict(align_steps=1, steps=1))
     monkeypatch.setitem(train_tiny.RECIPES, "llava16", small)
-    train_tiny.train("llava16", tmp_path / "a", seed=1)
+    info = train_tiny.train("llava16", tmp_path / "a", seed=1)
     train_tiny.train("llava16", tmp_path / "b", seed=1)
+    stages = [row["stage"] for row in info["history"]]
+    assert stages == ["patches", "pad text", "pad align", "pad image", "align", "image"]
     a = LlavaNextForConditionalGeneration.from_pretrained(tmp_path / "a").state_dict()
     b = LlavaNextForConditionalGeneration.from_pretrained(tmp_path / "b").state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
