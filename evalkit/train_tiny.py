@@ -35,7 +35,7 @@ import torch
 from PIL import Image
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.shapes import ShapesDataset, TrainExample, train_examples
+from datasets_adapters.shapes import ShapesDataset, TrainExample, train_examples  # noqa: F401 (ShapesDataset: tests)
 from datasets_adapters.shapes_scene import COLORS, SHAPES, SIDES, draw
 from evalkit.images import expand_to_square
 from evalkit.models.prompts import render_prompt
