@@ -55,9 +55,10 @@ RECIPES = {
     "llava15": dict(patch_steps=1000, patch_images=200, lm_steps=450, lm_batch=16, lm_lr=5e-4, align_steps=300,
                     images=8, lr=1e-3, steps=500, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0),
     # LLaVA-1.6: every stage on the pad geometry first (`pad_first` overrides), then anyres.
-    "llava16": dict(patch_steps=1000, patch_images=200, lm_steps=450, lm_batch=16, lm_lr=5e-4, align_steps=150,
-                    images=4, lr=1e-3, steps=150, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0,
-                    pad_first=dict(align_steps=300, images=8, steps=300)),
+    # `p_small`: the anyres stages draw half their objects small, which only the high-res tiles show.
+    "llava16": dict(patch_steps=1000, patch_images=200, lm_steps=450, lm_batch=16, lm_lr=5e-4, align_steps=100,
+                    images=4, lr=1e-3, steps=250, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0, p_small=0.5,
+                    pad_first=dict(align_steps=300, images=8, steps=150)),
 }
 PROMPT = "llava_eval"
 
@@ -271,6 +272,8 @@ def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0
         missing, unexpected = model.load_state_dict(pad_model.state_dict(), strict=False)
         assert missing == ["model.image_newline"] and not unexpected, (missing, unexpected)
         recipe = {**recipe, "patch_steps": 0, "lm_steps": 0}  # done on the pad model
+        if recipe.get("p_small"):  # more small objects, which only the high-resolution tiles show
+            stream = train_examples(seed=seed, start=10**6, p_small=recipe["p_small"])
     model = model or build_model(family, tokenizer, seed=seed, init_std=0.02, **SIZES).train()
     processor = fit(model, family, recipe, stream, seed, history, start, log_every)
     model.eval()

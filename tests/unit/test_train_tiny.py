@@ -115,7 +115,7 @@ def test_training_is_deterministic_and_llava16_checkpoint_loads(tmp_path, monkey
     "llava15",
     # strict: when the recipe reaches the bar this fails, and the marker must go
     pytest.param("llava16", marks=pytest.mark.xfail(strict=True, reason="embedded-default issue open: the anyres "
-                                                    "recipe reaches 72.9% existence, below the 85% bar")),
+                                                    "recipe reaches 62.5% existence, below the 85% bar")),
 ])
 def test_full_recipe_meets_the_quality_bar(family, tmp_path):
     train_tiny.train(family, tmp_path / family)
