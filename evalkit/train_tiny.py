@@ -152,12 +152,17 @@ def patch_cells(scene, family: str, processor, grid: int = 24, cover: float = 0.
     return torch.from_numpy(np.where(cover_k.max(-1) >= cover, cover_k.argmax(-1), -1))
 
 
+def prefix_length(row: list[int], image_id: int) -> int:
+    """Tokens up to and including the last image token: the part every question of an image shares."""
+    return max(i for i, t in enumerate(row) if t == image_id) + 1
+
+
 def qa_loss(model, encoder: Encoder, ids: list[list[int]], qas, prefix: dict) -> tuple[torch.Tensor, int, int]:
     """(summed loss over answer+EOS tokens, tokens, per question: first answer token right) for one
     image's questions.
     The prompt up to the last image token runs once (`prefix`: pixels or embeddings); its KV cache
     is repeated for every question, which equals running each question on its own."""
-    cut = max(i for i, t in enumerate(ids[0]) if t == encoder.image_id) + 1
+    cut = prefix_length(ids[0], encoder.image_id)
     cache = model(**prefix, use_cache=True).past_key_values
     n = len(ids)
     cache.batch_select_indices(torch.zeros(n, dtype=torch.long))
@@ -191,7 +196,7 @@ def question_kind(question: str) -> str:
 
 def image_loss(model, encoder: Encoder, example: TrainExample) -> tuple[torch.Tensor, int, list]:
     pixels, ids = encoder.encode(example.image, [qa.question for qa in example.qas])
-    cut = max(i for i, t in enumerate(ids[0]) if t == encoder.image_id) + 1
+    cut = prefix_length(ids[0], encoder.image_id)
     return qa_loss(model, encoder, ids, example.qas, {"input_ids": torch.tensor([ids[0][:cut]]), **pixels})
 
 
@@ -202,7 +207,7 @@ def text_loss(model, encoder: Encoder, tokens: SceneTokens, example: TrainExampl
     token = encoder.processor.image_token
     ids = [encoder.tokenizer(encoder.prompt(qa.question).replace(token, token * len(sequence)))["input_ids"]
            for qa in example.qas]
-    cut = max(i for i, t in enumerate(ids[0]) if t == encoder.image_id) + 1
+    cut = prefix_length(ids[0], encoder.image_id)
     prefix = torch.tensor([ids[0][:cut]])
     embeds = embed(prefix).clone()
     embeds[0, prefix[0] == encoder.image_id] = sequence
@@ -260,35 +265,32 @@ def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
-    start, history = time.time(), []
+    start, history, applied = time.time(), [], dict(recipe)
     stream = train_examples(seed=seed)
     tokenizer = build_tokenizer()
-    model = None
+    model = build_model(family, tokenizer, seed=seed, init_std=0.02, **SIZES).train()
     if recipe.get("pad_first"):
-        pad_recipe = {**recipe, **recipe["pad_first"]}
         pad_model = build_model("llava15", tokenizer, seed=seed, init_std=0.02, **SIZES).train()
-        fit(pad_model, "llava15", pad_recipe, stream, seed, history, start, log_every, "pad ")
-        model = build_model(family, tokenizer, seed=seed, init_std=0.02, **SIZES).train()
+        fit(pad_model, tokenizer, "llava15", {**recipe, **recipe["pad_first"]}, stream, seed, history, start,
+            log_every, "pad ")
         missing, unexpected = model.load_state_dict(pad_model.state_dict(), strict=False)
         assert missing == ["model.image_newline"] and not unexpected, (missing, unexpected)
         recipe = {**recipe, "patch_steps": 0, "lm_steps": 0}  # done on the pad model
         if recipe.get("p_small"):  # more small objects, which only the high-resolution tiles show
             stream = train_examples(seed=seed, start=10**6, p_small=recipe["p_small"])
-    model = model or build_model(family, tokenizer, seed=seed, init_std=0.02, **SIZES).train()
-    processor = fit(model, family, recipe, stream, seed, history, start, log_every)
+    processor = fit(model, tokenizer, family, recipe, stream, seed, history, start, log_every)
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
-    return {"family": family, "seed": seed, "recipe": RECIPES[family], "sizes": SIZES, "threads": threads,
+    return {"family": family, "seed": seed, "recipe": applied, "sizes": SIZES, "threads": threads,
             "train_time_s": round(time.time() - start, 1), "history": history}
 
 
-def fit(model, family: str, recipe: dict, stream, seed: int, history: list, start: float, log_every: int = 25,
-        prefix: str = ""):
-    """The stages of `recipe` (those with steps) on `model`, logging into `history`; returns the
-    family's processor."""
-    tokenizer = build_tokenizer()
+def fit(model, tokenizer, family: str, recipe: dict, stream, seed: int, history: list, start: float,
+        log_every: int = 25, prefix: str = ""):
+    """The stages of `recipe` (those with steps) on `model` (built with `tokenizer`), logging into
+    `history`; returns the family's processor."""
     processor = build_processor(family, tokenizer)
     encoder, tokens = Encoder(processor, family), SceneTokens(tokenizer)
     captured = {}
