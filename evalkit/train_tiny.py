@@ -35,12 +35,12 @@ import torch
 from PIL import Image
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.shapes import ShapesDataset, TrainExample, train_examples  # noqa: F401 (ShapesDataset: tests)
+from datasets_adapters.shapes import TrainExample, train_examples
 from datasets_adapters.shapes_scene import COLORS, SHAPES, SIDES, draw
 from evalkit.images import expand_to_square
 from evalkit.models.prompts import render_prompt
 from evalkit.tiny import build_model, build_processor, build_tokenizer
-from evalkit.tiny_eval import evaluate, format_report, predict, report  # noqa: F401 (the CLI's --eval)
+from evalkit.tiny_eval import evaluate, format_report
 
 log = logging.getLogger("evalkit.train_tiny")
 

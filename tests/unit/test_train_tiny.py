@@ -11,8 +11,8 @@ import torch
 from transformers import AutoProcessor, LlavaForConditionalGeneration, LlavaNextForConditionalGeneration
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.shapes import train_examples
-from evalkit import train_tiny
+from datasets_adapters.shapes import ShapesDataset, train_examples
+from evalkit import tiny_eval, train_tiny
 from evalkit.models.llava import LlavaModel
 from evalkit.tiny import build_model, build_processor, build_tokenizer
 
@@ -91,10 +91,10 @@ def test_few_steps_lower_the_loss_and_save_a_loadable_checkpoint(tmp_path, monke
     processor = AutoProcessor.from_pretrained(tmp_path / "ck")
     weights = tmp_path / "ck" / "model.safetensors"
     assert weights.is_file() and weights.stat().st_size < 10 * 2**20
-    items = train_tiny.ShapesDataset(n_images=1, tasks=["mme"], mme_categories=["existence"]).load()
-    answers = train_tiny.predict(model, processor, "llava15", items)
+    items = ShapesDataset(n_images=1, tasks=["mme"], mme_categories=["existence"]).load()
+    answers = tiny_eval.predict(model, processor, "llava15", items)
     assert set(answers) == {item.id for item in items}
-    assert set(train_tiny.report(items, answers)) >= {"overall", "mme/existence"}
+    assert set(tiny_eval.report(items, answers)) >= {"overall", "mme/existence"}
 
 
 def test_training_is_deterministic_and_llava16_checkpoint_loads(tmp_path, monkeypatch):
@@ -119,6 +119,6 @@ def test_training_is_deterministic_and_llava16_checkpoint_loads(tmp_path, monkey
 ])
 def test_full_recipe_meets_the_quality_bar(family, tmp_path):
     train_tiny.train(family, tmp_path / family)
-    result = train_tiny.evaluate(tmp_path / family, family, n_images=24, seed=1_000_003)
+    result = tiny_eval.evaluate(tmp_path / family, family, n_images=24, seed=1_000_003)
     assert result["mme/existence"]["acc"] >= 0.85
     assert result["overall"]["acc"] >= 0.70
