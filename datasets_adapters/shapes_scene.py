@@ -274,14 +274,13 @@ def mme_pair(scene: Scene, category: str, rng: random.Random) -> tuple[QA, QA]:
     candidates = _candidates(scene, category)
     if category == "existence":
         present = sorted({o.shape for o in scene.objects})
-        salient = present
-        if scene_version(scene) >= 2:  # as in MME, ask about a clearly visible object when there is one;
-            # small objects are probed by POPE and the other categories (and sliced by `small`)
-            salient = sorted({o.shape for o in scene.objects if not o.small}) or present
-        shape = rng.choice(salient)
+        # From v2, as in MME, ask about a clearly visible object when there is one; small objects
+        # are probed by POPE and the other categories (and sliced by `small`).
+        visible = [o for o in scene.objects if not o.small] if scene_version(scene) >= 2 else []
+        shape = rng.choice(sorted({o.shape for o in visible}) or present)
         absent = rng.choice([s for s in SHAPES if s not in present])
         same = [o for o in scene.objects if o.shape == shape]
-        target = rng.choice([o for o in same if not o.small] or same if scene_version(scene) >= 2 else same)
+        target = rng.choice([o for o in visible if o.shape == shape] or same)
         return (QA(f"Is there {article(shape)} {shape} in the image?", "yes", target),
                 QA(f"Is there {article(absent)} {absent} in the image?", "no", None))
     if category == "color":
