@@ -18,11 +18,13 @@ crop instead of LLaVA's pad-to-square, so answers on non-square images may diffe
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
-from evalkit.bench import MODELS, bench_items, checkpoint, measure, shipped_checkpoint
+from evalkit.bench import MODELS, bench_items, checkpoint, measure
 from evalkit.models.llava import LlavaModel
 from evalkit.runner import Decoding
 
@@ -65,13 +67,10 @@ def main(argv=None) -> None:
     greedy = Decoding(mode="greedy", max_new_tokens=args.max_new_tokens)
     rows = [f"{'model':<9}{'harness':<10}{'mode':<8}{'bs':>3}{'cache':>9}{'items/s':>9}{'vs lmms-eval':>13}  same answers"]
     rows.append("-" * len(rows[0]))
-    import tempfile
-    from pathlib import Path
-
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.models:
             family, sizes = MODELS[name]
-            path = shipped_checkpoint(family) or checkpoint(family, Path(scratch), **sizes)
+            path = checkpoint(family, Path(scratch), **sizes)  # the shipped one when there is one
             theirs = lmms_eval_run(path, items, args.max_new_tokens)
             rows.append(f"{name:<9}{'lmms-eval':<10}{'greedy':<8}{1:>3}{'-':>9}{theirs['items_per_s']:>9.1f}{1:>12.2f}x")
             model = LlavaModel(name=name, path=str(path), family=family, device="cpu")
