@@ -233,8 +233,9 @@ def to_jsonable(value: Any) -> Any:
 # ------------------------------------------------------------------------------------------ display
 
 _PERCENT = set(M.RATE_COLUMNS) | {"acc_plus"}
+_PROBABILITY = ("auroc", "ece", "brier", "mean_p_yes")  # calibration columns, shown to 3 decimals
 _SHOWN = ["category", "n", "accuracy", "acc_plus", "score", "precision", "recall", "f1", "yes_ratio", "n_other",
-          "n_other_strict", "n_error", "n_bad_groups", "auroc", "ece", "brier", "mean_p_yes"]
+          "n_other_strict", "n_error", "n_bad_groups", *_PROBABILITY]
 
 
 def _display(table: pd.DataFrame) -> str:
@@ -242,7 +243,7 @@ def _display(table: pd.DataFrame) -> str:
     for column in shown.columns:
         if column in _PERCENT:
             shown[column] = shown[column].map(lambda v: "-" if pd.isna(v) else f"{100 * v:.2f}")
-        elif column in ("auroc", "ece", "brier", "mean_p_yes"):
+        elif column in _PROBABILITY:
             shown[column] = shown[column].map(lambda v: "-" if pd.isna(v) else f"{v:.3f}")
         elif column == "score":
             shown[column] = shown[column].map(lambda v: "-" if pd.isna(v) else f"{v:.2f}")
