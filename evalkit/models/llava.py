@@ -142,9 +142,8 @@ class LlavaModel:
         """Apply ablation overrides consistently: the processor decides how many image tokens the
         prompt gets, the model how many features it produces; they must agree."""
         processor, image_processor = self.processor, self.processor.image_processor
-        if layer is not None:
-            config.vision_feature_layer = list(layer) if isinstance(layer, (list, tuple)) else int(layer)
-        config.vision_feature_layer = self._checked_layers(config.vision_feature_layer, config.vision_config)
+        config.vision_feature_layer = self._checked_layers(config.vision_feature_layer if layer is None else layer,
+                                                           config.vision_config)
         if strategy is not None:
             config.vision_feature_select_strategy = strategy
         processor.vision_feature_select_strategy = config.vision_feature_select_strategy
