@@ -3,6 +3,11 @@ user's `python -m evalkit model=tiny_llava15` loads them, on the synthetic `shap
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
@@ -45,12 +50,6 @@ FLOORS = {
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_shipped_checkpoint_meets_its_accuracy_floor(name, tmp_path):
     """The user's default command (`python -m evalkit model=<name>`), scored by the harness."""
-    import json
-    import subprocess
-    import sys
-
-    import pandas as pd
-
     if not (PACKAGE_DIR / "checkpoints" / name / "config.json").is_file():
         pytest.skip(f"{name} not shipped in this checkout")
     out = tmp_path / "run"
