@@ -214,23 +214,25 @@ def text_loss(model, encoder: Encoder, tokens: SceneTokens, example: TrainExampl
     return qa_loss(model, encoder, ids, example.qas, {"inputs_embeds": embeds})
 
 
-def pretrain_patches(model, encoder: Encoder, family: str, seed: int, steps: int, n_images: int) -> dict:
+def pretrain_patches(model, encoders: Sequence[Encoder], seed: int, steps: int, n_images: int) -> dict:
     """Stage "patches": the patch embedding (a linear map of each 14x14 patch) learns to separate
     colours and fill patterns, through a throwaway MLP head, on single patches of pooled images
     (cheap: no transformer). From scratch, the tower otherwise needs far more images than the
-    budget allows before shape questions leave chance."""
+    budget allows before shape questions leave chance. Patches are pooled over the geometries of
+    `encoders` (anyres tiles show the patterns at other scales than the padded 336-px view)."""
     conv = model.model.vision_tower.embeddings.patch_embedding
     width = conv.out_channels
     patches, labels = [], []
-    for example in itertools.islice(train_examples(seed=seed, start=10**7), n_images):  # a range stage 2 never reaches
-        pixels, _ = encoder.encode(example.image, ["?"])
-        tiles = pixels["pixel_values"].reshape(-1, 3, 336, 336)
-        cells = patch_cells(example.scene, family, encoder.processor)
-        shape, color = torch.full(cells.shape, len(SHAPES)), torch.full(cells.shape, len(COLORS))  # background
-        for k, o in enumerate(example.scene.objects):
-            shape[cells == k], color[cells == k] = SHAPES.index(o.shape), list(COLORS).index(o.color)
-        patches.append(tiles.reshape(-1, 3, 24, 14, 24, 14).permute(0, 2, 4, 1, 3, 5).reshape(-1, 3 * 14 * 14))
-        labels.append(torch.stack([shape.flatten(), color.flatten()], -1))
+    for encoder in encoders:
+        for example in itertools.islice(train_examples(seed=seed, start=10**7), n_images):  # a range stage 2 never reaches
+            pixels, _ = encoder.encode(example.image, ["?"])
+            tiles = pixels["pixel_values"].reshape(-1, 3, 336, 336)
+            cells = patch_cells(example.scene, encoder.family, encoder.processor)
+            shape, color = torch.full(cells.shape, len(SHAPES)), torch.full(cells.shape, len(COLORS))  # background
+            for k, o in enumerate(example.scene.objects):
+                shape[cells == k], color[cells == k] = SHAPES.index(o.shape), list(COLORS).index(o.color)
+            patches.append(tiles.reshape(-1, 3, 24, 14, 24, 14).permute(0, 2, 4, 1, 3, 5).reshape(-1, 3 * 14 * 14))
+            labels.append(torch.stack([shape.flatten(), color.flatten()], -1))
     x, y = torch.cat(patches), torch.cat(labels)
     on_object = torch.nonzero(y[:, 0] < len(SHAPES))[:, 0]
     head = torch.nn.Sequential(torch.nn.LayerNorm(width), torch.nn.Linear(width, 2 * width), torch.nn.GELU(),
@@ -249,7 +251,8 @@ def pretrain_patches(model, encoder: Encoder, family: str, seed: int, steps: int
     with torch.no_grad():
         out = head(x[on_object] @ conv.weight.reshape(width, -1).T)
         shape_acc = (out[:, : len(SHAPES) + 1].argmax(-1) == y[on_object, 0]).float().mean().item()
-    log.info("patches: %d patches of %d images, object-patch pattern accuracy %.3f", len(x), n_images, shape_acc)
+    log.info("patches: %d patches of %d images x %d geometries, object-patch pattern accuracy %.3f", len(x), n_images,
+             len(encoders), shape_acc)
     return {"stage": "patches", "steps": steps, "loss": loss.item(), "pattern_acc": round(shape_acc, 3)}
 
 
@@ -357,7 +360,8 @@ def fit(model, tokenizer, family: str, recipe: dict, stream, seed: int, history:
     lm = [p for n, p in model.named_parameters() if n.startswith(("model.language_model", "lm_head"))]
     vision = [p for n, p in model.named_parameters() if not n.startswith(("model.language_model", "lm_head"))]
     if recipe["patch_steps"]:
-        history.append(pretrain_patches(model, encoder, family, seed, recipe["patch_steps"], recipe["patch_images"]))
+        geometries = [Encoder(build_processor(f, tokenizer), f) for f in recipe.get("patch_geometries", [family])]
+        history.append(pretrain_patches(model, geometries, seed, recipe["patch_steps"], recipe["patch_images"]))
     run_stage(prefix + "text", recipe["lm_steps"], recipe["lm_batch"], [{"params": lm, "peak": recipe["lm_lr"]}], stage1,
               decay=False)
     run_stage(prefix + "align", recipe["align_steps"], recipe["images"], [{"params": vision, "peak": recipe["lr"]}],
