@@ -12,7 +12,7 @@ Procedurally drawn scenes (see `shapes_scene.py`) with two task sets, both balan
 The evaluation set is fixed by (`version`, `split`, `seed`, `n_images`); the train split draws from
 a disjoint seed space (the split is part of every image's seed string). `train_examples` feeds the
 training script of the shipped tiny checkpoints. Item.meta holds the scene and whether the object
-a question is about is small.
+a question is about is small, and for POPE probes `probe` (`small`, `large` or `absent`).
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ class ShapesDataset:
             if "pope" in self.tasks:
                 for split in self.pope_splits:
                     for k, qa in enumerate(pope_probes(scene, split, stats)):
-                        items.append(self._item(f"pope-{split}-{img}-{k}", image, qa, split, img, "pope", base))
+                        probe = {"probe": probe_kind(qa)}
+                        items.append(self._item(f"pope-{split}-{img}-{k}", image, qa, split, img, "pope", {**base, **probe}))
         return items
 
     def _item(self, id_: str, image: Image.Image, qa: QA, category: str, group: str, task: str, base: dict) -> Item:
@@ -161,6 +162,13 @@ def pope_probes(scene: Scene, split: str, stats: SetStats) -> list[QA]:
         raise DatasetError(f"unknown POPE split {split!r}; choose from {', '.join(POPE_SPLITS)}")
     by_name = {o.name: o for o in sorted(scene.objects, key=lambda o: o.small)}  # a large instance if any
     return [QA(pope_question(n), "yes", by_name[n]) for n in yes_names] + [QA(pope_question(n), "no", None) for n in no_names]
+
+
+def probe_kind(qa: QA) -> str:
+    """`small` / `large` (a present object of that size) or `absent`: `report --by probe` then gives
+    recall per object size next to the false-positive rate, so a model that sees small objects can
+    be told apart from one that just says "yes" more often."""
+    return "absent" if qa.answer == "no" else ("small" if qa.target.small else "large")
 
 
 # -- training data ---------------------------------------------------------------------------------

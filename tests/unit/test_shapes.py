@@ -99,6 +99,15 @@ def test_scenes_vary_aspect_and_have_small_objects(items):
     assert {i.question.split()[3] for i in items if i.category == "existence"} <= set(SHAPES)
 
 
+def test_pope_probes_say_what_they_probe(items):
+    pope = [i for i in items if i.task == "pope"]
+    assert all(i.meta["probe"] == "absent" for i in pope if i.answer == "no")
+    present = [i for i in pope if i.answer == "yes"]
+    assert all(i.meta["probe"] == ("small" if i.meta["small"] else "large") for i in present)
+    assert {i.meta["probe"] for i in present} == {"small", "large"}
+    assert not any("probe" in i.meta for i in items if i.task == "mme")
+
+
 def test_train_and_eval_are_disjoint(items):
     eval_images = {digest(i.image) for i in items}
     train = list(itertools.islice(train_examples(seed=0), 40))
