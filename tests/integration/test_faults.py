@@ -9,14 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 from PIL import Image
 
 from evalkit.images import image_size, load_image
 from evalkit.models.llava import LlavaModel
 from evalkit.runner import Decoding, iterate_predictions
-from evalkit.types import Item
 
 GREEDY = Decoding(max_new_tokens=3)
 

@@ -9,7 +9,6 @@ from collections import Counter, defaultdict
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.shapes import ShapesDataset, SetStats, train_examples
