@@ -221,7 +221,10 @@ def slice_tables(long: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """(title, runs x "task by=value" accuracy) per dataset and meta field."""
     tables = []
     for (dataset, key), sub in long.groupby(["dataset", "by"], sort=True):
-        pivot = sub.assign(column=sub["task"] + " " + key + "=" + sub["value"] + " (n=" + sub["n"].astype(str) + ")")
+        # One column per slice, whatever the runs' item counts; n in the label when the runs agree on it.
+        slice_ = sub["task"] + " " + key + "=" + sub["value"]
+        n = sub.groupby(slice_)["n"].agg(lambda x: str(x.iloc[0]) if x.nunique() == 1 else f"{x.min()}-{x.max()}")
+        pivot = sub.assign(column=slice_ + " (n=" + slice_.map(n) + ")")
         table = pivot.pivot_table(index="run", columns="column", values="accuracy", sort=False)
         table.index.name = "run"
         tables.append((f"{dataset} · accuracy by {key}", table))

@@ -260,5 +260,14 @@ def test_slices_by_an_item_meta_field(tmp_path, capsys):
     assert slices.loc[("name=m16", "True"), "accuracy"] == pytest.approx(1.0)
     assert slices.loc[("name=m16", "False"), "n"] == 5 and slices.loc[("name=m16", "False"), "accuracy"] == 0.8
     assert "## toy · accuracy by small" in (out / "leaderboard.md").read_text()
+    # runs over different item sets share one column per slice; n says it differs
+    rows_c = rows[:6]
+    write_run(tmp_path / "runs" / "c", config("m17"), [Y, N, N, N, Y, N], rows_c)
+    path = tmp_path / "runs" / "c" / "predictions.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps({**p, "meta": r["meta"]}) + "\n" for p, r in zip(lines, rows_c)))
+    assert main([str(tmp_path / "runs"), "--out", str(out), "--by", "small"]) == 0
+    md = (out / "leaderboard.md").read_text()
+    assert "yesno small=True (n=3)" in md and "yesno small=False (n=3-5)" in md and md.count("small=False") == 1
     assert main([str(tmp_path / "runs"), "--out", str(out), "--by", "nope"]) == 2
     assert "no prediction has that meta field" in capsys.readouterr().err
