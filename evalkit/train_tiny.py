@@ -44,7 +44,11 @@ from evalkit.tiny_eval import evaluate, format_report
 
 log = logging.getLogger("evalkit.train_tiny")
 
-SIZES = dict(vision_width=64, vision_layers=3, text_width=128, text_layers=2)
+# Width and depth per family (everything else is the llava-hf geometry). A 64-wide tower reads the
+# fill patterns from the padded view but not well across the scales of anyres tiles (base tile squeezed
+# to 336 px, high-resolution tiles at 2-3x): LLaVA-1.6 gets a 128-wide one.
+SIZES = {"llava15": dict(vision_width=64, vision_layers=3, text_width=128, text_layers=2),
+         "llava16": dict(vision_width=128, vision_layers=3, text_width=128, text_layers=2)}
 # Stages, in order: "patches": the patch embedding (with a throwaway head) classifies single 14-px
 # patches of `patch_images` pooled images by pattern and colour, `patch_steps` steps (seconds);
 # "text": the LM alone on scenes written as object tokens, `lm_steps` x `lm_batch` at `lm_lr`;
@@ -56,9 +60,11 @@ RECIPES = {
                     images=8, lr=1e-3, steps=500, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0),
     # LLaVA-1.6: every stage on the pad geometry first (`pad_first` overrides), then anyres.
     # `p_small`: the anyres stages draw half their objects small, which only the high-res tiles show.
-    "llava16": dict(patch_steps=1000, patch_images=200, lm_steps=450, lm_batch=16, lm_lr=5e-4, align_steps=100,
-                    images=4, lr=1e-3, steps=250, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0, p_small=0.5,
-                    pad_first=dict(align_steps=300, images=8, steps=150)),
+    # Most of the budget goes to the cheap pad steps (what `existence` needs); the anyres alignment
+    # (300 steps) is what teaches the tower the tiles' scales, where small objects show.
+    "llava16": dict(patch_steps=1000, patch_images=200, lm_steps=350, lm_batch=16, lm_lr=5e-4, align_steps=300,
+                    images=4, lr=1e-3, steps=150, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0, p_small=0.5,
+                    pad_first=dict(align_steps=300, images=8, steps=400)),
 }
 PROMPT = "llava_eval"
 
@@ -271,9 +277,9 @@ def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0
     start, history, applied = time.time(), [], dict(recipe)
     stream = train_examples(seed=seed)
     tokenizer = build_tokenizer()
-    model = build_model(family, tokenizer, seed=seed, init_std=0.02, **SIZES).train()
+    model = build_model(family, tokenizer, seed=seed, init_std=0.02, **SIZES[family]).train()
     if recipe.get("pad_first"):
-        pad_model = build_model("llava15", tokenizer, seed=seed, init_std=0.02, **SIZES).train()
+        pad_model = build_model("llava15", tokenizer, seed=seed, init_std=0.02, **SIZES[family]).train()
         fit(pad_model, tokenizer, "llava15", {**recipe, **recipe["pad_first"]}, stream, seed, history, start,
             log_every, "pad ")
         missing, unexpected = model.load_state_dict(pad_model.state_dict(), strict=False)
@@ -286,7 +292,7 @@ def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
-    return {"family": family, "seed": seed, "recipe": applied, "sizes": SIZES, "threads": threads,
+    return {"family": family, "seed": seed, "recipe": applied, "sizes": SIZES[family], "threads": threads,
             "train_time_s": round(time.time() - start, 1), "history": history}
 
 

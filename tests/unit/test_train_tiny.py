@@ -111,12 +111,7 @@ def test_training_is_deterministic_and_llava16_checkpoint_loads(tmp_path, monkey
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", [
-    "llava15",
-    # strict: when the recipe reaches the bar this fails, and the marker must go
-    pytest.param("llava16", marks=pytest.mark.xfail(strict=True, reason="embedded-default issue open: the anyres "
-                                                    "recipe reaches 62.5% existence, below the 85% bar")),
-])
+@pytest.mark.parametrize("family", ["llava15", "llava16"])
 def test_full_recipe_meets_the_quality_bar(family, tmp_path):
     train_tiny.train(family, tmp_path / family)
     result = tiny_eval.evaluate(tmp_path / family, family, n_images=24, seed=1_000_003)
