@@ -4,7 +4,8 @@
         PATHs are run directories, sweep folders or any parent folder (searched recursively).
         Writes DIR/leaderboard.csv, leaderboard.md, categories.csv, pivot_<dataset>.csv and
         report.html (default DIR: results/report); with --baseline also DIR/flips/<run>.csv; with
-        --by KEY (an item meta field, e.g. small, aspect, n_objects) also DIR/slices.csv.
+        --by KEY (an item meta field, e.g. small, probe, aspect, n_objects) also DIR/slices.csv:
+        accuracy, yes-ratio and AUROC of p_yes per slice.
 
     python -m evalkit.report compare RUN_A RUN_B [--out DIR] [--intersect]
         Paired comparison matched by item id: deltas with paired bootstrap intervals, McNemar's
@@ -48,7 +49,8 @@ def report_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baseline", help="run to compare every run with: a run directory, or a run's label or "
                                            "folder name among PATHs")
     parser.add_argument("--by", action="append", default=[], metavar="KEY",
-                        help="also slice accuracy by this item meta field (repeatable), e.g. --by small")
+                        help="also slice accuracy, yes-ratio and AUROC by this item meta field (repeatable), "
+                             "e.g. --by small")
     _common(parser)
     return parser
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from evalkit.report.compare import Comparison, baseline_columns
 from evalkit.report.discover import Run, describe_runs, label_keys, varying_keys
+from evalkit.scoring.calibration import auroc
 from evalkit.scoring.metrics import MEAN, OVERALL
 
 # Headline numbers (summary.json["metrics"]) in display order; rates are fractions, MME in points.
@@ -147,6 +148,8 @@ def format_value(column: str, value: Any) -> str:
         return f"{int(value)}"
     if column == "items_per_s":
         return f"{value:.2f}"
+    if column == "auroc":  # a probability, as the scorer prints it
+        return f"{value:.3f}"
     points = any(column.endswith(p) or f"_{p}_" in column for p in POINTS) or column in POINTS
     if column.startswith("vs_base_d_"):
         return f"{value:+.2f}" if points else f"{100 * value:+.2f}"
@@ -200,9 +203,13 @@ def _formatted(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def slice_long(runs: Sequence[Run], meta_keys: Sequence[str]) -> pd.DataFrame:
-    """Accuracy and yes-ratio per run, task and value of an item meta field (`--by small`, `--by
-    aspect`, `--by n_objects`): the slices a benchmark's categories do not show. Items without the
-    field are left out; errors count as wrong, as everywhere."""
+    """Accuracy, yes-ratio and AUROC of `p_yes` per run, task and value of an item meta field (`--by
+    small`, `--by aspect`, `--by n_objects`): the slices a benchmark's categories do not show. Items
+    without the field are left out; errors count as wrong, as everywhere.
+    AUROC is the threshold-free reading: accuracy on a slice of present objects is recall, which a
+    model buys by saying yes more often. A slice holding one answer only (POPE `probe=small`: all
+    yes) is ranked against the other answer's items of the whole task (there: the absent objects).
+    NaN without p_yes (greedy runs record it for yes/no answers)."""
     rows = []
     for run in runs:
         frame = run.scores.frame
@@ -213,21 +220,37 @@ def slice_long(runs: Sequence[Run], meta_keys: Sequence[str]) -> pd.DataFrame:
             for (task, value), group in sub.groupby(["task", "value"], sort=True):
                 rows.append({"run": run.label, "dataset": run.dataset, "task": task, "by": key, "value": str(value),
                              "n": len(group), "accuracy": float(group["correct"].mean()),
-                             "yes_ratio": float((group["parsed"] == "yes").mean())})
-    return pd.DataFrame(rows, columns=["run", "dataset", "task", "by", "value", "n", "accuracy", "yes_ratio"])
+                             "yes_ratio": float((group["parsed"] == "yes").mean()),
+                             "auroc": _slice_auroc(group, frame[frame["task"] == task])})
+    return pd.DataFrame(rows, columns=["run", "dataset", "task", "by", "value", "n", "accuracy", "yes_ratio", "auroc"])
 
 
-def slice_tables(long: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """(title, runs x "task by=value" accuracy) per dataset and meta field."""
+def _slice_auroc(group: pd.DataFrame, task_items: pd.DataFrame) -> float:
+    if "p_yes" not in group.columns:
+        return math.nan
+    answers = set(group["answer"])
+    if len(answers) == 1:  # one answer only: against the other answer's items of the task
+        group = pd.concat([group, task_items[~task_items["answer"].isin(answers)]])
+    p_yes = pd.to_numeric(group["p_yes"], errors="coerce")
+    known = p_yes.notna()
+    return auroc(p_yes[known], group["answer"][known] == "yes")
+
+
+def slice_tables(long: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(title, value, runs x "task by=value" table) per dataset, meta field and value (accuracy, and
+    AUROC where the runs recorded p_yes)."""
     tables = []
     for (dataset, key), sub in long.groupby(["dataset", "by"], sort=True):
         # One column per slice, whatever the runs' item counts; n in the label when the runs agree on it.
         slice_ = sub["task"] + " " + key + "=" + sub["value"]
         n = sub.groupby(slice_)["n"].agg(lambda x: str(x.iloc[0]) if x.nunique() == 1 else f"{x.min()}-{x.max()}")
         pivot = sub.assign(column=slice_ + " (n=" + slice_.map(n) + ")")
-        table = pivot.pivot_table(index="run", columns="column", values="accuracy", sort=False)
-        table.index.name = "run"
-        tables.append((f"{dataset} · accuracy by {key}", table))
+        for value in ("accuracy", "auroc"):
+            if value not in pivot.columns or pivot[value].isna().all():
+                continue
+            table = pivot.pivot_table(index="run", columns="column", values=value, sort=False, dropna=False)
+            table.index.name = "run"
+            tables.append((f"{dataset} · {value} by {key}", value, table))
     return tables
 
 
@@ -265,8 +288,8 @@ def write_tables(out: Path, runs: Sequence[str], keys: Sequence[str], board: pd.
         written.append(out / "slices.csv")
         slices.to_csv(written[-1], index=False)
         md += ["# Slices", ""]
-        for title, table in slice_tables(slices):
-            md += [f"## {title}", "", markdown_table(_formatted(table, "accuracy"), index=True), ""]
+        for title, value, table in slice_tables(slices):
+            md += [f"## {title}", "", markdown_table(_formatted(table, value), index=True), ""]
     (out / "leaderboard.md").write_text("\n".join(md), encoding="utf-8")
     return written + [out / "leaderboard.md"]
 

@@ -271,3 +271,31 @@ def test_slices_by_an_item_meta_field(tmp_path, capsys):
     assert "yesno small=True (n=3)" in md and "yesno small=False (n=3-5)" in md and md.count("small=False") == 1
     assert main([str(tmp_path / "runs"), "--out", str(out), "--by", "nope"]) == 2
     assert "no prediction has that meta field" in capsys.readouterr().err
+
+
+def test_slice_auroc_reads_past_yes_bias(tmp_path):
+    """A slice of present objects only (POPE probe=small) is ranked against the task's absent ones:
+    a model that says yes to everything has full recall there but no better AUROC than its p_yes allows."""
+    probes = ["small", "absent", "large", "absent", "small", "absent", "large", "absent"]  # items(8): yes, no, ...
+    rows = [{**item, "meta": {"probe": probe}} for item, probe in zip(items(8), probes)]
+    p_yes = {"sees": [0.9, 0.1, 0.9, 0.2, 0.8, 0.3, 0.95, 0.4],   # small ranked above every absent one
+             "says_yes": [0.6, 0.7, 0.9, 0.8, 0.55, 0.9, 0.95, 0.65]}  # small below most absent ones
+    for name, probs in p_yes.items():
+        folder = write_run(tmp_path / "runs" / name, config(name), [Y] * 8, rows)
+        path = folder / "predictions.jsonl"
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        path.write_text("".join(json.dumps({**p, "meta": r["meta"], "p_yes": q}) + "\n"
+                                for p, r, q in zip(lines, rows, probs)))
+    out = tmp_path / "report"
+    assert main([str(tmp_path / "runs"), "--out", str(out), "--by", "probe"]) == 0
+    slices = pd.read_csv(out / "slices.csv").set_index(["run", "value"])
+    assert slices.loc[("name=sees", "small"), "accuracy"] == slices.loc[("name=says_yes", "small"), "accuracy"] == 1.0
+    assert slices.loc[("name=sees", "small"), "auroc"] == 1.0
+    # says_yes: small p_yes 0.6, 0.55 against absent 0.7, 0.8, 0.9, 0.65 -> 0 of 8 pairs
+    assert slices.loc[("name=says_yes", "small"), "auroc"] == 0.0
+    # large 0.9, 0.95 against the same: 3 + a tie (1/2) + 4 of 8 pairs
+    assert slices.loc[("name=says_yes", "large"), "auroc"] == pytest.approx(7.5 / 8)
+    md = (out / "leaderboard.md").read_text()
+    table = md.split("## toy · auroc by probe")[1].split("##")[0]
+    # absent (no answers) is ranked against all present ones: 7.5 of 16 pairs
+    assert "| name=says_yes | 0.469 | 0.938 | 0.000 |" in table and "| name=sees | 1.000 | 1.000 | 1.000 |" in table
