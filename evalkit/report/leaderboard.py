@@ -12,7 +12,7 @@ import pandas as pd
 
 from evalkit.report.compare import Comparison, baseline_columns
 from evalkit.report.discover import Run, describe_runs, label_keys, varying_keys
-from evalkit.scoring.calibration import auroc
+from evalkit.scoring.calibration import frame_auroc
 from evalkit.scoring.metrics import MEAN, OVERALL
 
 # Headline numbers (summary.json["metrics"]) in display order; rates are fractions, MME in points.
@@ -213,6 +213,7 @@ def slice_long(runs: Sequence[Run], meta_keys: Sequence[str]) -> pd.DataFrame:
     rows = []
     for run in runs:
         frame = run.scores.frame
+        by_task = dict(tuple(frame.groupby("task", sort=False)))
         meta = frame["meta"] if "meta" in frame.columns else pd.Series([None] * len(frame), index=frame.index)
         for key in meta_keys:
             values = meta.map(lambda m: m.get(key) if isinstance(m, dict) else None)
@@ -221,7 +222,7 @@ def slice_long(runs: Sequence[Run], meta_keys: Sequence[str]) -> pd.DataFrame:
                 rows.append({"run": run.label, "dataset": run.dataset, "task": task, "by": key, "value": str(value),
                              "n": len(group), "accuracy": float(group["correct"].mean()),
                              "yes_ratio": float((group["parsed"] == "yes").mean()),
-                             "auroc": _slice_auroc(group, frame[frame["task"] == task])})
+                             "auroc": _slice_auroc(group, by_task[task])})
     return pd.DataFrame(rows, columns=["run", "dataset", "task", "by", "value", "n", "accuracy", "yes_ratio", "auroc"])
 
 
@@ -231,9 +232,7 @@ def _slice_auroc(group: pd.DataFrame, task_items: pd.DataFrame) -> float:
     answers = set(group["answer"])
     if len(answers) == 1:  # one answer only: against the other answer's items of the task
         group = pd.concat([group, task_items[~task_items["answer"].isin(answers)]])
-    p_yes = pd.to_numeric(group["p_yes"], errors="coerce")
-    known = p_yes.notna()
-    return auroc(p_yes[known], group["answer"][known] == "yes")
+    return frame_auroc(group)
 
 
 def slice_tables(long: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
@@ -246,7 +245,7 @@ def slice_tables(long: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
         n = sub.groupby(slice_)["n"].agg(lambda x: str(x.iloc[0]) if x.nunique() == 1 else f"{x.min()}-{x.max()}")
         pivot = sub.assign(column=slice_ + " (n=" + slice_.map(n) + ")")
         for value in ("accuracy", "auroc"):
-            if value not in pivot.columns or pivot[value].isna().all():
+            if pivot[value].isna().all():  # no run recorded p_yes
                 continue
             table = pivot.pivot_table(index="run", columns="column", values=value, sort=False, dropna=False)
             table.index.name = "run"

@@ -47,6 +47,12 @@ def auroc(p_yes: Sequence[float], truth_yes: Sequence[bool]) -> float:
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def frame_auroc(df: pd.DataFrame) -> float:
+    """`auroc` over a predictions frame (answer, p_yes), rows without a numeric p_yes left out."""
+    valid = _valid(df)
+    return auroc(valid["_p"], valid["_y"].astype(bool))
+
+
 def expected_calibration_error(p_yes: Sequence[float], truth_yes: Sequence[bool], n_bins: int = 10) -> float:
     p, y = np.asarray(p_yes, dtype=float), np.asarray(truth_yes, dtype=float)
     if len(p) == 0:
