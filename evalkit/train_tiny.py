@@ -38,6 +38,7 @@ from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.shapes import TrainExample, train_examples
 from datasets_adapters.shapes_scene import COLORS, SHAPES, SIDES, draw
 from evalkit.images import expand_to_square
+from evalkit.models.prefix import cache_keyword, output_cache
 from evalkit.models.prompts import render_prompt
 from evalkit.tiny import build_model, build_processor, build_tokenizer
 from evalkit.tiny_eval import evaluate, format_report
@@ -169,7 +170,7 @@ def qa_loss(model, encoder: Encoder, ids: list[list[int]], qas, prefix: dict) ->
     The prompt up to the last image token runs once (`prefix`: pixels or embeddings); its KV cache
     is repeated for every question, which equals running each question on its own."""
     cut = prefix_length(ids[0], encoder.image_id)
-    cache = model(**prefix, use_cache=True).past_key_values
+    cache = output_cache(model(**prefix, use_cache=True))
     n = len(ids)
     cache.batch_select_indices(torch.zeros(n, dtype=torch.long))
     rows = [row[cut:] + encoder.answer_ids[qa.answer] for row, qa in zip(ids, qas)]
@@ -180,7 +181,7 @@ def qa_loss(model, encoder: Encoder, ids: list[list[int]], qas, prefix: dict) ->
         inputs[r, : len(row)] = torch.tensor(row)
         labels[r, len(row) - k - 1: len(row) - 1] = torch.tensor(row[-k:])
     # Right padding is harmless here: pads come after every supervised position (causal attention).
-    logits = model(input_ids=inputs, past_key_values=cache, use_cache=False).logits
+    logits = model(input_ids=inputs, use_cache=False, **{cache_keyword(model): cache}).logits
     loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="sum")
     first = (labels != -100).float().argmax(dim=1)
     rows_ = torch.arange(n)

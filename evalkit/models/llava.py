@@ -23,7 +23,7 @@ from PIL import Image
 
 from evalkit.images import expand_to_square
 from evalkit.models.feature_cache import FeatureCache, cache_settings, feature_settings, settings_digest
-from evalkit.models.prefix import prefix_cache, split_points
+from evalkit.models.prefix import cache_keyword, prefix_cache, split_points
 from evalkit.models.prompts import render_prompt
 from evalkit.models.yesno import FirstStepScores, p_yes_from_logits, yes_no_token_ids
 
@@ -312,7 +312,7 @@ class LlavaModel:
                 shared = prefix_cache(self.model, rows, keys, points, dict(zip(keys, features)),
                                       self.tokenizer.pad_token_id, self.device)
                 return {"input_ids": shared.input_ids, "attention_mask": shared.attention_mask,
-                        "past_key_values": shared.past_key_values}
+                        cache_keyword(self.model): shared.cache}
         inputs["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=features)}
         return inputs
 
@@ -399,7 +399,7 @@ class LlavaModel:
         inputs = self._model_inputs(batch, share_prefix=True)
         mask = inputs["attention_mask"]
         position_ids = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
-        past = inputs.get("past_key_values")
+        past = inputs.get(cache_keyword(self.model))
         if past is not None:  # only the tokens after the shared prefix are new
             done = past.get_seq_length()
             inputs["input_ids"], position_ids = inputs["input_ids"][:, done:], position_ids[:, done:]

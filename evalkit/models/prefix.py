@@ -15,17 +15,30 @@ exactly as in the unpadded sequence; the math equals the plain left-padded batch
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
 
+def cache_keyword(model) -> str:
+    """The keyword that passes a KV cache to `forward`/`generate`: `cache` in the transformers
+    releases that renamed it (they warn on `past_key_values`, to be removed in 5.40),
+    `past_key_values` in the earlier 5.x ones that pyproject still allows."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def output_cache(output):
+    """The KV cache a forward returned, under either name (see `cache_keyword`)."""
+    return output["cache"] if "cache" in output else output["past_key_values"]
+
+
 @dataclass
 class SharedBatch:
     input_ids: torch.Tensor  # [rows, P + S], prefix and suffix, padded as above
     attention_mask: torch.Tensor  # [rows, P + S]
-    past_key_values: object  # DynamicCache holding the (padded) prefix KV of every row
+    cache: object  # DynamicCache holding the (padded) prefix KV of every row
     prefix_length: int  # P
 
 
@@ -71,7 +84,7 @@ def prefix_cache(model, input_ids: Sequence[torch.Tensor], keys: Sequence[str], 
         ids = torch.stack([input_ids[first_row[k]][:length] for k in group]).to(device)
         mm = {"image": BaseModelOutputWithPooling(pooler_output=[features[k] for k in group])}
         out = model.model(input_ids=ids, mm_encoder_outputs=mm, use_cache=True)
-        layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        layers = [(layer.keys, layer.values) for layer in output_cache(out).layers]
         for i, key in enumerate(group):
             states[key] = [(k[i : i + 1], v[i : i + 1]) for k, v in layers]
 
