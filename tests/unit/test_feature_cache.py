@@ -161,3 +161,25 @@ def test_feature_layer_zero_is_the_embedding_output_and_out_of_range_is_refused(
     assert _run(items[:4], zero, 2) == _run(items[:4], same, 2)
     with pytest.raises(ValueError, match=r"vision_feature_layer 4 is out of range .* 3 layers"):
         LlavaModel(name="t", path=path, family="llava15", device="cpu", vision_feature_layer=n + 1)
+
+
+def test_kv_cache_keyword_follows_the_installed_transformers():
+    """The shared prefix's KV cache goes in under the name the model's forward takes (`cache` from
+    transformers 5.24, `past_key_values` in 5.23) and is read back from either output name."""
+    from transformers import LlavaForConditionalGeneration
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    from evalkit.models.prefix import cache_keyword, output_cache
+
+    class Before:  # the 5.23 signature
+        def forward(self, input_ids=None, past_key_values=None, use_cache=None): ...
+
+    class After:
+        def forward(self, input_ids=None, cache=None, use_cache=None): ...
+
+    assert (cache_keyword(Before()), cache_keyword(After())) == ("past_key_values", "cache")
+    installed = cache_keyword(LlavaForConditionalGeneration)  # the class's forward: same signature
+    kv = object()
+    assert output_cache({"past_key_values": kv}) is kv and output_cache({"cache": kv}) is kv
+    # what a real forward returns, under the installed release's field name
+    assert output_cache(CausalLMOutputWithPast(logits=torch.zeros(1), **{installed: kv})) is kv
