@@ -15,6 +15,7 @@ exactly as in the unpadded sequence; the math equals the plain left-padded batch
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 from typing import Sequence
@@ -26,7 +27,12 @@ def cache_keyword(model) -> str:
     """The keyword that passes a KV cache to `forward`/`generate`: `cache` in the transformers
     releases that renamed it (they warn on `past_key_values`, to be removed in 5.40),
     `past_key_values` in the earlier 5.x ones that pyproject still allows."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    return _cache_keyword_of(type(model))
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_keyword_of(model_class: type) -> str:  # per class: callers ask on every batch
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 def output_cache(output):
