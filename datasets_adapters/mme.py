@@ -5,8 +5,6 @@ Sources: the HF dataset `lmms-lab/MME` (hub id, or a local copy: `save_to_disk` 
 file/folder, hub cache folder) and the official `MME_Benchmark_release_version/` folder
 (`<subtask>/<name>.txt` beside each image, or `<subtask>/images/` + `<subtask>/questions_answers_YN/`).
 Both give the same items: id `<subtask>/<image>#<k>`, group `<subtask>/<image>` (the HF question_id).
-
-The HF/parquet readers at the bottom are shared with `pope.py`.
 """
 
 from __future__ import annotations
@@ -17,16 +15,20 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+import pandas as pd
+
 from datasets_adapters import LLAVA_SHORT_ANSWER
+from datasets_adapters.hub import check_choice, drop_duplicates, filter_rows, hf_tables, image_ref
+from datasets_adapters.mme_metrics import (MME_COGNITION, MME_PERCEPTION, mme_subtask, mme_total_stat, mme_units,
+                                           score_mme)
+from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
 from evalkit.errors import DatasetError
+from evalkit.scoring.yesno import BINARY_FORMATS, YesNoTask
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
 
 HUB_ID = "lmms-lab/MME"
-PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
-              "artwork", "OCR")
-COGNITION = ("commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning")
 SOURCES = ("auto", "hf", "folder")
 PROMPT_STYLES = ("llava", "original")
 HF_COLUMNS = ("question_id", "image", "question", "answer", "category")
@@ -41,7 +43,55 @@ def llava_question(question: str) -> str:
     return _PLEASE.sub("", question)
 
 
-class MMEDataset:
+class MMETask(YesNoTask):
+    """MME's scoring: its own parse rule (calculation.py), acc and acc+ per subtask, score =
+    100 acc + 100 acc+, and the perception (10 subtasks) / cognition (4) totals."""
+
+    name = "mme"
+    official_rule = "mme"
+    headline = (Headline("mme_perception", format="points"), Headline("mme_cognition", format="points"))
+    formats = {**BINARY_FORMATS, "acc_plus": "percent", "score": "points", "n_groups": "count",
+               "n_bad_groups": "count"}
+    category_values = ("score", "accuracy")
+    summary_rows = frozenset({OVERALL, "perception", "cognition"})
+    note = "MME scores in MME points"
+    imports = ImportRules(category="MME subtask", group_is_question_id=True, number_repeated_ids=True,
+                          # lmms-lab/MME's question_id is the image path, shared by its 2 questions
+                          lmms_eval_group=lambda doc: doc.get("question_id", ""))
+
+    def metrics(self, rows: pd.DataFrame) -> TaskResult:
+        table, tidy, totals = score_mme(rows)  # the tidy rows: subtasks, then the totals
+        headline = {
+            "mme_perception": totals["perception"], "mme_cognition": totals["cognition"],
+            "mme_n_perception_subtasks": totals["n_perception_subtasks"],
+            "mme_n_cognition_subtasks": totals["n_cognition_subtasks"],
+            "mme_n_bad_groups": int(table["n_bad_groups"].sum()),
+        }
+        if totals["other_categories"]:
+            headline["mme_other_categories"] = totals["other_categories"]
+        return TaskResult(tidy, headline)
+
+    def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
+        """Perception / cognition totals resampled by image (acc+ pairs stay whole), within subtask."""
+        from evalkit.report.stats import paired_bootstrap
+
+        subtask = joined["category"].map(lambda c: mme_subtask(c) or str(c))
+        units_a = mme_units(subtask, joined["group"], joined["answer"], joined["correct_a"].to_numpy(bool))
+        units_b = mme_units(subtask, joined["group"], joined["answer"], joined["correct_b"].to_numpy(bool))
+        deltas = {}
+        for name, kind in (("mme_perception", MME_PERCEPTION), ("mme_cognition", MME_COGNITION)):
+            if set(kind) & set(units_a.subtasks):
+                deltas[name] = paired_bootstrap(mme_total_stat(units_a, kind), units_a.features, units_b.features,
+                                                strata=units_a.subtask, **boot)
+        return deltas
+
+
+MME = MMETask()
+
+
+class MMEDataset(Benchmark):
+    tasks = (MME,)
+
     def __init__(
         self,
         path: str = HUB_ID,
@@ -208,107 +258,3 @@ def _read_subtask(folder: Path) -> list[dict]:
     return rows
 
 
-# -- HF datasets and their local copies (shared with pope.py) ---------------------------------
-def looks_like_hub_id(path: str) -> bool:
-    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", path)) and not path.startswith(".")
-
-
-def hf_tables(path: str, hub_split: str, repo_hint: str, hub_config: Optional[str] = None) -> list[tuple]:
-    """[(label, pyarrow.Table)] from a hub id or a local copy; images stay encoded ({bytes, path})."""
-    local = Path(path).expanduser()
-    if local.exists():
-        return _local_tables(local, repo_hint)
-    if not looks_like_hub_id(path):
-        raise DatasetError(f"dataset.path={path}: no such file or folder, and not a hub id like {HUB_ID}")
-    import datasets
-
-    try:
-        dataset = datasets.load_dataset(path, hub_config, split=hub_split)
-    except Exception as exc:  # offline, unknown repo, gated, ...
-        raise DatasetError(
-            f"dataset.path={path}: cannot load it from the Hugging Face hub ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); download it once, or point dataset.path "
-            "at a local copy (save_to_disk folder, parquet files or a hub cache folder)"
-        ) from exc
-    return [(f"{path}[{hub_split}]", dataset.with_format("arrow")[:])]
-
-
-def _local_tables(path: Path, repo_hint: str) -> list[tuple]:
-    import pyarrow.parquet as pq
-
-    if path.is_file():
-        if path.suffix != ".parquet":
-            raise DatasetError(f"dataset.path={path}: expected a .parquet file or a folder")
-        return [(str(path), pq.read_table(path))]
-    if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
-        import datasets
-
-        loaded = datasets.load_from_disk(str(path))
-        parts = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [("", loaded)]
-        return [(f"{path}[{name}]" if name else str(path), ds.with_format("arrow")[:]) for name, ds in parts]
-    repos = sorted(path.glob("datasets--*"))
-    if repos:  # a hub cache root: pick the repo folder
-        wanted = [r for r in repos if r.name.lower().endswith(f"--{repo_hint.lower()}")]
-        if len(wanted) != 1 and len(repos) != 1:
-            raise DatasetError(
-                f"dataset.path={path}: a hub cache without one datasets--*--{repo_hint} folder; "
-                f"found {', '.join(r.name for r in repos)}"
-            )
-        return _local_tables(wanted[0] if len(wanted) == 1 else repos[0], repo_hint)
-    if (path / "snapshots").is_dir():
-        return _local_tables(_snapshot(path), repo_hint)
-    files = sorted(path.rglob("*.parquet"))
-    if not files:
-        found = ", ".join(sorted(p.name for p in path.iterdir())[:10]) or "nothing"
-        raise DatasetError(
-            f"dataset.path={path}: no parquet files, save_to_disk folder or hub cache here; found {found}"
-        )
-    return [(str(f), pq.read_table(f)) for f in files]
-
-
-def _snapshot(repo_dir: Path) -> Path:
-    """The snapshot a hub cache repo folder points at (refs/main), else the newest one."""
-    ref = repo_dir / "refs" / "main"
-    if ref.is_file() and (repo_dir / "snapshots" / ref.read_text().strip()).is_dir():
-        return repo_dir / "snapshots" / ref.read_text().strip()
-    snapshots = sorted((d for d in (repo_dir / "snapshots").iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
-    if not snapshots:
-        raise DatasetError(f"{repo_dir}: hub cache folder without snapshots")
-    return snapshots[-1]
-
-
-def filter_rows(table, column: str, keep: Optional[set], columns: Sequence[str]) -> list[dict]:
-    """Rows of `table` whose `column` is in `keep` (all when None), as dicts of `columns` only."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    table = table.select([c for c in columns if c in table.column_names])
-    if keep is not None:
-        values = pc.cast(table.column(column), pa.string())
-        table = table.filter(pc.is_in(values, value_set=pa.array(sorted(keep), pa.string())))
-    return table.to_pylist()
-
-
-def drop_duplicates(rows: list[dict], key: Sequence[str], where: str) -> list[dict]:
-    """Drop rows repeated across files (a copy holding the same data twice, e.g. two configs)."""
-    seen, kept = set(), []
-    for row in rows:
-        k = tuple(str(row[c]) for c in key)
-        if k not in seen:
-            seen.add(k)
-            kept.append(row)
-    if len(kept) < len(rows):
-        log.warning("%s: dropped %d duplicate row(s) (same %s)", where, len(rows) - len(kept), ", ".join(key))
-    return kept
-
-
-def image_ref(value):
-    """Encoded image as stored by `datasets` ({bytes, path} / bytes / path), passed on undecoded."""
-    if isinstance(value, dict):
-        return value.get("bytes") or value.get("path")
-    return value
-
-
-def check_choice(key: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise DatasetError(f"dataset.{key}={value!r} is not valid; choose one of {', '.join(choices)}")

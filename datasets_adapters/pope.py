@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import Counter
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
+
+import pandas as pd
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.mme import check_choice, drop_duplicates, filter_rows, hf_tables, image_ref
+from datasets_adapters.hub import check_choice, drop_duplicates, filter_rows, hf_tables, image_ref
+from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
 from evalkit.errors import DatasetError
+from evalkit.scoring import metrics as M
+from evalkit.scoring.yesno import YesNoTask
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
@@ -40,7 +46,85 @@ def file_names(source: str, split: str) -> list[str]:
     return names if source == "coco" else names + [f"{source}_pope_{split}.json", f"{source}_pope_{split}.jsonl"]
 
 
-class POPEDataset:
+MEAN = "mean"  # label of the mean-over-splits row
+# LLaVA's POPE question file numbers the splits from 1, 10000001 and 20000001 (adversarial,
+# random, popular); within a split its id minus the offset is the POPE file's question_id.
+LLAVA_ID_STRIDE = 10_000_000
+POPE_COLUMNS = ["category", "n", "n_correct", "accuracy", "precision", "recall", "f1", "yes_ratio",
+                "tp", "fp", "tn", "fn", "n_other", "n_other_strict", "n_error"]
+
+
+def pope_metrics(df: pd.DataFrame) -> pd.DataFrame:
+    """Per POPE split (`category`) plus the pooled row "all": accuracy, P/R/F1 (yes positive), yes_ratio."""
+    return M.binary_metrics(df, ["category"])[POPE_COLUMNS]
+
+
+def pope_mean_f1(table: pd.DataFrame) -> float:
+    """Mean F1 over the splits of a `pope_metrics` table (LLaVA's headline POPE number).
+
+    NaN when a split's F1 is undefined: a mean that silently drops a split is not LLaVA's number.
+    """
+    splits = table.loc[~table["category"].isin([OVERALL, MEAN]), "f1"]
+    if splits.empty or splits.isna().any():
+        return math.nan
+    return float(splits.mean())
+
+
+def mean_row(table: pd.DataFrame) -> dict[str, Any]:
+    """Mean of the rates over POPE splits (LLaVA reports mean F1), counts summed."""
+    splits = table[table["category"] != OVERALL]
+    row: dict[str, Any] = {"category": MEAN}
+    for column in M.RATE_COLUMNS:
+        values = splits[column]
+        row[column] = math.nan if values.empty or values.isna().any() else float(values.mean())
+    row["f1"] = pope_mean_f1(table)
+    for column in M.COUNT_COLUMNS:
+        row[column] = int(splits[column].sum())
+    return row
+
+
+def _lmms_eval_group(doc: dict) -> str:
+    """The COCO image of an lmms-eval POPE doc; `image` itself is usually dropped from logs (not JSON)."""
+    image = doc.get("image")
+    return doc.get("image_source") or (image if isinstance(image, str) else "")
+
+
+class POPETask(YesNoTask):
+    """POPE's scoring: LLaVA's eval_pope.py rule, metrics per split with yes as the positive class,
+    and the mean F1 over the splits that LLaVA reports beside the pooled F1."""
+
+    name = "pope"
+    official_rule = "pope"
+    headline = (Headline("pope_mean_f1"), Headline("pope_pooled_f1"))
+    category_values = ("f1", "yes_ratio")
+    summary_rows = frozenset({OVERALL, MEAN})
+    imports = ImportRules(category="POPE split (or a split in the file name)",
+                          categories_in_file_names=("adversarial", "popular", "random"),
+                          lmms_eval_group=_lmms_eval_group, id_stride=LLAVA_ID_STRIDE)
+
+    def metrics(self, rows: pd.DataFrame) -> TaskResult:
+        table = pope_metrics(rows)
+        mean = mean_row(table)
+        table = pd.concat([table, pd.DataFrame([mean])], ignore_index=True)
+        pooled = float(table.loc[table["category"] == OVERALL, "f1"].iloc[0])
+        return TaskResult(table, {"pope_mean_f1": mean["f1"], "pope_pooled_f1": pooled})
+
+    def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
+        """Mean F1 over splits, resampled within split."""
+        from evalkit.report import stats as S
+        from evalkit.scoring.yesno import yes_features
+
+        splits = pd.factorize(joined["category"].astype(str), sort=True)[0]
+        return {"pope_mean_f1": S.paired_bootstrap(S.mean_f1_stat(splits), yes_features(joined, "a"),
+                                                   yes_features(joined, "b"), strata=splits, **boot)}
+
+
+POPE = POPETask()
+
+
+class POPEDataset(Benchmark):
+    tasks = (POPE,)
+
     def __init__(
         self,
         path: str = HUB_ID,

@@ -43,6 +43,9 @@ from datasets_adapters.shapes_scene import (
     pope_question,
     sample_scene,
 )
+from datasets_adapters.mme import MME
+from datasets_adapters.pope import POPE
+from evalkit.benchmark import Benchmark
 from evalkit.errors import DatasetError
 from evalkit.types import Item
 
@@ -72,7 +75,12 @@ def image_id(split: str, index: int) -> str:
     return f"{split}{index:04d}"
 
 
-class ShapesDataset:
+class ShapesDataset(Benchmark):
+    # MME-style pairs and POPE-style probes, scored as MME and POPE score theirs; a leaderboard of
+    # shapes runs sorts by POPE's mean F1 (the hallucination number), else MME's perception score.
+    tasks = (MME, POPE)
+    primary_metrics = ("pope_mean_f1", "mme_perception", "accuracy")
+
     def __init__(
         self,
         version: int = VERSION,
@@ -90,7 +98,7 @@ class ShapesDataset:
         if int(n_images) < 1:
             raise DatasetError(f"dataset.n_images={n_images}: must be >= 1")
         self.version, self.split, self.n_images, self.seed = int(version), split, int(n_images), int(seed)
-        self.tasks = _check("tasks", tasks, TASKS)
+        self.task_names = _check("tasks", tasks, TASKS)
         self.pope_splits = _check("pope_splits", pope_splits, POPE_SPLITS)
         self.mme_categories = _check("mme_categories", mme_categories, MME_CATEGORIES)
         self.question_suffix = question_suffix or ""
@@ -107,12 +115,12 @@ class ShapesDataset:
             img = image_id(self.split, index)
             base = {"image_id": img, "scene": scene.describe(), "n_objects": len(scene.objects),
                     "aspect": scene.aspect, "version": self.version}
-            if "mme" in self.tasks:
+            if "mme" in self.task_names:
                 for category in self.mme_categories:
                     yes, no = mme_pair(scene, category, random.Random(f"{scene.key}/mme/{category}"))
                     for qa in (yes, no):
                         items.append(self._item(f"mme-{category}-{img}-{qa.answer}", image, qa, category, img, "mme", base))
-            if "pope" in self.tasks:
+            if "pope" in self.task_names:
                 for split in self.pope_splits:
                     for k, qa in enumerate(pope_probes(scene, split, stats)):
                         probe = {"probe": probe_kind(qa)}

@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
+from evalkit.benchmark import Benchmark
 from evalkit.errors import DatasetError
+from evalkit.scoring.yesno import YESNO
 from evalkit.types import Item
 
 REQUIRED = ("id", "image", "question", "answer")
@@ -17,7 +19,9 @@ _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
 
 
-class YesNoFileDataset:
+class YesNoFileDataset(Benchmark):
+    tasks = (YESNO,)
+
     def __init__(self, path: str, question_suffix: str = LLAVA_SHORT_ANSWER):
         self.path = Path(path).expanduser()
         self.question_suffix = question_suffix

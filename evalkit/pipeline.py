@@ -18,8 +18,8 @@ from evalkit.config import Config, validate
 from evalkit.distributed import init_ranks
 from evalkit.errors import DatasetError, EvalkitError
 from evalkit.runner import Decoding, iterate_predictions, padding_fraction
-from evalkit.scoring.parse import DEFAULT_RULE, parse_answer
-from evalkit.scoring.score import score_predictions, write_scores
+from evalkit.benchmark import Benchmark, benchmark_class
+from evalkit.scoring.scorer import score_predictions, write_scores
 from evalkit.types import Item
 
 log = logging.getLogger("evalkit")
@@ -48,13 +48,23 @@ def _build(node, what: str, **kwargs):
 
 
 def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
+    """The benchmark's items (its adapter, built from the dataset config), each checked against
+    the task that will score it."""
     args = {k: v for k, v in dataset_cfg.items() if k not in _NOT_ADAPTER_ARGS}
     adapter = _build(args, f"dataset {dataset_cfg.name}")
+    if not isinstance(adapter, Benchmark):
+        raise DatasetError(f"dataset {dataset_cfg.name}: {type(adapter).__name__} is not an evalkit benchmark "
+                           "(subclass evalkit.benchmark.Benchmark and declare its tasks)")
     items = adapter.load()
     if limit is not None:
         items = items[:limit]
     if not items:
         raise DatasetError(f"dataset {dataset_cfg.name}: no items to evaluate")
+    for item in items:
+        try:
+            type(adapter).task(item.task).check_item(item)
+        except (ValueError, EvalkitError) as exc:
+            raise DatasetError(f"dataset {dataset_cfg.name}: {exc}") from None
     seen: set[str] = set()
     duplicates = {item.id for item in items if item.id in seen or seen.add(item.id)}
     if duplicates:
@@ -130,6 +140,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
 def generate_rows(mine: list[Item], model, typed: Config, run_dir: Path, ranks) -> dict:
     """Generate this rank's items, appending parsed rows to its shard after every batch."""
     rule = typed.dataset.parse_rule
+    benchmark = benchmark_class(typed.dataset._target_)
     decoding = Decoding(**{k: getattr(typed.decoding, k) for k in Decoding.__dataclass_fields__})
     by_id = {item.id: item for item in mine}
     stats: dict = {}
@@ -148,7 +159,7 @@ def generate_rows(mine: list[Item], model, typed: Config, run_dir: Path, ranks) 
                 item = by_id[prediction.item_id]
                 keep_prompt = prompt is not None and prompts_kept < typed.num_prompt_samples
                 prompts_kept += keep_prompt
-                parsed = parse_answer(prediction.text, rule or DEFAULT_RULE[item.task])
+                parsed = benchmark.task(item.task).parse(prediction.text, rule)
                 rows.append(outputs.to_row(item, prediction, parsed, prompt if keep_prompt else None))
             writer.write(rows)
             progress.update(len(rows))
@@ -165,7 +176,7 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
            resumed: int) -> Path:
     """Main rank: merge shards (each item exactly once), score, write summary, print the table."""
     rows = outputs.merge_shards(run_dir, [item.id for item in items])
-    scores = score_predictions(pd.DataFrame(rows), rule=typed.dataset.parse_rule)
+    scores = score_predictions(pd.DataFrame(rows), benchmark_class(typed.dataset._target_), rule=typed.dataset.parse_rule)
     wall = max(s["wall_time_s"] for s in all_stats)
     generated = sum(s["n_items"] for s in all_stats)
     generate_time = max(s.get("generate_time_s", 0.0) for s in all_stats)

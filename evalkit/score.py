@@ -1,13 +1,14 @@
 """Rescore without a model: `python -m evalkit.score`.
 
-    python -m evalkit.score RUN_DIR [--rule official|strict|mme|pope]
+    python -m evalkit.score RUN_DIR [--rule official|strict|mme|pope|...]
         re-parse RUN_DIR/predictions.jsonl, print the tables, rewrite metrics.csv and
         summary.json["metrics"] (predictions.jsonl itself is never modified).
 
-    python -m evalkit.score --benchmark mme|pope|yesno FILE [--questions Q ...] [--out DIR] [--rule ...]
+    python -m evalkit.score --benchmark NAME FILE [--questions Q ...] [--out DIR] [--rule ...]
         import another tool's predictions (simple rows with question_id/answer/prediction, LLaVA
         answer files joined by id with --questions, lmms-eval sample logs, evalkit predictions),
-        score them and write DIR (default FILE's folder/<stem>_scores) as a run directory:
+        score them with the benchmark NAME (an option of conf/dataset: mme, pope, yesno, ...; or
+        module.Class of your own benchmark) and write DIR (default FILE's folder/<stem>_scores) as a run directory:
         predictions.jsonl, metrics.csv, summary.json. DIR can be rescored later like any run.
 
 Bad input prints one line naming the file and what is missing, and exits 2.
@@ -21,13 +22,12 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from evalkit.benchmark import benchmark_named, benchmark_of_run
 from evalkit.errors import EvalkitError
-from evalkit.scoring.importers import BENCHMARKS, import_predictions
-from evalkit.scoring.parse import RULES
-from evalkit.scoring.score import Scores, read_predictions, score_predictions, to_jsonable, write_scores
+from evalkit.scoring.importers import import_predictions
+from evalkit.scoring.scorer import Scores, read_predictions, score_predictions, to_jsonable, write_scores
 from evalkit.types import PredictionRow
 
-RULE_CHOICES = ("official", *RULES)
 PREDICTIONS = "predictions.jsonl"
 
 
@@ -36,9 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Rescore predictions (no model is loaded).")
     parser.add_argument("path", type=Path,
                         help="a run directory holding predictions.jsonl, or with --benchmark a prediction file")
-    parser.add_argument("--rule", choices=RULE_CHOICES, default="official",
-                        help="parse rule: official (each task's own: mme, pope; yesno uses mme), or one rule for all")
-    parser.add_argument("--benchmark", choices=BENCHMARKS, help="import FILE as predictions on this benchmark")
+    parser.add_argument("--rule", default="official",
+                        help="parse rule: official (each task's own), or one rule for all that its tasks know "
+                             "(yes/no tasks: mme, pope, strict)")
+    parser.add_argument("--benchmark", metavar="NAME",
+                        help="import FILE as predictions on this benchmark (mme, pope, yesno, ... or module.Class)")
     parser.add_argument("--questions", type=Path, action="append", default=[],
                         help="question/label file joined by id with LLaVA answer files (repeatable)")
     parser.add_argument("--out", type=Path, help="output directory for --benchmark (default FILE's dir/<stem>_scores)")
@@ -50,12 +52,12 @@ def rescore_run(path: Path, rule: Optional[str]) -> tuple[Path, Scores]:
     if path.is_file() and path.name == PREDICTIONS:
         path = path.parent
     if not path.is_dir():
-        hint = "; to import another tool's file pass --benchmark mme|pope|yesno" if path.is_file() else ""
+        hint = "; to import another tool's file pass --benchmark NAME (mme, pope, yesno, ...)" if path.is_file() else ""
         raise EvalkitError(f"{path}: not a run directory{hint}")
     predictions = path / PREDICTIONS
     if not predictions.is_file():
         raise EvalkitError(f"{path}: no {PREDICTIONS} (is this a run directory?)")
-    scores = score_predictions(read_predictions(predictions), rule=rule)
+    scores = score_predictions(read_predictions(predictions), benchmark_of_run(path), rule=rule)
     write_scores(path, scores)
     return path, scores
 
@@ -63,8 +65,9 @@ def rescore_run(path: Path, rule: Optional[str]) -> tuple[Path, Scores]:
 def score_file(path: Path, benchmark: str, questions: Sequence[Path], out: Optional[Path],
                rule: Optional[str]) -> tuple[Path, Scores]:
     """Import another tool's predictions, score them and write a run directory."""
-    frame, fmt = import_predictions(path, benchmark, questions)
-    scores = score_predictions(frame, rule=rule)
+    cls = benchmark_named(benchmark)
+    frame, fmt = import_predictions(path, cls, questions)
+    scores = score_predictions(frame, cls, rule=rule)
     out = out if out is not None else path.parent / f"{path.stem}_scores"
     out.mkdir(parents=True, exist_ok=True)
     columns = [c for c in PredictionRow.__dataclass_fields__ if c in scores.frame.columns]

@@ -27,9 +27,9 @@ from evalkit.errors import EvalkitError
 from evalkit.report import html
 from evalkit.report.compare import Comparison, compare_runs
 from evalkit.report.discover import ReportError, Run, describe_runs, is_run_dir, load_run, load_runs, varying_keys
-from evalkit.report.leaderboard import (HEADLINE, ablation_pivots, category_long, category_tables, leaderboard,
-                                        slice_long, write_tables)
-from evalkit.scoring.score import to_jsonable
+from evalkit.report.leaderboard import (ablation_pivots, category_long, category_tables, formats_of, leaderboard,
+                                        slice_long, tasks_of, write_tables)
+from evalkit.scoring.scorer import to_jsonable
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -44,8 +44,8 @@ def report_parser() -> argparse.ArgumentParser:
                                                  "over run directories (or `compare RUN_A RUN_B`).")
     parser.add_argument("paths", nargs="+", type=Path, help="run directories, sweep folders or parent folders")
     parser.add_argument("--out", type=Path, default=Path("results/report"), help="output folder")
-    parser.add_argument("--metric", help=f"metric of the pivots and the sort order, e.g. {', '.join(HEADLINE[:5])} "
-                                         "(default: pope_mean_f1, else mme_perception, else accuracy)")
+    parser.add_argument("--metric", help="metric of the pivots and the sort order, a headline number such as "
+                                         "accuracy, pope_mean_f1, mme_perception (default: each benchmark's own)")
     parser.add_argument("--baseline", help="run to compare every run with: a run directory, or a run's label or "
                                            "folder name among PATHs")
     parser.add_argument("--by", action="append", default=[], metavar="KEY",
@@ -108,13 +108,13 @@ def run_report(args: argparse.Namespace) -> list[Path]:
                 comparisons[run.label] = None
     board = leaderboard(runs, varying_keys(runs), args.metric, comparisons if baseline is not None else None)
     long = category_long(runs)
-    categories = category_tables(long)
+    categories = category_tables(long, tasks_of(runs))
     pivots = ablation_pivots(runs, args.metric)
     slices = slice_long(runs, args.by) if args.by else None
     if slices is not None and slices.empty:
         raise ReportError(f"--by {', '.join(args.by)}: no prediction has that meta field")
     written = write_tables(args.out, [run.label for run in runs], keys, board, long, categories, pivots, baseline,
-                           slices)
+                           slices, formats_of(runs))
     for stale in (args.out / "flips").glob("*.csv"):  # from an earlier report with another baseline
         stale.unlink()
     for label, comparison in comparisons.items():

@@ -8,14 +8,14 @@ metrics.csv); errors count as wrong, as everywhere in evalkit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from evalkit.report import stats as S
 from evalkit.report.discover import ReportError, Run
-from evalkit.scoring.metrics import MME_COGNITION, MME_PERCEPTION, mme_subtask
+from evalkit.scoring.yesno import is_yesno, pooled_deltas
 
 FLIP_COLUMNS = ["id", "task", "category", "question", "answer", "parsed_a", "parsed_b", "text_a", "text_b", "change"]
 _ITEM_COLUMNS = ["id", "task", "category", "group", "question", "answer"]
@@ -31,8 +31,9 @@ class Comparison:
     only_a_right: int  # McNemar's discordant cells
     only_b_right: int
     p_mcnemar: float
-    deltas: dict[str, S.Delta] = field(default_factory=dict)  # accuracy, f1, pope_mean_f1, mme_*
+    deltas: dict[str, S.Delta] = field(default_factory=dict)  # pooled accuracy, f1, then the tasks' own
     flips: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FLIP_COLUMNS))
+    formats: dict[str, str] = field(default_factory=dict)  # delta name -> format (percent, points)
 
     def as_dict(self) -> dict:
         return {"a": self.a, "b": self.b, "n_paired": self.n_paired, "n_only_a": self.n_only_a,
@@ -45,24 +46,25 @@ class Comparison:
                  + (f" ({self.n_only_a} only in A and {self.n_only_b} only in B left out)"
                     if self.n_only_a or self.n_only_b else "")]
         for name, d in self.deltas.items():
-            lines.append(f"{name:<15} A {fmt_stat(name, d.a):>8}  B {fmt_stat(name, d.b):>8}  "
-                         f"B-A {fmt_delta(name, d.delta):>8}  {100 * d.confidence:.0f}% CI "
-                         f"[{fmt_delta(name, d.low)}, {fmt_delta(name, d.high)}]")
+            kind = self.formats.get(name, "percent")
+            lines.append(f"{name:<15} A {fmt_stat(d.a, kind):>8}  B {fmt_stat(d.b, kind):>8}  "
+                         f"B-A {fmt_delta(d.delta, kind):>8}  {100 * d.confidence:.0f}% CI "
+                         f"[{fmt_delta(d.low, kind)}, {fmt_delta(d.high, kind)}]")
         lines.append(f"McNemar exact p = {self.p_mcnemar:.4g} (only A right: {self.only_a_right}, "
                      f"only B right: {self.only_b_right})")
         return "\n".join(lines)
 
 
-def fmt_stat(name: str, value: float) -> str:
+def fmt_stat(value: float, kind: str = "percent") -> str:
     if value is None or not np.isfinite(value):
         return "-"
-    return f"{value:.2f}" if name.startswith("mme") else f"{100 * value:.2f}%"
+    return f"{100 * value:.2f}%" if kind == "percent" else f"{value:.2f}"
 
 
-def fmt_delta(name: str, value: float) -> str:
+def fmt_delta(value: float, kind: str = "percent") -> str:
     if value is None or not np.isfinite(value):
         return "-"
-    return f"{value:+.2f}" if name.startswith("mme") else f"{100 * value:+.2f}"  # points
+    return f"{100 * value:+.2f}" if kind == "percent" else f"{value:+.2f}"  # percentage points, or points
 
 
 def paired_frame(a: Run, b: Run, intersect: bool = False) -> tuple[pd.DataFrame, int, int]:
@@ -101,32 +103,19 @@ def compare_runs(a: Run, b: Run, intersect: bool = False, n_boot: int = 2000, se
     joined, n_only_a, n_only_b = paired_frame(a, b, intersect)
     ok_a, ok_b = joined["correct_a"].to_numpy(bool), joined["correct_b"].to_numpy(bool)
     only_a_right, only_b_right = S.discordant(ok_a, ok_b)
-    truth = joined["answer"].to_numpy() == "yes"
-    yes_a, yes_b = joined["parsed_a"].to_numpy() == "yes", joined["parsed_b"].to_numpy() == "yes"
     boot = dict(n_boot=n_boot, seed=seed, confidence=confidence)
-    deltas = {
-        "accuracy": S.paired_bootstrap(S.accuracy_stat, S.accuracy_features(ok_a), S.accuracy_features(ok_b), **boot),
-        "f1": S.paired_bootstrap(S.f1_stat, S.f1_features(yes_a, truth), S.f1_features(yes_b, truth), **boot),
-    }
-    pope = (joined["task"] == "pope").to_numpy()
-    if pope.any():
-        splits = pd.factorize(joined.loc[pope, "category"].astype(str), sort=True)[0]
-        deltas["pope_mean_f1"] = S.paired_bootstrap(
-            S.mean_f1_stat(splits), S.f1_features(yes_a[pope], truth[pope]), S.f1_features(yes_b[pope], truth[pope]),
-            strata=splits, **boot)
-    mme = joined[joined["task"] == "mme"]
-    if len(mme):
-        subtask = mme["category"].map(lambda c: mme_subtask(c) or str(c))
-        units_a = S.mme_units(subtask, mme["group"], mme["answer"], mme["correct_a"].to_numpy(bool))
-        units_b = S.mme_units(subtask, mme["group"], mme["answer"], mme["correct_b"].to_numpy(bool))
-        for name, kind in (("mme_perception", MME_PERCEPTION), ("mme_cognition", MME_COGNITION)):
-            if set(kind) & set(units_a.subtasks):
-                deltas[name] = S.paired_bootstrap(S.mme_total_stat(units_a, kind), units_a.features,
-                                                  units_b.features, strata=units_a.subtask, **boot)
+    # A's benchmark decides the statistics (the same ground truth per id is checked above).
+    benchmark = a.benchmark
+    present = [task for task in benchmark.tasks if (joined["task"] == task.name).any()]
+    deltas = pooled_deltas(joined, boot) if is_yesno(present) else {}
+    for task in present:
+        deltas.update(task.paired_deltas(joined[joined["task"] == task.name], boot))
+    formats = {h.name: h.format for h in benchmark.headlines()}
+    formats.setdefault("f1", "percent")
     return Comparison(a=a.label or str(a.path), b=b.label or str(b.path), n_paired=len(joined),
                       n_only_a=n_only_a, n_only_b=n_only_b, only_a_right=only_a_right, only_b_right=only_b_right,
                       p_mcnemar=S.mcnemar_exact(only_a_right, only_b_right), deltas=deltas,
-                      flips=flipped_items(joined))
+                      flips=flipped_items(joined), formats=formats)
 
 
 def flipped_items(joined: pd.DataFrame) -> pd.DataFrame:
@@ -136,9 +125,14 @@ def flipped_items(joined: pd.DataFrame) -> pd.DataFrame:
     return flipped[FLIP_COLUMNS].reset_index(drop=True)
 
 
-def baseline_columns(comparison: Optional[Comparison]) -> dict:
-    """Flat leaderboard columns of a comparison against the baseline (empty values when None)."""
-    names = ("accuracy", "f1", "pope_mean_f1", "mme_perception", "mme_cognition")
+def delta_names(comparisons: Sequence[Comparison]) -> list[str]:
+    """The delta names of these comparisons, in order of first appearance."""
+    return list(dict.fromkeys(name for c in comparisons for name in c.deltas))
+
+
+def baseline_columns(comparison: Optional[Comparison], names: Sequence[str] = ()) -> dict:
+    """Flat leaderboard columns of a comparison against the baseline (empty values when None):
+    the same columns for every row, for the delta `names` of all comparisons in the board."""
     row: dict = {"vs_base_n_paired": None, "vs_base_p_mcnemar": None, "vs_base_only_base_right": None,
                  "vs_base_only_run_right": None}
     for name in names:

@@ -21,8 +21,9 @@ from typing import Any, Iterable, Optional, Sequence
 import pandas as pd
 import yaml
 
+from evalkit.benchmark import Benchmark, benchmark_of_run
 from evalkit.errors import EvalkitError
-from evalkit.scoring.score import Scores, read_predictions, score_predictions
+from evalkit.scoring.scorer import Scores, read_predictions, score_predictions
 
 CONFIG, PREDICTIONS, SUMMARY, METRICS = "config.yaml", "predictions.jsonl", "summary.json", "metrics.csv"
 
@@ -70,9 +71,14 @@ class Run:
         return flat
 
     @cached_property
+    def benchmark(self) -> type[Benchmark]:
+        """The run's benchmark class (from config.yaml, or the imported source's name)."""
+        return benchmark_of_run(self.path)
+
+    @cached_property
     def scores(self) -> Scores:
         """predictions.jsonl re-scored under the run's own rule (what metrics.csv holds)."""
-        return score_predictions(read_predictions(self.path / PREDICTIONS), rule=self.rule)
+        return score_predictions(read_predictions(self.path / PREDICTIONS), self.benchmark, rule=self.rule)
 
     @property
     def headline(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pandas as pd
 from evalkit.report import svg
 from evalkit.report.compare import Comparison, fmt_delta, fmt_stat
 from evalkit.report.discover import Run
-from evalkit.report.leaderboard import POINTS, display_board, format_value, tag_of
+from evalkit.report.leaderboard import display_board, format_value, formats_of, tag_of
 
 MAX_FLIPS_SHOWN = 500  # per comparison in the page; the CSV has them all
 
@@ -90,9 +90,17 @@ def legend(runs: Sequence[Run], colours: dict[str, str]) -> str:
         for i, r in enumerate(runs)) + "</div>"
 
 
-def _fmt(column: str) -> Any:
-    points = column in POINTS
+def _fmt(column: str, formats: dict[str, str]) -> Any:
+    points = formats.get(column) == "points"
     return (lambda v: f"{v:.0f}") if points else (lambda v: f"{100 * v:.0f}%")
+
+
+def _y_max(frame: pd.DataFrame, value: str, formats: dict[str, str]) -> float:
+    """Rates on [0, 1]; points up to the largest value shown (a benchmark's own scale)."""
+    if formats.get(value) != "points":
+        return 1.0
+    values = [v for v in map(_float, frame.to_numpy().ravel()) if math.isfinite(v)]
+    return max(values + [1.0])
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -102,18 +110,20 @@ def render_report(runs: Sequence[Run], keys: Sequence[str], board: pd.DataFrame,
                   comparisons: dict[str, Optional[Comparison]], baseline: Optional[Run] = None) -> str:
     colours = {run.label: svg.colour(i) for i, run in enumerate(runs)}
     tags = {run.label: str(i + 1) for i, run in enumerate(runs)}
+    formats = formats_of(runs)
     body = [f"<h1>evalkit report: {len(runs)} run(s)</h1>",
             f'<p class="note">Generated {datetime.now():%Y-%m-%d %H:%M}. Runs are named by the config values that '
-            f"differ between them ({escape(', '.join(keys)) or 'none differ'}). Rates in %, MME scores in points; "
+            f"differ between them ({escape(', '.join(keys)) or 'none differ'}). Rates in %, scores in their "
+            "benchmark's points; "
             "errors count as wrong. Click a column header to sort.</p>", legend(runs, colours),
             "<h2>Leaderboard</h2>"]
     if baseline is not None:
         body.append(f'<p class="note">Baseline: <b>{escape(baseline.label)}</b>. Δ = run − baseline over shared '
-                    "items (percentage points; MME points) with a 95% paired bootstrap interval; p = McNemar exact "
+                    "items (percentage points, or the benchmark's points) with a 95% paired bootstrap interval; p = McNemar exact "
                     "test on the items only one of the two got right.</p>")
     for dataset, sub in board.groupby("dataset", sort=True):
         base = baseline.label if baseline else None
-        shown = display_board(sub.dropna(axis=1, how="all"), tags, base, keys)
+        shown = display_board(sub.dropna(axis=1, how="all"), tags, base, keys, formats)
         swatches = {tag_of(tags, label, base): colours[label] for label in tags}
         body += [f"<h3>{escape(dataset)}</h3>", table(shown, swatches=swatches, text_columns=keys)]
 
@@ -127,25 +137,25 @@ def render_report(runs: Sequence[Run], keys: Sequence[str], board: pd.DataFrame,
         points = [(r["run"], tags[r["run"]], colours[r["run"]], r["yes_ratio"], r["accuracy"])
                   for r in sub.to_dict("records")]
         charts.append(f"<div><h3>{escape(dataset)}</h3>"
-                      + svg.scatter(points, "yes-ratio", "accuracy", _fmt("accuracy"), x_line=0.5) + "</div>")
+                      + svg.scatter(points, "yes-ratio", "accuracy", _fmt("accuracy", formats), x_line=0.5) + "</div>")
     body.append(f'<div class="charts">{"".join(charts)}</div>')
 
     body.append("<h2>Per category</h2>")
     charts = []
     for dataset, task, value, frame in categories:
-        y_max = 200.0 if value in POINTS else 1.0
+        y_max = _y_max(frame, value, formats)
         series = [(run, colours.get(run, "#ccc"), [_float(v) for v in frame.loc[run]]) for run in frame.index]
         charts.append(f"<div><h3>{escape(dataset)} · {escape(task)} · {escape(value)}</h3>"
-                      + svg.bar_chart([str(c) for c in frame.columns], series, y_max, _fmt(value), value)
+                      + svg.bar_chart([str(c) for c in frame.columns], series, y_max, _fmt(value, formats), value)
                       + "<details><summary>table</summary>"
-                      + table(frame.map(lambda v, c=value: format_value(c, v)), index=True, swatches=colours)
+                      + table(frame.map(lambda v, c=value: format_value(c, v, formats)), index=True, swatches=colours)
                       + "</details></div>")
     body.append(f'<div class="charts">{"".join(charts)}</div>')
 
     if pivots:
         body.append("<h2>Ablations</h2>")
     for dataset, metric, pivot in pivots:
-        body += [f"<h3>{escape(dataset)} · {escape(metric)}</h3>", heat_map(pivot, metric)]
+        body += [f"<h3>{escape(dataset)} · {escape(metric)}</h3>", heat_map(pivot, metric, formats)]
 
     if baseline is not None:
         body.append("<h2>Paired comparisons with the baseline</h2>")
@@ -161,7 +171,7 @@ def _float(value: Any) -> float:
         return math.nan
 
 
-def heat_map(pivot: pd.DataFrame, metric: str) -> str:
+def heat_map(pivot: pd.DataFrame, metric: str, formats: dict[str, str]) -> str:
     """The pivot as a table whose cells are shaded from the lowest (white) to the highest (blue)."""
     values = [v for v in pivot.to_numpy().ravel() if math.isfinite(_float(v))]
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
@@ -176,15 +186,17 @@ def heat_map(pivot: pd.DataFrame, metric: str) -> str:
         for v in record:
             v = _float(v)
             cells += (f'<td style="background:{svg.heat_colour(v, lo, hi)};color:{svg.text_colour(v, lo, hi)}">'
-                      f"{escape(format_value(metric, v))}</td>")
+                      f"{escape(format_value(metric, v, formats))}</td>")
         rows.append(f"<tr>{cells}</tr>")
     return (f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
             "</tbody></table></div>")
 
 
 def comparison_table(comparison: Comparison) -> str:
-    rows = [{"metric": name, "A": fmt_stat(name, d.a), "B": fmt_stat(name, d.b), "B − A": fmt_delta(name, d.delta),
-             f"{100 * d.confidence:.0f}% CI": f"[{fmt_delta(name, d.low)}, {fmt_delta(name, d.high)}]",
+    kinds = {name: comparison.formats.get(name, "percent") for name in comparison.deltas}
+    rows = [{"metric": name, "A": fmt_stat(d.a, kinds[name]), "B": fmt_stat(d.b, kinds[name]),
+             "B − A": fmt_delta(d.delta, kinds[name]),
+             f"{100 * d.confidence:.0f}% CI": f"[{fmt_delta(d.low, kinds[name])}, {fmt_delta(d.high, kinds[name])}]",
              "units": d.n_units} for name, d in comparison.deltas.items()]
     return table(pd.DataFrame(rows), text_columns=["metric"])
 

@@ -1,31 +1,44 @@
 """Tables over many runs: the leaderboard, per-category tables and ablation pivots (DataFrames),
-and their CSV / Markdown files. Numbers come from each run's summary.json and metrics.csv.
+and their CSV / Markdown files. Numbers come from each run's summary.json and metrics.csv; which
+numbers, which way is better and how they print, each run's benchmark declares (evalkit.benchmark).
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pandas as pd
 
-from evalkit.report.compare import Comparison, baseline_columns
+from evalkit.benchmark import OVERALL, Headline, Task
+from evalkit.report.compare import Comparison, baseline_columns, delta_names
 from evalkit.report.discover import Run, describe_runs, label_keys, varying_keys
 from evalkit.scoring.calibration import frame_auroc
-from evalkit.scoring.metrics import MEAN, OVERALL
 
-# Headline numbers (summary.json["metrics"]) in display order; rates are fractions, MME in points.
-HEADLINE = ["accuracy", "yes_ratio", "mme_perception", "mme_cognition", "pope_mean_f1", "pope_pooled_f1",
-            "n_other"]
 COUNTS = ["n_items", "n_errors", "items_per_s"]
-# The metric a pivot shows when --metric is not given: the benchmark's own headline number.
-DEFAULT_METRICS = ("pope_mean_f1", "mme_perception", "accuracy")
-# Per-category tables: which columns of metrics.csv to show for each task.
-CATEGORY_VALUES = {"mme": ("score", "accuracy"), "pope": ("f1", "yes_ratio"), "yesno": ("accuracy",)}
-_SUMMARY_ROWS = {"mme": {OVERALL, "perception", "cognition"}, "pope": {OVERALL, MEAN}, "yesno": {OVERALL}}
-LOWER_IS_BETTER = {"n_errors", "n_other", "n_items"}
-POINTS = ("mme_perception", "mme_cognition", "score")  # columns in MME points, not rates
+_COUNT_HEADLINES = {"n_items": Headline("n_items", "lower", "count"), "n_errors": Headline("n_errors", "lower", "count")}
+
+
+def headlines(runs: Sequence[Run]) -> list[Headline]:
+    """The headline numbers of the runs' benchmarks, in display order (first appearance)."""
+    seen: dict[str, Headline] = {}
+    for benchmark in dict.fromkeys(run.benchmark for run in runs):
+        for h in benchmark.headlines():
+            seen.setdefault(h.name, h)
+    return list(seen.values())
+
+
+def tasks_of(runs: Sequence[Run]) -> dict[str, Task]:
+    """Task name -> task, over the runs' benchmarks (a shared task is one object)."""
+    return {task.name: task for benchmark in dict.fromkeys(run.benchmark for run in runs) for task in benchmark.tasks}
+
+
+def formats_of(runs: Sequence[Run]) -> dict[str, str]:
+    """Column / headline name -> format (percent, points, count, probability) for printing."""
+    formats = {k: v for task in tasks_of(runs).values() for k, v in task.formats.items()}
+    formats.update({h.name: h.format for h in headlines(runs)})
+    return formats
 
 
 def leaderboard(runs: Sequence[Run], keys: Sequence[str], metric: Optional[str] = None,
@@ -34,22 +47,26 @@ def leaderboard(runs: Sequence[Run], keys: Sequence[str], metric: Optional[str] 
     (with `comparisons`, keyed by label) the comparison to the baseline. Sorted by dataset, then by
     `metric` (default: each dataset's headline metric), best first (yes-ratio: nearest 50%)."""
     rows = []
+    heads = headlines(runs)
+    names = delta_names([c for c in (comparisons or {}).values() if c is not None])
     for run in runs:
         head = run.headline
         row: dict[str, Any] = {"run": run.label, "dataset": run.dataset}
         row.update({key: run.flat.get(key, "—") for key in keys})
-        row.update({name: _number(head.get(name)) for name in HEADLINE})
+        row.update({h.name: _number(head.get(h.name)) for h in heads})
         row["n_items"] = _number(run.summary.get("n_items", head.get("n_items")))
         row["n_errors"] = _number(run.summary.get("n_errors", head.get("n_errors")))
         row["items_per_s"] = _number(run.summary.get("items_per_s"))
         if comparisons is not None:
-            row.update(baseline_columns(comparisons.get(run.label)))
+            row.update(baseline_columns(comparisons.get(run.label), names))
         row["path"] = str(run.path)
         rows.append(row)
     board = pd.DataFrame(rows)
     board = board.loc[:, board.notna().any()]  # metrics no run has (MME columns on POPE runs)
-    sort_by = {d: metric or default_metric(sub.to_dict("records")) for d, sub in board.groupby("dataset")}
-    board["_sort"] = [_sort_key(row, sort_by[row["dataset"]]) for row in board.to_dict("records")]
+    primary = {run.dataset: run.benchmark.primary() for run in runs}
+    sort_by = {d: metric or default_metric(sub.to_dict("records"), primary[d]) for d, sub in board.groupby("dataset")}
+    specs = {**_COUNT_HEADLINES, **{h.name: h for h in heads}}
+    board["_sort"] = [_sort_key(row, sort_by[row["dataset"]], specs) for row in board.to_dict("records")]
     board = board.sort_values(["dataset", "_sort"], kind="stable", na_position="last")
     return board.drop(columns="_sort").reset_index(drop=True)
 
@@ -58,19 +75,17 @@ def _number(value: Any) -> float:
     return math.nan if value is None or isinstance(value, (str, list, dict)) else float(value)
 
 
-def _sort_key(row: dict, metric: Optional[str]) -> float:
-    """Smaller is better: higher scores first, fewer errors first, yes-ratio nearest 1/2 first."""
-    value = row.get(metric) if metric else None
-    if value is None or _isnan(value):
+def _sort_key(row: dict, metric: Optional[str], specs: Mapping[str, Headline]) -> float:
+    """Smaller is better, in the metric's declared direction (a number a benchmark does not
+    declare, such as --metric auroc, counts as higher-is-better)."""
+    if not metric:
         return math.nan
-    if metric == "yes_ratio":
-        return abs(float(value) - 0.5)
-    return float(value) if metric in LOWER_IS_BETTER else -float(value)
+    return specs.get(metric, Headline(metric)).sort_key(row.get(metric))
 
 
-def default_metric(rows: Sequence[dict]) -> Optional[str]:
-    """The first of DEFAULT_METRICS that every row has."""
-    for name in DEFAULT_METRICS:
+def default_metric(rows: Sequence[dict], candidates: Sequence[str]) -> Optional[str]:
+    """The first of the benchmark's primary metrics that every row has."""
+    for name in candidates:
         if rows and all(row.get(name) is not None and not _isnan(row.get(name)) for row in rows):
             return name
     return None
@@ -90,19 +105,21 @@ def category_long(runs: Sequence[Run]) -> pd.DataFrame:
     return long[front + [c for c in long.columns if c not in front]]
 
 
-def category_tables(long: pd.DataFrame) -> list[tuple[str, str, str, pd.DataFrame]]:
-    """(dataset, task, value column, table) with runs as rows and categories as columns; summary
-    rows (all, mean, perception/cognition totals) are left out: they are in the leaderboard."""
+def category_tables(long: pd.DataFrame, tasks: Mapping[str, Task]) -> list[tuple[str, str, str, pd.DataFrame]]:
+    """(dataset, task, value column, table) with runs as rows and categories as columns, for the
+    columns each task shows per category; its summary rows (all, mean, perception/cognition
+    totals) are left out: they are in the leaderboard."""
     tables = []
-    for (dataset, task), sub in long.groupby(["dataset", "task"], sort=True):
-        sub = sub[~sub["category"].astype(str).isin(_SUMMARY_ROWS.get(task, {OVERALL}))]
+    for (dataset, name), sub in long.groupby(["dataset", "task"], sort=True):
+        task = tasks.get(name, Task())
+        sub = sub[~sub["category"].astype(str).isin(task.summary_rows)]
         if sub.empty:
             continue
         order = list(dict.fromkeys(sub["category"].astype(str)))
         runs = list(dict.fromkeys(sub["run"]))
-        for value in CATEGORY_VALUES.get(task, ("accuracy",)):
+        for value in task.category_values:
             table = sub.pivot_table(index="run", columns="category", values=value, aggfunc="first", dropna=False)
-            tables.append((dataset, task, value, table.reindex(index=runs, columns=order)))
+            tables.append((dataset, name, value, table.reindex(index=runs, columns=order)))
     return tables
 
 
@@ -116,7 +133,7 @@ def ablation_pivots(runs: Sequence[Run], metric: Optional[str] = None) -> list[t
     for dataset in sorted({run.dataset for run in runs}):
         group = [run for run in runs if run.dataset == dataset]
         keys = label_keys(group, varying_keys(group))
-        chosen = metric or default_metric([run.headline for run in group])
+        chosen = metric or default_metric([run.headline for run in group], group[0].benchmark.primary())
         if not keys or not chosen:
             continue
         frame = pd.DataFrame([{**{k: run.flat.get(k, "—") for k in keys}, chosen: _number(run.headline.get(chosen))}
@@ -135,33 +152,36 @@ def ablation_pivots(runs: Sequence[Run], metric: Optional[str] = None) -> list[t
 
 # ------------------------------------------------------------------------------------------ format
 
-def format_value(column: str, value: Any) -> str:
-    """Rates as percentages, MME scores in points, counts as integers, '-' for missing."""
+def format_value(column: str, value: Any, formats: Mapping[str, str] = {}) -> str:
+    """In the column's declared format (`formats`, from the benchmarks): rates as percentages,
+    points as points, counts as integers, probabilities to 3 decimals; deltas signed; '-' if missing."""
     if value is None or _isnan(value):
         return "-"
     if isinstance(value, str):
         return value
     if column.endswith("p_mcnemar"):
         return f"{value:.3g}"
-    if column in ("n_items", "n_errors", "n_other") or column.startswith("vs_base_n") or column.startswith(
-            "vs_base_only"):
+    base = column.removeprefix("vs_base_d_")
+    kind = formats.get(base, formats.get(column))
+    if kind == "count" or column in _COUNT_HEADLINES or column.startswith(("vs_base_n", "vs_base_only")):
         return f"{int(value)}"
     if column == "items_per_s":
         return f"{value:.2f}"
-    if column == "auroc":  # a probability, as the scorer prints it
+    if kind == "probability" or column == "auroc":  # a probability, as the scorer prints it
         return f"{value:.3f}"
-    points = any(column.endswith(p) or f"_{p}_" in column for p in POINTS) or column in POINTS
+    points = kind == "points"
     if column.startswith("vs_base_d_"):
         return f"{value:+.2f}" if points else f"{100 * value:+.2f}"
     return f"{value:.2f}" if points else f"{100 * value:.2f}"
 
 
 def display_board(board: pd.DataFrame, tags: Optional[dict[str, str]] = None, baseline: Optional[str] = None,
-                  keys: Sequence[str] = ()) -> pd.DataFrame:
+                  keys: Sequence[str] = (), formats: Mapping[str, str] = {}) -> pd.DataFrame:
     """The leaderboard of one dataset as strings, baseline intervals folded into one 'CI' column per
-    metric. Config columns other than the label `keys` are left out (they are in the CSV). With `tags`
+    metric. Config columns other than the label `keys` are left out (they are in the CSV); metric
+    columns are those `formats` (formats_of) names. With `tags`
     (label -> run number) a '#' column comes first, and replaces the labels when keys are shown."""
-    fixed = {"run", "dataset", "path", *HEADLINE, *COUNTS}
+    fixed = {"run", "dataset", "path", *formats, *COUNTS}
     config_columns = [c for c in board.columns if c not in fixed and not c.startswith("vs_base_")]
     shown = board.drop(columns=["path", "dataset", *(c for c in config_columns if c not in keys)]).copy()
     if tags is not None:
@@ -171,13 +191,13 @@ def display_board(board: pd.DataFrame, tags: Optional[dict[str, str]] = None, ba
     for column in list(shown.columns):
         if column.endswith("_low") and column[:-4] in shown.columns:
             base = column[:-4]
-            ci = [f"[{format_value(base, lo)}, {format_value(base, hi)}]" if not _isnan(lo) else "-"
+            ci = [f"[{format_value(base, lo, formats)}, {format_value(base, hi, formats)}]" if not _isnan(lo) else "-"
                   for lo, hi in zip(shown[column], shown[base + "_high"])]
             shown.insert(shown.columns.get_loc(base) + 1, base + " CI", ci)
             shown = shown.drop(columns=[column, base + "_high"])
     for column in shown.columns:
         if not column.endswith(" CI"):
-            shown[column] = [format_value(column, v) for v in shown[column]]
+            shown[column] = [format_value(column, v, formats) for v in shown[column]]
     return shown.rename(columns=lambda c: c.replace("vs_base_d_", "Δ ").replace("vs_base_", "base: "))
 
 
@@ -198,8 +218,8 @@ def _md(value: Any) -> str:
     return ("-" if value is None or _isnan(value) else str(value)).replace("|", "\\|").replace("\n", " ")
 
 
-def _formatted(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    return frame.map(lambda v: format_value(column, v))
+def _formatted(frame: pd.DataFrame, column: str, formats: Mapping[str, str]) -> pd.DataFrame:
+    return frame.map(lambda v: format_value(column, v, formats))
 
 
 def slice_long(runs: Sequence[Run], meta_keys: Sequence[str]) -> pd.DataFrame:
@@ -255,32 +275,34 @@ def slice_tables(long: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
 
 def write_tables(out: Path, runs: Sequence[str], keys: Sequence[str], board: pd.DataFrame, long: pd.DataFrame,
                  categories: list[tuple[str, str, str, pd.DataFrame]], pivots: list[tuple[str, str, pd.DataFrame]],
-                 baseline: Optional[Run] = None, slices: Optional[pd.DataFrame] = None) -> list[Path]:
+                 baseline: Optional[Run] = None, slices: Optional[pd.DataFrame] = None,
+                 formats: Mapping[str, str] = {}) -> list[Path]:
     """leaderboard.csv (raw numbers), categories.csv (every metrics.csv row), pivot_<dataset>.csv
     and leaderboard.md (all of it, formatted). `runs`: the run labels, numbered in this order."""
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "leaderboard.csv", out / "categories.csv"]
     board.to_csv(written[0], index=False)
     long.to_csv(written[1], index=False)
-    md = ["# Leaderboard", "", "Rates in %, MME scores in points; runs named by the config values that differ.", ""]
+    md = ["# Leaderboard", "", "Rates in %, scores in their benchmark's points; runs named by the config values "
+          "that differ.", ""]
     if baseline is not None:
         md += [f"Baseline: **{baseline.label}** (`{baseline.path}`); Δ = run − baseline over shared items, "
                "95% paired bootstrap CI, McNemar exact p.", ""]
     tags = {label: str(i + 1) for i, label in enumerate(runs)}
     md += [f"{tags[label]}. {label}" for label in runs] + [""]
     for dataset, sub in board.groupby("dataset", sort=True):
-        shown = display_board(sub.dropna(axis=1, how="all"), tags, baseline.label if baseline else None, keys)
+        shown = display_board(sub.dropna(axis=1, how="all"), tags, baseline.label if baseline else None, keys, formats)
         md += [f"## {dataset}", "", markdown_table(shown), ""]
     md += ["# Per category", ""]
     for dataset, task, value, table in categories:
-        md += [f"## {dataset} · {task} · {value}", "", markdown_table(_formatted(table, value), index=True), ""]
+        md += [f"## {dataset} · {task} · {value}", "", markdown_table(_formatted(table, value, formats), index=True), ""]
     if pivots:
         md += ["# Ablations", ""]
     for dataset, metric, pivot in pivots:
         path = out / f"pivot_{_slug(dataset)}.csv"
         pivot.to_csv(path)
         written.append(path)
-        shown = _formatted(pivot, metric).rename(columns=lambda c: f"{pivot.columns.name}={c}" if pivot.columns.name
+        shown = _formatted(pivot, metric, formats).rename(columns=lambda c: f"{pivot.columns.name}={c}" if pivot.columns.name
                                                 else c)
         md += [f"## {dataset} · {metric}", "", markdown_table(shown, index=True), ""]
     if slices is not None and not slices.empty:
@@ -288,7 +310,7 @@ def write_tables(out: Path, runs: Sequence[str], keys: Sequence[str], board: pd.
         slices.to_csv(written[-1], index=False)
         md += ["# Slices", ""]
         for title, value, table in slice_tables(slices):
-            md += [f"## {title}", "", markdown_table(_formatted(table, value), index=True), ""]
+            md += [f"## {title}", "", markdown_table(_formatted(table, value, formats), index=True), ""]
     (out / "leaderboard.md").write_text("\n".join(md), encoding="utf-8")
     return written + [out / "leaderboard.md"]
 
@@ -297,5 +319,5 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
 
 
-__all__ = ["ablation_pivots", "category_long", "category_tables", "describe_runs", "display_board", "leaderboard",
-           "markdown_table", "slice_long", "slice_tables", "write_tables"]
+__all__ = ["ablation_pivots", "category_long", "category_tables", "describe_runs", "display_board", "formats_of",
+           "headlines", "leaderboard", "markdown_table", "slice_long", "slice_tables", "tasks_of", "write_tables"]

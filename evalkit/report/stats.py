@@ -93,54 +93,6 @@ def mean_f1_stat(split: np.ndarray) -> Stat:
 
 
 @dataclass(frozen=True)
-class MMEUnits:
-    """MME items folded into images (groups): one row per (subtask, group).
-
-    features: [n_items, n_correct, is_valid_pair, both_correct] per group, the inputs of acc and
-    acc+ (a valid pair has exactly one yes and one no question, as evalkit.scoring.metrics).
-    """
-
-    subtask: np.ndarray  # int index into `subtasks`, per unit
-    subtasks: tuple[str, ...]
-    features: np.ndarray
-
-
-def mme_units(subtask: Sequence[str], group: Sequence[str], answer: Sequence[str],
-              correct: np.ndarray) -> MMEUnits:
-    """Fold item rows of one run into MME image units, sorted by (subtask, group): two runs over
-    the same items (same subtask/group/answer columns) get the same units in the same order."""
-    frame = pd.DataFrame({"subtask": list(map(str, subtask)), "group": list(map(str, group)),
-                          "yes": np.asarray(answer) == "yes", "ok": np.asarray(correct, bool)})
-    units = frame.groupby(["subtask", "group"], sort=True).agg(
-        n=("ok", "size"), n_correct=("ok", "sum"), n_yes=("yes", "sum"), all_ok=("ok", "all"))
-    valid = (units["n"] == 2) & (units["n_yes"] == 1)
-    features = np.column_stack([units["n"], units["n_correct"], valid, valid & units["all_ok"]]).astype(float)
-    names = tuple(sorted(frame["subtask"].unique()))
-    owner = units.index.get_level_values("subtask").map({s: i for i, s in enumerate(names)}).to_numpy(int)
-    return MMEUnits(owner, names, features.reshape(-1, 4))
-
-
-def mme_total_stat(units: MMEUnits, include: Sequence[str]) -> Stat:
-    """Sum over the `include`d subtasks of 100 acc + 100 acc+; a subtask without a valid pair adds
-    nothing (as evalkit.scoring.metrics.mme_totals). NaN when no included subtask is present."""
-    chosen = [i for i, name in enumerate(units.subtasks) if name in set(include)]
-    S = np.zeros((len(units.subtask), len(units.subtasks)))
-    S[np.arange(len(units.subtask)), units.subtask] = 1.0
-
-    def stat(W: np.ndarray, X: np.ndarray) -> np.ndarray:
-        if not chosen:
-            return np.full(W.shape[0], np.nan)
-        n, ok, valid, both = ((W * X[:, j]) @ S for j in range(4))  # per resample and subtask
-        with np.errstate(invalid="ignore", divide="ignore"):
-            score = 100 * ok / n + 100 * both / valid
-        return np.nansum(score[:, chosen], axis=1)
-
-    return stat
-
-
-# --------------------------------------------------------------------------------------- bootstrap
-
-@dataclass(frozen=True)
 class Delta:
     """stat(B) - stat(A) with a percentile bootstrap interval."""
 

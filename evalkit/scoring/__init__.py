@@ -1,31 +1,5 @@
-"""Scoring: text -> yes/no/other (parse), pure metrics over DataFrames (metrics), and the glue that
-re-scores a predictions file and writes metrics.csv / summary.json (score). Other tools' prediction
-files are converted to evalkit's PredictionRow columns by `importers`.
-"""
-
-from evalkit.scoring.metrics import (
-    binary_metrics,
-    mme_bad_groups,
-    mme_metrics,
-    mme_totals,
-    pope_mean_f1,
-    pope_metrics,
-)
-from evalkit.scoring.parse import DEFAULT_RULE, RULES, parse_answer
-from evalkit.scoring.score import Scores, read_predictions, score_predictions, write_scores
-
-__all__ = [
-    "DEFAULT_RULE",
-    "RULES",
-    "Scores",
-    "binary_metrics",
-    "mme_bad_groups",
-    "mme_metrics",
-    "mme_totals",
-    "parse_answer",
-    "pope_mean_f1",
-    "pope_metrics",
-    "read_predictions",
-    "score_predictions",
-    "write_scores",
-]
+"""Scoring: the yes/no answer rules (parse), pure yes/no metrics over DataFrames (metrics), the yes/no
+task benchmarks build on (yesno), calibration of p_yes, the glue that scores a predictions frame as
+its benchmark declares and writes metrics.csv / summary.json (scorer), and the importers that turn
+other tools' prediction files into evalkit's PredictionRow columns. Benchmark-specific metrics live
+with their benchmark (datasets_adapters/)."""

@@ -24,15 +24,11 @@ from typing import Any, Iterable, Optional, Sequence
 
 import pandas as pd
 
+from evalkit.benchmark import Benchmark, Task
 from evalkit.errors import EvalkitError
 from evalkit.types import PredictionRow
 
 FORMATS = ("evalkit", "simple", "llava_answers", "lmms_eval")
-BENCHMARKS = ("mme", "pope", "yesno")  # benchmark name == evalkit task name
-POPE_SPLITS = ("adversarial", "popular", "random")
-# LLaVA's POPE question file numbers the splits from 1, 10000001 and 20000001 (adversarial,
-# random, popular); within a split its id minus the offset is the POPE file's question_id.
-LLAVA_POPE_ID_STRIDE = 10_000_000
 
 _ID_KEYS = ("question_id", "id")
 _ANSWER_KEYS = ("answer", "label", "gt_answer")
@@ -106,10 +102,11 @@ def detect_format(records: Sequence[dict], path: Path | str = "<rows>") -> str:
         f"found {sorted(columns)}")
 
 
-def split_from_name(path: Path | str) -> Optional[str]:
-    """POPE split named in a file name (coco_pope_random.json -> random), else None."""
+def split_from_name(path: Path | str, task: Task) -> Optional[str]:
+    """The category a file name names, for tasks whose files are per category (POPE's
+    coco_pope_random.json -> random), else None."""
     stem = Path(path).stem.lower()
-    found = [s for s in POPE_SPLITS if s in stem]
+    found = [s for s in task.imports.categories_in_file_names if s in stem]
     return found[0] if len(found) == 1 else None
 
 
@@ -154,16 +151,17 @@ def _frame(rows: list[dict[str, Any]], path: Path | str) -> pd.DataFrame:
     return pd.DataFrame(out, columns=_ROW_COLUMNS)
 
 
-def _unique_ids(records: Sequence[dict], id_key: str, benchmark: str, path: Path | str) -> list[str]:
-    """Source ids made unique: as is; else per category (POPE ids restart per split); else, for MME
-    only, numbered within the id (lmms-lab/MME's question_id is the image, shared by its 2 questions)."""
+def _unique_ids(records: Sequence[dict], id_key: str, task: Task, path: Path | str) -> list[str]:
+    """Source ids made unique: as is; else per category (POPE ids restart per split); else, where
+    the task says ids repeat per image, numbered within the id (lmms-lab/MME's question_id is the
+    image, shared by its 2 questions)."""
     raw = [str(r.get(id_key)) for r in records]
     if len(set(raw)) == len(raw):
         return raw
     scoped = [f"{r.get('category', '')}/{i}" for r, i in zip(records, raw)]
     if len(set(scoped)) == len(scoped):
         return scoped
-    if benchmark == "mme":
+    if task.imports.number_repeated_ids:
         counts: dict[str, int] = {}
         numbered = []
         for i in raw:
@@ -174,19 +172,18 @@ def _unique_ids(records: Sequence[dict], id_key: str, benchmark: str, path: Path
     raise PredictionImportError(f"{path}: duplicate question ids (within category) {dups[:10]}")
 
 
-def from_simple(records: Sequence[dict], benchmark: str, path: Path | str = "<rows>") -> pd.DataFrame:
+def from_simple(records: Sequence[dict], task: Task, path: Path | str = "<rows>") -> pd.DataFrame:
     columns = _columns(records)
     id_key, answer_key = _first_key(columns, _ID_KEYS), _first_key(columns, _ANSWER_KEYS)
     prediction_key = _first_key(columns, _PREDICTION_KEYS)
-    default_category = split_from_name(path) if benchmark == "pope" else None
-    if benchmark in ("mme", "pope") and "category" not in columns and default_category is None:
-        what = "MME subtask" if benchmark == "mme" else "POPE split (or a split in the file name)"
-        raise PredictionImportError(f"{path}: missing column(s) ['category'] ({what})")
-    ids = _unique_ids(records, id_key, benchmark, path)  # type: ignore[arg-type]
+    default_category = split_from_name(path, task)
+    if task.imports.category and "category" not in columns and default_category is None:
+        raise PredictionImportError(f"{path}: missing column(s) ['category'] ({task.imports.category})")
+    ids = _unique_ids(records, id_key, task, path)  # type: ignore[arg-type]
     rows = []
     for r, uid in zip(records, ids):
-        group = r.get("image") or (r.get(id_key) if benchmark == "mme" else "") or ""
-        rows.append({"id": uid, "task": benchmark, "question": _question_text(r.get("question", r.get("text"))),
+        group = r.get("image") or (r.get(id_key) if task.imports.group_is_question_id else "") or ""
+        rows.append({"id": uid, "task": task.name, "question": _question_text(r.get("question", r.get("text"))),
                      "answer": _norm_answer(r.get(answer_key)), "category": r.get("category", default_category),
                      "group": group, "prediction": r.get(prediction_key),
                      "meta": {"question_id": r.get(id_key), "image": r.get("image")}})
@@ -200,27 +197,26 @@ def _first_text(value: Any) -> Optional[str]:
     return value if isinstance(value, str) else None
 
 
-def from_lmms_eval(records: Sequence[dict], benchmark: str, path: Path | str = "<rows>") -> pd.DataFrame:
+def from_lmms_eval(records: Sequence[dict], task: Task, path: Path | str = "<rows>") -> pd.DataFrame:
     rows = []
     for r in records:
         doc = r.get("doc") if isinstance(r.get("doc"), dict) else {}
         answer = doc.get("answer", r.get("target"))
         prediction = _first_text(r.get("filtered_resps")) or _first_text(r.get("resps"))
         category = doc.get("category", "")
-        if benchmark == "mme":
-            group = doc.get("question_id", "")  # lmms-lab/MME: the image path, shared by its 2 questions
-        else:  # POPE: the COCO image id; `image` itself is usually dropped from logs (not JSON)
-            image = doc.get("image")
-            group = doc.get("image_source") or (image if isinstance(image, str) else "")
-        rows.append({"id": str(r["doc_id"]), "task": benchmark, "question": _question_text(doc.get("question")),
+        if task.imports.lmms_eval_group is not None:
+            group = task.imports.lmms_eval_group(doc)
+        else:  # the image path, where the log kept it (images are usually dropped: not JSON)
+            group = doc["image"] if isinstance(doc.get("image"), str) else ""
+        rows.append({"id": str(r["doc_id"]), "task": task.name, "question": _question_text(doc.get("question")),
                      "answer": _norm_answer(answer), "category": category, "group": group,
                      "prediction": prediction, "meta": {"doc_id": r["doc_id"], "question_id": doc.get("question_id")}})
-    if benchmark in ("mme", "pope") and not any(row["category"] for row in rows):
-        raise PredictionImportError(f"{path}: lmms-eval rows lack doc.category (the MME subtask / POPE split)")
+    if task.imports.category and not any(row["category"] for row in rows):
+        raise PredictionImportError(f"{path}: lmms-eval rows lack doc.category ({task.imports.category})")
     return _frame(rows, path)
 
 
-def _load_questions(files: Iterable[Path | str]) -> tuple[dict[Any, dict], dict[tuple[str, Any], dict]]:
+def _load_questions(files: Iterable[Path | str], task: Task) -> tuple[dict[Any, dict], dict[tuple[str, Any], dict]]:
     """(index: question_id -> row, from files without labels; labels: (category, question_id) -> row)."""
     index: dict[Any, dict] = {}
     labels: dict[tuple[str, Any], dict] = {}
@@ -230,7 +226,7 @@ def _load_questions(files: Iterable[Path | str]) -> tuple[dict[Any, dict], dict[
         if "question_id" not in columns:
             raise PredictionImportError(f"{path}: missing column(s) ['question_id'] in a questions file")
         answer_key = _first_key(columns, _ANSWER_KEYS)
-        default_category = split_from_name(path) or ""
+        default_category = split_from_name(path, task) or ""
         for r in records:
             if answer_key is None:
                 target, key = index, r["question_id"]
@@ -244,8 +240,8 @@ def _load_questions(files: Iterable[Path | str]) -> tuple[dict[Any, dict], dict[
 
 
 def _find_label(labels: dict[tuple[str, Any], dict], categories: set[str], qid: Any,
-                category: Optional[str]) -> list[dict]:
-    keys = [qid] + ([qid % LLAVA_POPE_ID_STRIDE] if isinstance(qid, int) and qid > LLAVA_POPE_ID_STRIDE else [])
+                category: Optional[str], stride: Optional[int]) -> list[dict]:
+    keys = [qid] + ([qid % stride] if stride and isinstance(qid, int) and qid > stride else [])
     scope = [category] if category is not None else sorted(categories)
     for key in keys:
         found = [labels[(c, key)] for c in scope if (c, key) in labels]
@@ -254,12 +250,12 @@ def _find_label(labels: dict[tuple[str, Any], dict], categories: set[str], qid: 
     return []
 
 
-def from_llava_answers(records: Sequence[dict], benchmark: str, questions: Sequence[Path | str],
+def from_llava_answers(records: Sequence[dict], task: Task, questions: Sequence[Path | str],
                        path: Path | str = "<rows>") -> pd.DataFrame:
     if not questions:
         raise PredictionImportError(f"{path}: LLaVA answer rows (question_id, text) carry no ground truth; "
                                     f"pass the benchmark's question/label files with --questions")
-    index, labels = _load_questions(questions)
+    index, labels = _load_questions(questions, task)
     if not labels:
         raise PredictionImportError(f"{path}: none of the --questions files has a 'label' or 'answer' column")
     categories = {c for c, _ in labels}
@@ -271,7 +267,8 @@ def from_llava_answers(records: Sequence[dict], benchmark: str, questions: Seque
             unknown.append(qid)
             continue
         category = (info or {}).get("category", r.get("category"))
-        found = _find_label(labels, categories, qid, None if category is None else str(category))
+        found = _find_label(labels, categories, qid, None if category is None else str(category),
+                            task.imports.id_stride)
         if len(found) != 1:
             (ambiguous if found else unknown).append(qid)
             continue
@@ -283,8 +280,9 @@ def from_llava_answers(records: Sequence[dict], benchmark: str, questions: Seque
                 (asked and label.get("text") and asked != _question_text(label["text"])):
             mismatched.append(qid)
             continue
-        split = str(category if category is not None else label.get("category") or split_from_name(label["_source"]))
-        rows.append({"id": str(qid), "task": benchmark, "question": _question_text(label.get("text") or asked),
+        named = label.get("category") or split_from_name(label["_source"], task)
+        split = str(category if category is not None else named)
+        rows.append({"id": str(qid), "task": task.name, "question": _question_text(label.get("text") or asked),
                      "answer": _norm_answer(label.get(label["_answer_key"])), "category": split,
                      "group": label.get("image") or image or "", "prediction": r.get("text"),
                      "prompt": r.get("prompt"),
@@ -311,28 +309,30 @@ def _warn_uncovered(rows: list[dict], labels: dict[tuple[str, Any], dict], path:
                       f"e.g. {missing[:5]}", RuntimeWarning, stacklevel=3)
 
 
-def from_evalkit(records: Sequence[dict], benchmark: Optional[str], path: Path | str = "<rows>") -> pd.DataFrame:
+def from_evalkit(records: Sequence[dict], task: Optional[Task], path: Path | str = "<rows>") -> pd.DataFrame:
     frame = pd.DataFrame(list(records))
-    if benchmark is not None:
-        frame["task"] = frame["task"].fillna(benchmark)
+    if task is not None:
+        frame["task"] = frame["task"].fillna(task.name)
     return frame
 
 
-def import_predictions(path: Path | str, benchmark: str, questions: Sequence[Path | str] = ()
+def import_predictions(path: Path | str, benchmark: type[Benchmark], questions: Sequence[Path | str] = ()
                        ) -> tuple[pd.DataFrame, str]:
-    """Read `path`, detect its format and return (PredictionRow frame, format name)."""
-    if benchmark not in BENCHMARKS:
-        raise PredictionImportError(f"unknown benchmark {benchmark!r}; choose one of {BENCHMARKS}")
+    """Read `path`, detect its format and return (PredictionRow frame, format name). Rows without a
+    task of their own are scored with the benchmark's first task."""
+    if not benchmark.tasks:
+        raise PredictionImportError(f"{benchmark.__name__} declares no task to score imported predictions with")
+    task = benchmark.tasks[0]
     records = load_records(path)
     fmt = detect_format(records, path)
     if fmt == "evalkit":
-        frame = from_evalkit(records, benchmark, path)
+        frame = from_evalkit(records, task, path)
     elif fmt == "simple":
-        frame = from_simple(records, benchmark, path)
+        frame = from_simple(records, task, path)
     elif fmt == "lmms_eval":
-        frame = from_lmms_eval(records, benchmark, path)
+        frame = from_lmms_eval(records, task, path)
     else:
-        frame = from_llava_answers(records, benchmark, questions, path)
+        frame = from_llava_answers(records, task, questions, path)
     if questions and fmt != "llava_answers":
         warnings.warn(f"{path}: --questions ignored, the {fmt} format carries its own ground truth", RuntimeWarning,
                       stacklevel=2)

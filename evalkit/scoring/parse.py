@@ -1,7 +1,8 @@
-"""Text -> "yes" / "no" / "other": the one parser every score goes through.
+"""Text -> "yes" / "no" / "other": the yes/no answer rules every yes/no task reads answers with.
 
-The `mme` and `pope` rules reproduce the official scorers character for character (see
-shared/reference/benchmarks.md), quirks included, because evalkit's default numbers must equal the
+A library, named after the official scripts the rules reproduce; which rule is a task's official
+one is the task's declaration (its benchmark module), not this file's. The `mme` and `pope` rules
+reproduce the official scorers character for character (see shared/reference/benchmarks.md), quirks included, because evalkit's default numbers must equal the
 published ones. `strict` is evalkit's own reading: it tells users how many answers the lenient
 official rules had to interpret (a model that rambles can still score well under `pope`).
 
@@ -14,10 +15,6 @@ from __future__ import annotations
 from typing import Callable
 
 RULES = ("mme", "pope", "strict")
-
-# The official rule of each task. `yesno` (free yes/no files, synthetic benchmarks) uses the MME
-# rule: it is the stricter of the two official ones and, unlike POPE's, can say "other".
-DEFAULT_RULE: dict[str, str] = {"mme": "mme", "pope": "pope", "yesno": "mme"}
 
 YES, NO, OTHER = "yes", "no", "other"
 
@@ -56,30 +53,22 @@ def parse_strict(text: str) -> str:
     return core if core in (YES, NO) else OTHER
 
 
-_PARSERS: dict[str, Callable[[str], str]] = {"mme": parse_mme, "pope": parse_pope, "strict": parse_strict}
+YESNO_RULES: dict[str, Callable[[str], str]] = {"mme": parse_mme, "pope": parse_pope, "strict": parse_strict}
 
 
 def check_rule(rule: str) -> str:
     """Return `rule` if known; otherwise fail with the valid choices (configs and CLI call this early)."""
-    if rule not in _PARSERS:
+    if rule not in YESNO_RULES:
         raise ValueError(f"unknown parse rule {rule!r}; choose one of {RULES}")
     return rule
 
 
 def parse_answer(text: str, rule: str) -> str:
     """Map a stripped model answer to "yes" / "no" / "other" under `rule` (one of RULES)."""
-    parser = _PARSERS.get(rule)
+    parser = YESNO_RULES.get(rule)
     if parser is None:
         check_rule(rule)
     if not isinstance(text, str):  # a missing text (error row, NaN from pandas) reads as empty
         text = ""
     return parser(text)  # type: ignore[misc]
 
-
-def rule_for_task(task: str, rule: str | None) -> str:
-    """The rule to apply to an item of `task`: the explicit `rule`, else the task's official one."""
-    if rule is not None:
-        return check_rule(rule)
-    if task not in DEFAULT_RULE:
-        raise ValueError(f"unknown task {task!r}; expected one of {tuple(DEFAULT_RULE)}")
-    return DEFAULT_RULE[task]

@@ -15,7 +15,8 @@ import pytest
 
 from evalkit.score import main
 from evalkit.scoring.importers import import_predictions
-from evalkit.scoring.score import score_predictions
+from datasets_adapters.pope import POPEDataset
+from evalkit.scoring.scorer import score_predictions
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 LLAVA = SHARED / "data" / "llava_v15_13b_pope"
@@ -33,9 +34,9 @@ EXPECTED_YES_RATIO = {"adversarial": 43.30, "popular": 41.37, "random": 41.68}
 
 @pytest.fixture(scope="module")
 def scores():
-    frame, fmt = import_predictions(ANSWERS, "pope", QUESTIONS)
+    frame, fmt = import_predictions(ANSWERS, POPEDataset, QUESTIONS)
     assert fmt == "llava_answers"
-    return score_predictions(frame)
+    return score_predictions(frame, POPEDataset)
 
 
 def test_official_pope_numbers(scores) -> None:
@@ -54,7 +55,7 @@ def test_current_pope_files_are_refused_not_misjoined(tmp_path: Path) -> None:
     questions = [LLAVA / "llava_pope_test.jsonl"] + [current / f"coco_pope_{s}.json"
                                                      for s in ("adversarial", "popular", "random")]
     with pytest.raises(ValueError, match="llava_v15_eval_version"):
-        import_predictions(ANSWERS, "pope", questions)
+        import_predictions(ANSWERS, POPEDataset, questions)
 
 
 def test_cli_end_to_end(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from evalkit.report.__main__ import main
-from evalkit.scoring.score import score_predictions, write_scores
+from evalkit.benchmark import benchmark_of_config
+from evalkit.scoring.scorer import score_predictions, write_scores
 
 CHROMIUM = Path("/usr/bin/chromium")
 MME_SUBTASKS = ("existence", "count", "position", "color", "commonsense_reasoning")
@@ -50,7 +51,7 @@ def write_run(folder: Path, name: str, layer: int, accuracy: float, yes_bias: fl
                       "error": None, "meta": {}})
     (folder / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in preds), encoding="utf-8")
     (folder / "summary.json").write_text(json.dumps({"n_items": len(preds), "n_errors": 0, "items_per_s": 5.0 + seed}))
-    write_scores(folder, score_predictions(pd.DataFrame(preds)))
+    write_scores(folder, score_predictions(pd.DataFrame(preds), benchmark_of_config(cfg)))
     return folder
 
 

@@ -7,15 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from evalkit.scoring.metrics import (
-    binary_metrics,
-    mme_bad_groups,
-    mme_metrics,
-    mme_subtask,
-    mme_totals,
-    pope_mean_f1,
-    pope_metrics,
-)
+from datasets_adapters.mme_metrics import mme_bad_groups, mme_metrics, mme_subtask, mme_totals
+from datasets_adapters.pope import pope_mean_f1, pope_metrics
+from evalkit.scoring.metrics import binary_metrics
 
 
 def frame(rows: list[tuple], task: str = "yesno") -> pd.DataFrame:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.scoring.parse import DEFAULT_RULE, RULES, parse_answer
+from datasets_adapters.mme import MME
+from datasets_adapters.pope import POPE
+from evalkit.scoring.parse import RULES, parse_answer
+from evalkit.scoring.yesno import YESNO
 
 # (text as stripped model output, mme rule, pope rule, strict rule)
 CASES = [
@@ -67,6 +70,7 @@ def test_unknown_rule_lists_the_rules() -> None:
         assert rule in str(info.value)
 
 
-def test_default_rule_per_task() -> None:
-    assert DEFAULT_RULE == {"mme": "mme", "pope": "pope", "yesno": "mme"}
-    assert set(DEFAULT_RULE.values()) <= set(RULES)
+def test_official_rule_per_task() -> None:
+    assert {t.name: t.official_rule for t in (MME, POPE, YESNO)} == {"mme": "mme", "pope": "pope", "yesno": "mme"}
+    for task in (MME, POPE, YESNO):
+        assert set(task.rules) == set(RULES) and task.rule(None) in RULES

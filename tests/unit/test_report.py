@@ -14,8 +14,9 @@ from evalkit.report import stats as S
 from evalkit.report.__main__ import main
 from evalkit.report.compare import compare_runs
 from evalkit.report.discover import describe_runs, find_run_dirs, load_run, load_runs, varying_keys
-from evalkit.report.leaderboard import ablation_pivots, category_long, category_tables, leaderboard
-from evalkit.scoring.score import score_predictions, write_scores
+from evalkit.report.leaderboard import ablation_pivots, category_long, category_tables, leaderboard, tasks_of
+from evalkit.benchmark import benchmark_of_config
+from evalkit.scoring.scorer import score_predictions, write_scores
 
 
 def config(name: str = "m15", layer: int = -2, **top) -> dict:
@@ -50,7 +51,7 @@ def write_run(folder: Path, cfg: dict, answers: list[str], rows: list[dict] | No
     (folder / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in preds), encoding="utf-8")
     (folder / "summary.json").write_text(json.dumps({"n_items": len(preds), "n_errors": 0,
                                                      "items_per_s": items_per_s}), encoding="utf-8")
-    write_scores(folder, score_predictions(pd.DataFrame(preds)))
+    write_scores(folder, score_predictions(pd.DataFrame(preds), benchmark_of_config(cfg)))
     return folder
 
 
@@ -123,7 +124,7 @@ def test_leaderboard_numbers_and_order(sweep):
 
 def test_category_tables(sweep):
     runs = load_runs([sweep])
-    tables = category_tables(category_long(runs))
+    tables = category_tables(category_long(runs), tasks_of(runs))
     assert [(d, t, v) for d, t, v, _ in tables] == [("toy", "yesno", "accuracy")]
     table = tables[0][3]
     assert list(table.columns) == ["colour", "shape"]  # the pooled "all" row is the leaderboard's
@@ -227,11 +228,11 @@ def test_imported_predictions_count_as_runs(tmp_path):
     imported = write_run(tmp_path / "theirs", config("m15"), [Y, Y, Y, N, Y, N, Y, N])
     (imported / "config.yaml").unlink()
     summary = json.loads((imported / "summary.json").read_text())
-    summary["source"] = {"file": "/answers/llava.jsonl", "format": "llava_answers", "benchmark": "toy"}
+    summary["source"] = {"file": "/answers/llava.jsonl", "format": "llava_answers", "benchmark": "yesno"}
     (imported / "summary.json").write_text(json.dumps(summary))
     runs = load_runs([tmp_path])
     assert [r.path.name for r in runs] == ["ours", "theirs"]
-    assert runs[1].dataset == "toy" and "file=/answers/llava.jsonl" in runs[1].label
+    assert runs[1].dataset == "yesno" and "file=/answers/llava.jsonl" in runs[1].label
     comparison = compare_runs(runs[0], runs[1], n_boot=100)
     assert (comparison.only_a_right, comparison.only_b_right, len(comparison.flips)) == (1, 0, 1)
 

@@ -10,8 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from datasets_adapters.mme_metrics import mme_total_stat, mme_units
 from evalkit.report import stats as S
-from evalkit.scoring.metrics import binary_metrics, mme_metrics, mme_totals, pope_mean_f1, pope_metrics
+from datasets_adapters.mme_metrics import mme_metrics, mme_totals
+from datasets_adapters.pope import pope_mean_f1, pope_metrics
+from evalkit.scoring.metrics import binary_metrics
 
 
 def binomial_two_sided(b: int, c: int) -> float:
@@ -177,13 +180,13 @@ def test_mme_totals_at_the_sample_equal_scoring():
     frame["parsed"] = np.where(rng.random(len(frame)) < 0.7, frame["answer"], "other")
     correct = (frame["parsed"] == frame["answer"]).to_numpy()
     totals = mme_totals(mme_metrics(frame))
-    units = S.mme_units(frame["category"], frame["group"], frame["answer"], correct)
+    units = mme_units(frame["category"], frame["group"], frame["answer"], correct)
     ones = np.ones((1, len(units.subtask)))
-    perception = S.mme_total_stat(units, ("existence", "color", "OCR"))(ones, units.features)[0]
-    cognition = S.mme_total_stat(units, ("code_reasoning",))(ones, units.features)[0]
+    perception = mme_total_stat(units, ("existence", "color", "OCR"))(ones, units.features)[0]
+    cognition = mme_total_stat(units, ("code_reasoning",))(ones, units.features)[0]
     assert perception == pytest.approx(totals["perception"])
     assert cognition == pytest.approx(totals["cognition"])
-    assert math.isnan(S.mme_total_stat(units, ("scene",))(ones, units.features)[0])
+    assert math.isnan(mme_total_stat(units, ("scene",))(ones, units.features)[0])
 
 
 def test_mme_bootstrap_interval_brackets_the_delta():
@@ -192,8 +195,8 @@ def test_mme_bootstrap_interval_brackets_the_delta():
     group = [f"{c}/{i // 2}" for i, c in enumerate(category)]
     answer = np.tile(["yes", "no"], 40)
     ok_a, ok_b = rng.random(80) < 0.7, rng.random(80) < 0.9
-    ua, ub = (S.mme_units(category, group, answer, ok) for ok in (ok_a, ok_b))
-    d = S.paired_bootstrap(S.mme_total_stat(ua, ("existence", "count")), ua.features, ub.features,
+    ua, ub = (mme_units(category, group, answer, ok) for ok in (ok_a, ok_b))
+    d = S.paired_bootstrap(mme_total_stat(ua, ("existence", "count")), ua.features, ub.features,
                            n_boot=500, strata=ua.subtask)
     assert d.n_units == 40
     assert d.low <= d.delta <= d.high

@@ -14,10 +14,22 @@ import pytest
 
 from evalkit.score import main
 from evalkit.scoring.importers import detect_format, import_predictions
-from evalkit.scoring.score import TIDY_COLUMNS, read_predictions, score_predictions, write_scores
+from datasets_adapters.mme import MME
+from datasets_adapters.pope import POPE, POPEDataset
+from evalkit.benchmark import Benchmark
+from evalkit.scoring.scorer import read_predictions, score_predictions, write_scores
+from evalkit.scoring.yesno import YESNO
 from evalkit.types import PredictionRow
 
 REPO = Path(__file__).resolve().parents[2]
+TIDY_COLUMNS = ["task", "category", "n", "n_correct", "accuracy", "acc_plus", "score", "precision", "recall", "f1",
+                "yes_ratio", "tp", "fp", "tn", "fn", "n_other", "n_other_strict", "n_error", "n_groups", "n_bad_groups"]
+
+
+class Mixed(Benchmark):
+    """A benchmark of three yes/no tasks (composition: tasks are shared objects)."""
+
+    tasks = (YESNO, MME, POPE)
 
 
 def row(id: str, task: str, answer: str, text: str, category: str = "c", group: str = "",
@@ -39,7 +51,7 @@ def mixed_rows() -> list[dict]:
 
 
 def test_score_predictions_mixed_tasks() -> None:
-    scores = score_predictions(pd.DataFrame(mixed_rows()))
+    scores = score_predictions(pd.DataFrame(mixed_rows()), Mixed)
     frame = scores.frame.set_index("id")
     assert frame.loc["y2", "parsed"] == "other"  # yesno uses the MME rule
     assert frame.loc["p2", "parsed"] == "yes"  # POPE rule: "NO" is yes
@@ -65,15 +77,15 @@ def test_score_predictions_mixed_tasks() -> None:
 
 
 def test_rule_override_and_bad_rule() -> None:
-    scores = score_predictions(pd.DataFrame(mixed_rows()), rule="strict")
+    scores = score_predictions(pd.DataFrame(mixed_rows()), Mixed, rule="strict")
     assert scores.frame.set_index("id").loc["p4", "parsed"] == "other"
     assert scores.headline["rule"] == "strict"
     with pytest.raises(ValueError, match="strict"):
-        score_predictions(pd.DataFrame(mixed_rows()), rule="loose")
+        score_predictions(pd.DataFrame(mixed_rows()), Mixed, rule="loose")
 
 
 def test_headline_only_has_what_applies() -> None:
-    scores = score_predictions(pd.DataFrame([r for r in mixed_rows() if r["task"] == "yesno"]))
+    scores = score_predictions(pd.DataFrame([r for r in mixed_rows() if r["task"] == "yesno"]), Mixed)
     assert "pope_mean_f1" not in scores.headline and "mme_perception" not in scores.headline
     assert scores.headline["accuracy"] == pytest.approx(2 / 3)
 
@@ -94,14 +106,21 @@ def test_read_predictions_torn_last_line_and_duplicates(tmp_path: Path) -> None:
 
 def test_write_scores_merges_summary(tmp_path: Path) -> None:
     (tmp_path / "summary.json").write_text(json.dumps({"model": "x", "metrics": {"old": 1}}))
-    write_scores(tmp_path, score_predictions(pd.DataFrame(mixed_rows())))
+    write_scores(tmp_path, score_predictions(pd.DataFrame(mixed_rows()), Mixed))
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["model"] == "x" and "old" not in summary["metrics"] and summary["metrics"]["n_items"] == 11
     assert list(pd.read_csv(tmp_path / "metrics.csv").columns) == TIDY_COLUMNS
 
 
+def shapes_run(folder: Path) -> Path:
+    """A run directory of the MME- and POPE-style rows (a shapes run: its config names the benchmark)."""
+    write_jsonl(folder / "predictions.jsonl", [r for r in mixed_rows() if r["task"] != "yesno"])
+    (folder / "config.yaml").write_text("dataset:\n  _target_: datasets_adapters.shapes.ShapesDataset\n  name: shapes\n")
+    return folder
+
+
 def test_cli_rescore_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    write_jsonl(tmp_path / "predictions.jsonl", mixed_rows())
+    shapes_run(tmp_path)
     (tmp_path / "summary.json").write_text(json.dumps({"n_items": 11}))
     assert main([str(tmp_path)]) == 0
     assert "code_reasoning" in capsys.readouterr().out
@@ -118,9 +137,12 @@ def test_cli_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["--benchmark", "pope", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert str(bad) in err and "answer" in err  # names the file and the missing column
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--benchmark", "nope", str(bad)])
-    assert exit_info.value.code == 2
+    assert main(["--benchmark", "nope", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown benchmark 'nope'" in err and "pope" in err and "yesno" in err  # lists the choices
+    write_jsonl(tmp_path / "predictions.jsonl", mixed_rows())
+    assert main([str(tmp_path)]) == 2  # no config.yaml: which benchmark scores it is unknown
+    assert "which benchmark" in capsys.readouterr().err
 
 
 def test_cli_simple_mme_file(tmp_path: Path) -> None:
@@ -164,9 +186,9 @@ def test_llava_answers_join_by_id_in_shuffled_order(tmp_path: Path) -> None:
     random.Random(0).shuffle(answers)
     qfile = write_jsonl(tmp_path / "llava_pope_test.jsonl", questions)
     afile = write_jsonl(tmp_path / "answers.jsonl", answers)
-    frame, fmt = import_predictions(afile, "pope", [qfile, *qfiles])
+    frame, fmt = import_predictions(afile, POPEDataset, [qfile, *qfiles])
     assert fmt == "llava_answers" and len(frame) == 12
-    table = score_predictions(frame).tables["pope"].set_index("category")
+    table = score_predictions(frame, POPEDataset).tables["pope"].set_index("category")
     assert table.loc["adversarial", "f1"] == pytest.approx(1.0)
     assert table.loc["random", "f1"] == pytest.approx(2 * 0.5 / 1.5) and table.loc["random", "yes_ratio"] == 1.0
 
@@ -175,13 +197,13 @@ def test_llava_answers_join_by_id_in_shuffled_order(tmp_path: Path) -> None:
     other[0]["text"] = "Is there a horse in the image?"
     write_jsonl(qfiles[1], other)
     with pytest.raises(ValueError, match="different image/question"):
-        import_predictions(afile, "pope", [qfile, *qfiles])
+        import_predictions(afile, POPEDataset, [qfile, *qfiles])
 
 
 def test_llava_answers_need_questions(tmp_path: Path) -> None:
     afile = write_jsonl(tmp_path / "answers.jsonl", [{"question_id": 1, "prompt": "Is there?", "text": "Yes"}])
     with pytest.raises(ValueError, match="--questions"):
-        import_predictions(afile, "pope")
+        import_predictions(afile, POPEDataset)
 
 
 def test_lmms_eval_log(tmp_path: Path) -> None:
@@ -190,9 +212,9 @@ def test_lmms_eval_log(tmp_path: Path) -> None:
              "target": ans, "resps": [[pred]], "filtered_resps": [pred]}
             for i, (ans, pred) in enumerate([("yes", "Yes."), ("no", "No"), ("yes", "No"), ("no", "no")])]
     path = write_jsonl(tmp_path / "samples_pope.jsonl", rows)
-    frame, fmt = import_predictions(path, "pope")
+    frame, fmt = import_predictions(path, POPEDataset)
     assert fmt == "lmms_eval"
-    table = score_predictions(frame).tables["pope"].set_index("category")
+    table = score_predictions(frame, POPEDataset).tables["pope"].set_index("category")
     assert table.loc["adversarial", "accuracy"] == pytest.approx(0.75)
     assert table.loc["adversarial", "yes_ratio"] == pytest.approx(0.25)  # predictions, not ground truth
 
@@ -203,7 +225,7 @@ def test_detect_format_names_missing_columns() -> None:
 
 
 def test_module_entry_point(tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "predictions.jsonl", mixed_rows())
+    shapes_run(tmp_path)
     done = subprocess.run([sys.executable, "-m", "evalkit.score", str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

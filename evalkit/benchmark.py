@@ -1,0 +1,225 @@
+"""The benchmark unit: everything after generation asks a benchmark, never names one.
+
+A benchmark is a class built by Hydra from `conf/dataset/<name>.yaml` (`_target_`). Its instances
+load the items (with the benchmark's prompt conventions applied); the class itself declares, with
+no data needed, how its predictions are scored: its `tasks`. A task is one scoring protocol over
+prediction rows (the rows' `task` column names it): the parse rules that apply and the official
+one, the metrics (pure functions over the predictions DataFrame), the headline numbers with their
+direction and format, what reports show per category, how other tools' files are imported, and
+the paired statistics `report compare` computes. Several benchmarks may share a task (the
+synthetic `shapes` set asks MME-style and POPE-style questions and scores them with those tasks).
+
+Scoring, rescoring and import, the per-run table, the leaderboard, compare and report.html get the
+benchmark of a run from its `config.yaml` (`dataset._target_`), so a benchmark defined in a user's
+own module and config folder works everywhere without editing evalkit (docs/extending.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
+
+import pandas as pd
+
+from evalkit.errors import EvalkitError
+from evalkit.types import Item
+
+OVERALL = "all"  # label of the pooled row in per-category tables
+FORMATS = ("percent", "points", "count", "probability")
+DIRECTIONS = ("higher", "lower", "target")
+
+
+class BenchmarkError(EvalkitError):
+    pass
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline number (a key of summary.json["metrics"]): which way is better, how to show it."""
+
+    name: str
+    direction: str = "higher"  # higher | lower | target (best nearest `target`, e.g. a yes-ratio of 0.5)
+    format: str = "percent"  # percent (a fraction shown x100) | points | count | probability
+    target: Optional[float] = None
+
+    def __post_init__(self):
+        if self.direction not in DIRECTIONS or self.format not in FORMATS:
+            raise ValueError(f"headline {self.name}: direction in {DIRECTIONS}, format in {FORMATS}")
+        if (self.direction == "target") != (self.target is not None):
+            raise ValueError(f"headline {self.name}: direction=target needs a target, and only it")
+
+    def sort_key(self, value: Any) -> float:
+        """Smaller is better (for sorting best first); NaN for a missing value."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return math.nan
+        value = float(value)
+        if self.direction == "target":
+            return abs(value - float(self.target))  # type: ignore[arg-type]
+        return value if self.direction == "lower" else -value
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What a task's metrics return: tidy rows (a `category` column, then metric columns; they
+    become metrics.csv with a `task` column added) and the headline numbers of the task."""
+
+    table: pd.DataFrame
+    headline: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportRules:
+    """How files of other tools (simple rows, lmms-eval logs, LLaVA answer files) map to this task."""
+
+    category: Optional[str] = None  # what `category` is, when an imported row must have one ("MME subtask")
+    categories_in_file_names: tuple[str, ...] = ()  # category named by the file (coco_pope_random.json)
+    group_is_question_id: bool = False  # the source's question_id names the image its questions share
+    number_repeated_ids: bool = False  # ids repeated per question of one image: numbered id#1, id#2
+    lmms_eval_group: Optional[Callable[[dict], str]] = None  # the group of an lmms-eval `doc`
+    id_stride: Optional[int] = None  # answer ids offset per category by this stride (LLaVA's POPE file)
+
+
+class Task:
+    """One scoring protocol. Subclasses set the class attributes and implement `metrics`."""
+
+    name: str = ""
+    rules: Mapping[str, Callable[[str], str]] = {}  # parse rules that apply, by name
+    official_rule: str = ""
+    answers: Optional[tuple[str, ...]] = None  # allowed ground truths; None: any text
+    headline: tuple[Headline, ...] = ()  # the task's own headline numbers, its primary first
+    columns: tuple[str, ...] = ()  # metrics.csv columns after task, category
+    formats: Mapping[str, str] = {}  # metrics.csv column -> format (see Headline.format)
+    shown: Optional[tuple[str, ...]] = None  # columns the printed table shows (None: all)
+    category_values: tuple[str, ...] = ("accuracy",)  # columns reports show per category
+    summary_rows: frozenset = frozenset({OVERALL})  # table rows that summarise, not categories
+    note: str = ""  # how to read the numbers (joined into summary.json's note)
+    imports: ImportRules = ImportRules()
+
+    def rule(self, rule: Optional[str]) -> str:
+        """The rule to apply: `rule` if this task knows it, the official one for None."""
+        if rule is None:
+            return self.official_rule
+        if rule not in self.rules:
+            raise ValueError(f"task {self.name}: unknown parse rule {rule!r}; choose one of {tuple(self.rules)}")
+        return rule
+
+    def parse(self, text: Any, rule: Optional[str] = None) -> str:
+        """A stripped model answer read under `rule` (None: the official one)."""
+        return self.rules[self.rule(rule)](text if isinstance(text, str) else "")
+
+    def check_item(self, item: Item) -> None:
+        if self.answers is not None and item.answer not in self.answers:
+            raise ValueError(f"item {item.id!r}: answer must be one of {self.answers} for task {self.name}, "
+                             f"got {item.answer!r}")
+
+    def annotate(self, rows: pd.DataFrame, rule: str, is_error: pd.Series) -> pd.DataFrame:
+        """Rows with `parsed` and `correct` (and whatever else the metrics read) added."""
+        parsed = [self.rules[rule](t) for t in rows["text"]]
+        rows["parsed"] = pd.Series(parsed, index=rows.index, dtype=object).where(~is_error, None)
+        rows["correct"] = (rows["parsed"] == rows["answer"]) & ~is_error
+        return rows
+
+    def metrics(self, rows: pd.DataFrame) -> TaskResult:
+        raise NotImplementedError
+
+    def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
+        """Task-specific paired statistics for `report compare` (name -> stats.Delta)."""
+        return {}
+
+
+class Benchmark:
+    """Base class of the adapters in conf/dataset: `load()` yields the items; the class declares
+    its tasks (the first is the one imported files are scored with) and, optionally, the headline
+    numbers a leaderboard sorts by (the first that every run has)."""
+
+    tasks: ClassVar[tuple[Task, ...]] = ()
+    primary_metrics: ClassVar[tuple[str, ...]] = ()
+
+    def load(self) -> list[Item]:
+        raise NotImplementedError
+
+    @classmethod
+    def task(cls, name: Any) -> Task:
+        for task in cls.tasks:
+            if task.name == name:
+                return task
+        raise BenchmarkError(f"{cls.__name__}: no task {name!r}; its tasks: {[t.name for t in cls.tasks]}")
+
+    @classmethod
+    def headlines(cls) -> list[Headline]:
+        """Every headline number its runs can have, in display order: those shared by all its
+        tasks (pooled over the rows), each task's own, then the pooled counts."""
+        from evalkit.scoring.yesno import pooled_headlines
+
+        front, back = pooled_headlines(cls.tasks)
+        return _unique([*front, *(h for task in cls.tasks for h in task.headline), *back])
+
+    @classmethod
+    def primary(cls) -> tuple[str, ...]:
+        return cls.primary_metrics or (*(t.headline[0].name for t in cls.tasks if t.headline), "accuracy")
+
+
+def _unique(headlines: Sequence[Headline]) -> list[Headline]:
+    seen: dict[str, Headline] = {}
+    for h in headlines:
+        seen.setdefault(h.name, h)
+    return list(seen.values())
+
+
+# ----------------------------------------------------------------------------------- finding one
+
+def benchmark_class(target: str) -> type[Benchmark]:
+    """The class a `_target_` names (imported, never instantiated: scoring needs no data)."""
+    from hydra.utils import get_class
+
+    try:
+        cls = get_class(target)
+    except Exception as exc:
+        raise BenchmarkError(f"cannot import benchmark {target!r}: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Benchmark)):
+        raise BenchmarkError(f"{target} is not an evalkit benchmark (a subclass of evalkit.benchmark.Benchmark)")
+    return cls
+
+
+def benchmark_named(name: str) -> type[Benchmark]:
+    """`--benchmark NAME`: an option of conf/dataset (mme, pope, yesno, ...) or a dotted class path."""
+    from evalkit.config import conf_dir, schema_of_option
+
+    schema = schema_of_option("dataset", name)
+    if schema is not None:
+        return benchmark_class(schema._target_)
+    if "." in name:
+        return benchmark_class(name)
+    options = sorted(p.stem for p in (conf_dir() / "dataset").glob("*.yaml"))
+    raise BenchmarkError(f"unknown benchmark {name!r}; choose one of {', '.join(options)} or give module.Class")
+
+
+def benchmark_of_config(config: Mapping[str, Any]) -> type[Benchmark]:
+    """The benchmark of a composed or saved run config (its dataset._target_)."""
+    dataset = config.get("dataset") or {}
+    if dataset.get("_target_"):
+        return benchmark_class(str(dataset["_target_"]))
+    if dataset.get("name"):
+        return benchmark_named(str(dataset["name"]))
+    raise BenchmarkError("the config names no dataset (dataset._target_ or dataset.name)")
+
+
+def benchmark_of_run(run_dir: Path | str) -> type[Benchmark]:
+    """The benchmark of a run directory: config.yaml's dataset, or for predictions imported by
+    `python -m evalkit.score --benchmark` the benchmark its summary.json names."""
+    import yaml
+
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.yaml"
+    if config_path.is_file():
+        return benchmark_of_config(yaml.safe_load(config_path.read_text(encoding="utf-8")) or {})
+    try:
+        source = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("source") or {}
+    except (OSError, ValueError):
+        source = {}
+    if source.get("benchmark"):
+        return benchmark_named(str(source["benchmark"]))
+    raise BenchmarkError(f"{run_dir}: no config.yaml and no imported source: which benchmark is it?")

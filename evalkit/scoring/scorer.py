@@ -1,0 +1,213 @@
+"""Predictions in, scores out: re-parse, score each task as its benchmark declares, and write
+metrics.csv / summary.json.
+
+Scoring reads only predictions (`predictions.jsonl`, PredictionRow columns) and the benchmark's
+declaration (evalkit.benchmark): generate once, score many. Re-parsing from the stored `text` every
+time makes a rescore with another rule (`strict`) exactly as valid as the run's own scoring, and it
+means a stale `parsed` column can never leak in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+
+from evalkit.benchmark import OVERALL, Benchmark, Task
+from evalkit.scoring import metrics as M
+from evalkit.scoring.calibration import agreement, calibration_metrics
+from evalkit.scoring.yesno import is_yesno, pooled_headline
+
+POOLED_NOTE = "errors counted as wrong; rates are fractions in [0, 1]"
+
+
+@dataclass(frozen=True)
+class Scores:
+    metrics: pd.DataFrame  # tidy table (task, category, the tasks' columns), written as metrics.csv
+    headline: dict[str, Any]  # JSON-able headline numbers, merged into summary.json["metrics"]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # per-task display tables
+    frame: pd.DataFrame = field(default_factory=pd.DataFrame)  # the re-parsed rows
+    formats: dict[str, str] = field(default_factory=dict)  # column / headline -> format, from the tasks
+    shown: dict[str, tuple[str, ...]] = field(default_factory=dict)  # table -> columns printed
+
+    def format(self) -> str:
+        """A readable text report: one table per task, then the headline numbers."""
+        blocks = [f"== {name} ==\n{_display(table, self.formats, self.shown.get(name))}"
+                  for name, table in self.tables.items()]
+        lines = [f"{key}: {_fmt_value(key, value, self.formats)}" for key, value in self.headline.items()]
+        return "\n\n".join(blocks + ["\n".join(lines)])
+
+
+def _prepare_rows(df: pd.DataFrame, benchmark: type[Benchmark]) -> pd.DataFrame:
+    missing = [c for c in ("id", "answer") if c not in df.columns]
+    if "text" not in df.columns and "prediction" not in df.columns:
+        missing.append("text (or prediction)")
+    if missing:
+        raise ValueError(f"predictions lack column(s) {missing}; got {list(df.columns)}")
+    frame = df.copy()
+    if "text" not in frame.columns:  # imported rows may only have the raw prediction
+        frame["text"] = frame["prediction"]
+    frame["text"] = frame["text"].astype(object).map(lambda t: t.strip() if isinstance(t, str) else "")
+    frame["answer"] = frame["answer"].astype(object).map(lambda a: str(a).strip().lower())
+    default_task = benchmark.tasks[0].name
+    for column, default in (("task", default_task), ("category", ""), ("group", ""), ("error", None)):
+        if column not in frame.columns:
+            frame[column] = default
+    frame["task"] = frame["task"].astype(object).where(frame["task"].notna(), default_task)
+    known = [t.name for t in benchmark.tasks]
+    unknown = sorted(set(frame["task"]) - set(known))
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown} in predictions; {benchmark.__name__} scores {tuple(known)}")
+    return frame
+
+
+def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Optional[str] = None) -> Scores:
+    """Re-parse `text` under `rule` (None: each task's official rule) and score every task of
+    `benchmark` present in the rows, in the benchmark's task order."""
+    frame = _prepare_rows(df, benchmark)
+    present: list[Task] = [t for t in benchmark.tasks if (frame["task"] == t.name).any()]
+    rules = {task.name: task.rule(rule) for task in present}
+    is_error = M.error_mask(frame)
+    parts = [task.annotate(frame[frame["task"] == task.name].copy(), rules[task.name], is_error[frame["task"] == task.name])
+             for task in present]
+    frame = pd.concat(parts).reindex(frame.index) if parts else frame
+
+    yesno = is_yesno(present)
+    headline: dict[str, Any] = {"rule": "official" if rule is None else rule, "rules": rules,
+                                "n_items": int(len(frame)), "n_errors": int(is_error.sum())}
+    if yesno:
+        headline.update(pooled_headline(frame))
+    tidy: list[pd.DataFrame] = []
+    tables: dict[str, pd.DataFrame] = {}
+    for task in present:
+        result = task.metrics(frame[frame["task"] == task.name])
+        tables[task.name] = result.table
+        tidy.append(result.table.assign(task=task.name))
+        headline.update(result.headline)
+    calibration = _score_calibration(frame) if yesno else None
+    if calibration is not None:
+        tables["calibration"] = calibration
+        overall_cal = calibration[calibration["category"] == OVERALL].iloc[0]
+        headline.update({"auroc": overall_cal["auroc"], "ece": overall_cal["ece"],
+                         **{f"p_yes_{k}": v for k, v in agreement(frame).items() if k in ("agreement", "n_clean")}})
+    headline = {k: v for k, v in headline.items() if v is not None}  # only the numbers that apply
+    notes = [POOLED_NOTE] if yesno else []
+    headline["note"] = "; ".join(dict.fromkeys(notes + [t.note for t in present if t.note]))
+    columns = ["task", "category", *dict.fromkeys(c for task in present for c in task.columns)]
+    metrics = pd.concat(tidy, ignore_index=True) if tidy else pd.DataFrame()
+    metrics = metrics.reindex(columns=columns)
+    formats = {k: v for task in present for k, v in task.formats.items()}
+    formats.update({h.name: h.format for h in benchmark.headlines()})
+    shown = {task.name: task.shown for task in present if task.shown}
+    return Scores(metrics=metrics, headline=to_jsonable(headline), tables=tables, frame=frame, formats=formats,
+                  shown=shown)
+
+
+def _score_calibration(frame: pd.DataFrame) -> Optional[pd.DataFrame]:
+    """AUROC / ECE / Brier of p_yes per (task, category), when the run recorded p_yes (logit mode,
+    or greedy's first step): whether the model's confidence separates yes from no at all."""
+    if "p_yes" not in frame.columns or frame["p_yes"].notna().sum() == 0:
+        return None
+    valid = frame[frame["p_yes"].notna()]
+    return calibration_metrics(valid, by=["category"])
+
+
+# ---------------------------------------------------------------------------------------------- I/O
+
+def read_predictions(path: Path | str) -> pd.DataFrame:
+    """Read predictions.jsonl. A torn last line (a kill mid-write) is skipped with a warning; a bad
+    line elsewhere, a missing `id` or a duplicate id is a ValueError naming the file."""
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    rows = []
+    for n, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if n == last:
+                warnings.warn(f"{path}:{n + 1}: skipping torn last line (invalid JSON: {exc.msg})", RuntimeWarning,
+                              stacklevel=2)
+                continue
+            raise ValueError(f"{path}:{n + 1}: invalid JSON in the middle of the file ({exc.msg})") from None
+    if not rows:
+        raise ValueError(f"{path}: no predictions")
+    frame = pd.DataFrame(rows)
+    if "id" not in frame.columns:
+        raise ValueError(f"{path}: rows have no 'id' column; got {list(frame.columns)}")
+    ids = frame["id"].astype(str)
+    dups = ids[ids.duplicated()].unique().tolist()
+    if dups:
+        raise ValueError(f"{path}: {len(dups)} duplicate id(s), e.g. {dups[:10]}")
+    return frame
+
+
+def write_scores(run_dir: Path | str, scores: Scores) -> None:
+    """Write `metrics.csv` (+ `calibration.csv` when p_yes was recorded) and merge `headline` into
+    `summary.json["metrics"]` (other keys kept)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    scores.metrics.to_csv(run_dir / "metrics.csv", index=False)
+    if "calibration" in scores.tables:
+        scores.tables["calibration"].to_csv(run_dir / "calibration.csv", index=False)
+    summary_path = run_dir / "summary.json"
+    summary: dict[str, Any] = {}
+    if summary_path.exists():
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    summary["metrics"] = scores.headline
+    tmp = summary_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, summary_path)  # a reader never sees a half-written summary
+
+
+def to_jsonable(value: Any) -> Any:
+    """NaN -> None and numpy scalars -> Python, so json.dumps writes strict JSON."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+# ------------------------------------------------------------------------------------------ display
+
+_PROBABILITY = ("auroc", "ece", "brier", "mean_p_yes")  # calibration columns, shown to 3 decimals
+
+
+def _display(table: pd.DataFrame, formats: dict[str, str], shown: Optional[tuple[str, ...]] = None) -> str:
+    columns = [c for c in shown if c in table.columns] if shown else list(table.columns)
+    out = table[columns].copy()
+    for column in out.columns:
+        kind = formats.get(column, "probability" if column in _PROBABILITY else None)
+        out[column] = out[column].map(lambda v, k=kind: _cell(v, k))
+    return out.to_string(index=False)
+
+
+def _cell(value: Any, kind: Optional[str]) -> Any:
+    if kind in (None, "count") or isinstance(value, str):
+        return value
+    if pd.isna(value):
+        return "-"
+    if kind == "percent":
+        return f"{100 * value:.2f}"
+    return f"{value:.3f}" if kind == "probability" else f"{value:.2f}"
+
+
+def _fmt_value(key: str, value: Any, formats: dict[str, str]) -> str:
+    if value is None:
+        return "undefined"
+    if isinstance(value, float):
+        return f"{100 * value:.2f}%" if formats.get(key) == "percent" else f"{value:.2f}"
+    return str(value)

@@ -1,0 +1,95 @@
+"""Yes/no answers: the task every yes/no benchmark scores with or builds on.
+
+`YesNoTask` reads answers with the rules of `evalkit.scoring.parse` (the official one of a
+benchmark, or `strict` to see how much a lenient rule interpreted), keeps the strict reading
+beside it, and scores accuracy, yes-ratio and yes-positive precision / recall / F1 per category.
+Benchmarks whose tasks are all yes/no also get the pooled numbers (over all their rows) in the
+headline and the pooled paired statistics in `report compare`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from evalkit.benchmark import Headline, Task, TaskResult
+from evalkit.scoring import metrics as M
+from evalkit.scoring.parse import YESNO_RULES, parse_strict
+
+# metrics.csv columns of every yes/no task: MME's acc+ / score / pair counts are NaN elsewhere, so
+# runs of different yes/no benchmarks stack into one table.
+BINARY_COLUMNS = ("n", "n_correct", "accuracy", "acc_plus", "score", "precision", "recall", "f1", "yes_ratio", "tp",
+                  "fp", "tn", "fn", "n_other", "n_other_strict", "n_error", "n_groups", "n_bad_groups")
+BINARY_FORMATS = {**{c: "percent" for c in M.RATE_COLUMNS}, **{c: "count" for c in M.COUNT_COLUMNS}}
+
+POOLED_FRONT = (Headline("accuracy"), Headline("yes_ratio", direction="target", target=0.5))
+POOLED_BACK = (Headline("n_other", direction="lower", format="count"),)
+
+
+class YesNoTask(Task):
+    """A free yes/no task (files of yes/no questions): MME's rule by default, the stricter of the
+    two official ones, which unlike POPE's can say "other"."""
+
+    name = "yesno"
+    rules = YESNO_RULES
+    official_rule = "mme"
+    answers = ("yes", "no")
+    columns = BINARY_COLUMNS
+    formats = BINARY_FORMATS
+    shown = ("category", "n", "accuracy", "acc_plus", "score", "precision", "recall", "f1", "yes_ratio", "n_other",
+             "n_other_strict", "n_error", "n_bad_groups")
+
+    def annotate(self, rows: pd.DataFrame, rule: str, is_error: pd.Series) -> pd.DataFrame:
+        rows = super().annotate(rows, rule, is_error)
+        strict = [parse_strict(t) for t in rows["text"]]
+        rows["strict"] = pd.Series(strict, index=rows.index, dtype=object).where(~is_error, None)
+        return rows
+
+    def metrics(self, rows: pd.DataFrame) -> TaskResult:
+        return TaskResult(M.binary_metrics(rows, ["category"]))
+
+
+def is_yesno(tasks: Sequence[Task]) -> bool:
+    return bool(tasks) and all(isinstance(task, YesNoTask) for task in tasks)
+
+
+def pooled_headlines(tasks: Sequence[Task]) -> tuple[tuple[Headline, ...], tuple[Headline, ...]]:
+    """Headline numbers pooled over all rows, shown before / after the tasks' own."""
+    return (POOLED_FRONT, POOLED_BACK) if is_yesno(tasks) else ((), ())
+
+
+def pooled_headline(rows: pd.DataFrame) -> dict[str, Any]:
+    """Accuracy, yes-ratio and unreadable answers over every row of a yes/no benchmark."""
+    overall = M.binary_metrics(rows).iloc[0] if len(rows) else None
+    return {
+        "n_other": int(overall["n_other"]) if overall is not None else 0,
+        "n_other_strict": int(overall["n_other_strict"]) if overall is not None else 0,
+        "accuracy": float(overall["accuracy"]) if overall is not None else math.nan,
+        "yes_ratio": float(overall["yes_ratio"]) if overall is not None else math.nan,
+    }
+
+
+def pooled_deltas(joined: pd.DataFrame, boot: dict) -> dict:
+    """Accuracy and F1 (yes positive) of run B minus run A over the paired rows, bootstrapped."""
+    from evalkit.report import stats as S
+
+    ok_a, ok_b = joined["correct_a"].to_numpy(bool), joined["correct_b"].to_numpy(bool)
+    truth = joined["answer"].to_numpy() == "yes"
+    yes_a, yes_b = joined["parsed_a"].to_numpy() == "yes", joined["parsed_b"].to_numpy() == "yes"
+    return {
+        "accuracy": S.paired_bootstrap(S.accuracy_stat, S.accuracy_features(ok_a), S.accuracy_features(ok_b), **boot),
+        "f1": S.paired_bootstrap(S.f1_stat, S.f1_features(yes_a, truth), S.f1_features(yes_b, truth), **boot),
+    }
+
+
+def yes_features(joined: pd.DataFrame, side: str) -> np.ndarray:
+    """F1 features (tp, fp, fn per row) of one side of a paired frame."""
+    from evalkit.report import stats as S
+
+    return S.f1_features(joined[f"parsed_{side}"].to_numpy() == "yes", joined["answer"].to_numpy() == "yes")
+
+
+YESNO = YesNoTask()
