@@ -42,13 +42,14 @@ def check_overrides(args: list[str]) -> str | None:
     except Exception:  # let Hydra report syntax errors in its own words
         return None
     chosen = {o.key_or_group: o.value() for o in parsed if o.key_or_group in GROUPS and not o.is_sweep_override()}
+    extra = _searchpath_dirs(parsed)
     for o in parsed:
         key = o.key_or_group
         if o.is_add() or o.is_force_add() or key.startswith("hydra"):
             continue
         head, _, rest = key.partition(".")
         if head in GROUPS and not rest:
-            options = sorted(p.stem for p in (conf_dir() / head).glob("*.yaml"))
+            options = sorted({p.stem for d in (conf_dir(), *extra) for p in (d / head).glob("*.yaml")})
             values = o.sweep_iterator() if o.is_sweep_override() else [o.value()]
             for value in values:
                 if str(value) not in options:
@@ -63,6 +64,20 @@ def check_overrides(args: list[str]) -> str | None:
             if key not in valid:
                 return _unknown(key, "", valid + list(GROUPS))
     return None
+
+
+def _searchpath_dirs(parsed) -> list[Path]:
+    """Config folders a `hydra.searchpath=[file://DIR, ...]` override adds (a user's own benchmarks,
+    decoders, models): their options are valid choices too."""
+    dirs = []
+    for o in parsed:
+        if o.key_or_group == "hydra.searchpath":
+            value = o.value()
+            for entry in value if isinstance(value, list) else [value]:
+                entry = str(entry)
+                if entry.startswith("file://"):
+                    dirs.append(Path(entry[len("file://"):]))
+    return dirs
 
 
 def _unknown(key: str, prefix: str, valid: list[str]) -> str:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from evalkit import outputs
 from evalkit.config import Config, validate
 from evalkit.distributed import init_ranks
-from evalkit.errors import DatasetError, EvalkitError
+from evalkit.errors import ConfigError, DatasetError, EvalkitError
 from evalkit.runner import Decoding, iterate_predictions, padding_fraction
 from evalkit.benchmark import Benchmark, benchmark_class
 from evalkit.scoring.scorer import score_predictions, write_scores
@@ -45,6 +45,21 @@ def _build(node, what: str, **kwargs):
         if isinstance(cause, EvalkitError):
             raise cause from None
         raise BuildError(f"{what}: {type(cause).__name__}: {str(cause).strip().splitlines()[0]}") from cause
+
+
+def scoring_of(dataset_cfg) -> tuple[type[Benchmark], Optional[str]]:
+    """The benchmark class the dataset config builds and the parse rule it asks for, checked
+    against every task of the benchmark (a typo fails here, before any model loads)."""
+    get = dataset_cfg.get if hasattr(dataset_cfg, "get") else lambda key, default=None: getattr(
+        dataset_cfg, key, default)
+    try:
+        benchmark = benchmark_class(str(get("_target_")))
+        rule = get("parse_rule", None)
+        for task in benchmark.tasks:
+            task.rule(rule)
+    except (ValueError, EvalkitError) as exc:
+        raise ConfigError(f"dataset {get('name')}: {exc}") from None
+    return benchmark, rule
 
 
 def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
@@ -104,6 +119,7 @@ def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
 def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     typed: Config = validate(cfg)  # every config error surfaces here, before any model loads
     ranks = init_ranks(typed.device)
+    benchmark, rule = scoring_of(cfg.dataset)
     items = load_items(cfg.dataset, typed.limit)
 
     # One directory for all ranks: the main rank names it (a timestamp must not differ per rank).
@@ -139,8 +155,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
 
 def generate_rows(mine: list[Item], model, typed: Config, run_dir: Path, ranks) -> dict:
     """Generate this rank's items, appending parsed rows to its shard after every batch."""
-    rule = typed.dataset.parse_rule
-    benchmark = benchmark_class(typed.dataset._target_)
+    benchmark, rule = scoring_of(typed.dataset)
     decoding = Decoding(**{k: getattr(typed.decoding, k) for k in Decoding.__dataclass_fields__})
     by_id = {item.id: item for item in mine}
     stats: dict = {}
@@ -176,7 +191,8 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
            resumed: int) -> Path:
     """Main rank: merge shards (each item exactly once), score, write summary, print the table."""
     rows = outputs.merge_shards(run_dir, [item.id for item in items])
-    scores = score_predictions(pd.DataFrame(rows), benchmark_class(typed.dataset._target_), rule=typed.dataset.parse_rule)
+    benchmark, rule = scoring_of(typed.dataset)
+    scores = score_predictions(pd.DataFrame(rows), benchmark, rule=rule)
     wall = max(s["wall_time_s"] for s in all_stats)
     generated = sum(s["n_items"] for s in all_stats)
     generate_time = max(s.get("generate_time_s", 0.0) for s in all_stats)

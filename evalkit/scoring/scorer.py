@@ -98,7 +98,9 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
                          **{f"p_yes_{k}": v for k, v in agreement(frame).items() if k in ("agreement", "n_clean")}})
     headline = {k: v for k, v in headline.items() if v is not None}  # only the numbers that apply
     notes = [POOLED_NOTE] if yesno else []
-    headline["note"] = "; ".join(dict.fromkeys(notes + [t.note for t in present if t.note]))
+    note = "; ".join(dict.fromkeys(notes + [t.note for t in present if t.note]))
+    if note:
+        headline["note"] = note
     columns = ["task", "category", *dict.fromkeys(c for task in present for c in task.columns)]
     metrics = pd.concat(tidy, ignore_index=True) if tidy else pd.DataFrame()
     metrics = metrics.reindex(columns=columns)
