@@ -119,7 +119,8 @@ def render_report(runs: Sequence[Run], keys: Sequence[str], board: pd.DataFrame,
             "<h2>Leaderboard</h2>"]
     if baseline is not None:
         body.append(f'<p class="note">Baseline: <b>{escape(baseline.label)}</b>. Δ = run − baseline over shared '
-                    "items (percentage points, or the benchmark's points) with a 95% paired bootstrap interval; p = McNemar exact "
+                    "items (percentage points, or the benchmark's points) with a 95% paired bootstrap interval; "
+                    "p = McNemar exact "
                     "test on the items only one of the two got right.</p>")
     for dataset, sub in board.groupby("dataset", sort=True):
         base = baseline.label if baseline else None

@@ -17,7 +17,7 @@ from evalkit.report.discover import Run, describe_runs, label_keys, varying_keys
 from evalkit.scoring.calibration import frame_auroc
 
 COUNTS = ["n_items", "n_errors", "items_per_s"]
-_COUNT_HEADLINES = {"n_items": Headline("n_items", "lower", "count"), "n_errors": Headline("n_errors", "lower", "count")}
+_COUNT_HEADLINES = {name: Headline(name, "lower", "count") for name in ("n_items", "n_errors")}
 
 
 def headlines(runs: Sequence[Run]) -> list[Headline]:
@@ -295,15 +295,16 @@ def write_tables(out: Path, runs: Sequence[str], keys: Sequence[str], board: pd.
         md += [f"## {dataset}", "", markdown_table(shown), ""]
     md += ["# Per category", ""]
     for dataset, task, value, table in categories:
-        md += [f"## {dataset} · {task} · {value}", "", markdown_table(_formatted(table, value, formats), index=True), ""]
+        shown = _formatted(table, value, formats)
+        md += [f"## {dataset} · {task} · {value}", "", markdown_table(shown, index=True), ""]
     if pivots:
         md += ["# Ablations", ""]
     for dataset, metric, pivot in pivots:
         path = out / f"pivot_{_slug(dataset)}.csv"
         pivot.to_csv(path)
         written.append(path)
-        shown = _formatted(pivot, metric, formats).rename(columns=lambda c: f"{pivot.columns.name}={c}" if pivot.columns.name
-                                                else c)
+        name = pivot.columns.name
+        shown = _formatted(pivot, metric, formats).rename(columns=lambda c: f"{name}={c}" if name else c)
         md += [f"## {dataset} · {metric}", "", markdown_table(shown, index=True), ""]
     if slices is not None and not slices.empty:
         written.append(out / "slices.csv")

@@ -2,8 +2,8 @@
 
 A library, named after the official scripts the rules reproduce; which rule is a task's official
 one is the task's declaration (its benchmark module), not this file's. The `mme` and `pope` rules
-reproduce the official scorers character for character (see shared/reference/benchmarks.md), quirks included, because evalkit's default numbers must equal the
-published ones. `strict` is evalkit's own reading: it tells users how many answers the lenient
+reproduce the official scorers character for character (see shared/reference/benchmarks.md),
+quirks included, because evalkit's default numbers must equal the published ones. `strict` is evalkit's own reading: it tells users how many answers the lenient
 official rules had to interpret (a model that rambles can still score well under `pope`).
 
 Input is the model output with surrounding whitespace already stripped (LLaVA strips before
