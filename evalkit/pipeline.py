@@ -17,7 +17,8 @@ from evalkit import outputs
 from evalkit.config import Config, validate
 from evalkit.distributed import init_ranks
 from evalkit.errors import DatasetError, EvalkitError
-from evalkit.runner import Decoding, iterate_predictions, padding_fraction
+from evalkit.decoding.base import DecodingMethod
+from evalkit.runner import iterate_predictions, padding_fraction
 from evalkit.scoring.parse import DEFAULT_RULE, parse_answer
 from evalkit.scoring.score import score_predictions, write_scores
 from evalkit.types import Item
@@ -93,6 +94,7 @@ def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
 
 def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     typed: Config = validate(cfg)  # every config error surfaces here, before any model loads
+    decoding: DecodingMethod = _build(cfg.decoding, f"decoding {typed.decoding.name}")
     ranks = init_ranks(typed.device)
     items = load_items(cfg.dataset, typed.limit)
 
@@ -118,7 +120,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     started = time.perf_counter()
     model = _build(cfg.model, f"model.path={typed.model.path}", device=str(ranks.device), dtype=typed.dtype) if mine else None
     load_time = time.perf_counter() - started
-    stats = generate_rows(mine, model, typed, run_dir, ranks) if mine else {"n_items": 0, "wall_time_s": 0.0}
+    stats = generate_rows(mine, model, decoding, typed, run_dir, ranks) if mine else {"n_items": 0, "wall_time_s": 0.0}
     stats.update(rank=ranks.rank, model_load_s=round(load_time, 3))
     all_stats = ranks.gather(stats)
     ranks.barrier()
@@ -127,10 +129,9 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     return finish(run_dir, cfg, typed, items, model, all_stats, resumed=len(done))
 
 
-def generate_rows(mine: list[Item], model, typed: Config, run_dir: Path, ranks) -> dict:
+def generate_rows(mine: list[Item], model, decoding: DecodingMethod, typed: Config, run_dir: Path, ranks) -> dict:
     """Generate this rank's items, appending parsed rows to its shard after every batch."""
     rule = typed.dataset.parse_rule
-    decoding = Decoding(**{k: getattr(typed.decoding, k) for k in Decoding.__dataclass_fields__})
     by_id = {item.id: item for item in mine}
     stats: dict = {}
     writer = outputs.ShardWriter(run_dir, rank=ranks.rank)

@@ -322,6 +322,12 @@ class LlavaModel:
             self._yes_no = yes_no_token_ids(self.tokenizer)
         return self._yes_no
 
+    def eos_token_ids(self) -> list[int]:
+        """The tokens that end an answer, as generate stops on them (the generation config's)."""
+        eos = self.model.generation_config.eos_token_id
+        eos = self.tokenizer.eos_token_id if eos is None else eos
+        return [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])]
+
     def _p_yes(self, logits: torch.Tensor) -> list[float]:
         return p_yes_from_logits(logits, *(sorted(self.yes_no_tokens()[side]) for side in ("yes", "no")))
 
