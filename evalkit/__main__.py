@@ -42,13 +42,17 @@ def check_overrides(args: list[str]) -> str | None:
     except Exception:  # let Hydra report syntax errors in its own words
         return None
     chosen = {o.key_or_group: o.value() for o in parsed if o.key_or_group in GROUPS and not o.is_sweep_override()}
+    # Options may also come from config folders added with hydra.searchpath (a decoding method kept
+    # outside evalkit: its module plus its yaml); their group options are valid choices too.
+    extra = [str(p).removeprefix("file://") for o in parsed if o.key_or_group == "hydra.searchpath"
+             for p in (o.value() if isinstance(o.value(), list) else [o.value()])]
     for o in parsed:
         key = o.key_or_group
         if o.is_add() or o.is_force_add() or key.startswith("hydra"):
             continue
         head, _, rest = key.partition(".")
         if head in GROUPS and not rest:
-            options = sorted(p.stem for p in (conf_dir() / head).glob("*.yaml"))
+            options = sorted({p.stem for d in (conf_dir(), *map(Path, extra)) for p in (d / head).glob("*.yaml")})
             values = o.sweep_iterator() if o.is_sweep_override() else [o.value()]
             for value in values:
                 if str(value) not in options:

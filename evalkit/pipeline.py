@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from evalkit import outputs
+from evalkit import outputs, settings
 from evalkit.config import Config, validate
 from evalkit.distributed import init_ranks
 from evalkit.errors import DatasetError, EvalkitError
@@ -82,8 +82,8 @@ def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         return
-    old = outputs.answer_config(OmegaConf.to_container(OmegaConf.load(saved), resolve=True))
-    new = outputs.answer_config(OmegaConf.to_container(cfg, resolve=True))
+    old = settings.answer_config(OmegaConf.to_container(OmegaConf.load(saved), resolve=True))
+    new = settings.answer_config(OmegaConf.to_container(cfg, resolve=True))
     differences = outputs.config_differences(old, new)
     if differences:
         raise RunDirError(
