@@ -37,7 +37,10 @@ import torch
 
 from evalkit.config import PACKAGE_DIR
 from evalkit.models.llava import LlavaModel
-from evalkit.runner import Decoding, iterate_predictions, padding_fraction
+from evalkit.decoding.base import DecodingMethod
+from evalkit.decoding.greedy import Greedy
+from evalkit.decoding.yesno_logits import YesNoLogits
+from evalkit.runner import iterate_predictions, padding_fraction
 from evalkit.scoring.parse import parse_answer
 from evalkit.types import Item
 
@@ -100,12 +103,12 @@ def prime_yes_no(model: LlavaModel, items: list[Item] | None = None, margin: flo
     embed.weight[answer_ids] = (1e4 * u).to(embed.weight)
     head.weight[tok.eos_token_id] = (8.0 * u).to(head.weight)
     if items:
-        p = [x.p_yes for b, _ in iterate_predictions(items, model, Decoding(mode="yesno_logits"), 8) for x in b]
+        p = [x.p_yes for b, _ in iterate_predictions(items, model, YesNoLogits(), 8) for x in b]
         logits = [math.log(max(v, 1e-12) / max(1 - v, 1e-12)) for v in p]
         head.bias[answer_ids[0]] -= statistics.median(logits)
 
 
-def measure(model: LlavaModel, items: list[Item], batch_size: int, decoding: Decoding, cache: str) -> dict:
+def measure(model: LlavaModel, items: list[Item], batch_size: int, decoding: DecodingMethod, cache: str) -> dict:
     # A fresh, empty cache per measurement.
     model.configure_cache({"enabled": cache != "-", "share_prefix": cache == "feat+pfx"})
     stats: dict = {}
@@ -157,8 +160,8 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
 
     items = bench_items(args.images * args.questions_per_image, args.questions_per_image)
-    greedy = Decoding(mode="greedy", max_new_tokens=args.max_new_tokens)
-    logits = Decoding(mode="yesno_logits")
+    greedy = Greedy(max_new_tokens=args.max_new_tokens)
+    logits = YesNoLogits()
     bs = args.batch_size
     # Logit mode twice: against batched greedy without cache (row 1) and with it (row 3), like for like.
     runs = [("greedy", 1, "-", greedy), ("greedy", bs, "-", greedy), ("greedy", bs, "feat", greedy),

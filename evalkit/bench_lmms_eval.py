@@ -26,7 +26,8 @@ import torch
 
 from evalkit.bench import MODELS, bench_items, checkpoint, measure
 from evalkit.models.llava import LlavaModel
-from evalkit.runner import Decoding
+from evalkit.decoding.greedy import Greedy
+from evalkit.decoding.yesno_logits import YesNoLogits
 
 
 def lmms_eval_run(path, items, max_new_tokens: int) -> dict:
@@ -64,7 +65,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     items = bench_items(args.images * args.questions_per_image, args.questions_per_image)
-    greedy = Decoding(mode="greedy", max_new_tokens=args.max_new_tokens)
+    greedy = Greedy(max_new_tokens=args.max_new_tokens)
     rows = [f"{'model':<9}{'harness':<10}{'mode':<8}{'bs':>3}{'cache':>9}{'items/s':>9}{'vs lmms-eval':>13}  same answers"]
     rows.append("-" * len(rows[0]))
     with tempfile.TemporaryDirectory() as scratch:
@@ -76,7 +77,7 @@ def main(argv=None) -> None:
             model = LlavaModel(name=name, path=str(path), family=family, device="cpu")
             measure(model, items[:4], 2, greedy, cache="feat+pfx")  # warm-up
             for mode, bs, cache in (("greedy", 1, "-"), ("greedy", 8, "feat+pfx"), ("yesno_logits", 8, "feat+pfx")):
-                decoding = greedy if mode == "greedy" else Decoding(mode="yesno_logits")
+                decoding = greedy if mode == "greedy" else YesNoLogits()
                 ours = max((measure(model, items, bs, decoding, cache) for _ in range(2)), key=lambda r: r["items_per_s"])
                 same = sum(ours["answers"][k].strip().lower().rstrip(".") == v.lower().rstrip(".")
                            for k, v in theirs["answers"].items())

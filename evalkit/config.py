@@ -5,6 +5,11 @@ Hydra rejects unknown keys and wrong types when it composes `conf/` against thes
 does not (enum-like strings, cross-field rules such as `full` select strategy with LLaVA-NeXT).
 All of it happens before any model loads. Every group option is a yaml file in `conf/` whose
 defaults list starts with its schema (`/schema/<group>/<name>`), so the yaml is the registry.
+
+Decoding options are the exception that makes a method addable without touching this file: the
+yaml's `_target_` names a evalkit.decoding.base.DecodingMethod class whose `schema` dataclass
+is the option's schema; `validate` merges the composed node into it (unknown keys, wrong types)
+and builds it (`__post_init__` checks), with the valid keys listed on error.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ SELECT_STRATEGIES = ("default", "full")
 ASPECT_MODES = ("pad", "crop")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
-DECODING_MODES = ("greedy", "sample", "yesno_logits")
 
 
 def _check_choice(section: str, key: str, value: Any, choices: tuple) -> None:
@@ -91,24 +95,6 @@ class ModelConfig:
                     f"model.image_grid_pinpoints entry {list(pinpoint)} must be [height, width], "
                     "positive multiples of the 14 px patch size"
                 )
-
-
-@dataclass
-class DecodingConfig:
-    # greedy | sample | yesno_logits (one forward pass: P(yes) vs P(no) at the answer position,
-    # written as "Yes"/"No" at 0.5 with p_yes; max_new_tokens and sampling keys do not apply)
-    mode: str = "greedy"
-    max_new_tokens: int = 128  # LLaVA's evaluation setting
-    temperature: float = 1.0  # sample only
-    top_p: float = 1.0  # sample only
-    num_beams: int = 1
-
-    def __post_init__(self):
-        _check_choice("decoding", "mode", self.mode, DECODING_MODES)
-        if self.max_new_tokens < 1:
-            raise ConfigError(f"decoding.max_new_tokens must be >= 1, got {self.max_new_tokens}")
-        if self.mode == "sample" and not (self.temperature > 0 and 0 < self.top_p <= 1):
-            raise ConfigError("decoding: sampling needs temperature > 0 and 0 < top_p <= 1")
 
 
 @dataclass
@@ -180,7 +166,7 @@ class POPEDatasetConfig(DatasetConfig):
 class Config:
     model: ModelConfig = MISSING
     dataset: Any = MISSING
-    decoding: DecodingConfig = MISSING
+    decoding: Any = MISSING  # a DecodingMethod's schema, chosen by the yaml's _target_ (see validate)
     batch_size: int = 8
     limit: Optional[int] = None  # evaluate only the first N items of the dataset
     output_dir: Optional[str] = None  # default: results/<dataset>/<model>/<run_name>
@@ -211,7 +197,6 @@ class Config:
 # Schemas by group and name; a yaml option picks one with `- /schema/<group>/<name>@_here_`.
 SCHEMAS: dict[str, dict[str, type]] = {
     "model": {"llava": ModelConfig},
-    "decoding": {"decoding": DecodingConfig},
     "dataset": {
         "yesno": YesNoDatasetConfig,
         "shapes": ShapesDatasetConfig,
@@ -243,6 +228,11 @@ def schema_of_option(group: str, option: str) -> type | None:
     path = conf_dir() / group / f"{option}.yaml"
     if not path.is_file():
         return None
+    if group == "decoding":
+        from evalkit.decoding.base import method_class
+
+        target = OmegaConf.load(path).get("_target_")
+        return method_class(target).schema if target else None
     match = re.search(rf"/schema/{group}/(\w+)", path.read_text(encoding="utf-8"))
     return SCHEMAS[group].get(match.group(1)) if match else None
 
@@ -258,8 +248,30 @@ def conf_dir() -> Path:
 def validate(cfg) -> Config:
     """Build the typed dataclasses (runs every __post_init__ check) from a composed DictConfig."""
     try:
-        return OmegaConf.to_object(cfg)
+        typed = OmegaConf.to_object(cfg)
     except ConfigError:
         raise
     except Exception as exc:  # OmegaConf validation errors carry the full key path
         raise ConfigError(str(exc).splitlines()[0]) from exc
+    typed.decoding = validate_decoding(cfg.decoding)
+    return typed
+
+
+def validate_decoding(node):
+    """The decoding node built as its method's schema: the yaml's `_target_` picks the class."""
+    from evalkit.decoding.base import method_class, schema_keys
+
+    if not OmegaConf.is_config(node):
+        node = OmegaConf.create(node)
+    target = node.get("_target_")
+    if not target:
+        raise ConfigError("decoding: no _target_; a conf/decoding/<name>.yaml names its DecodingMethod class")
+    cls = method_class(target)
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls.schema), node))
+    except ConfigError:
+        raise
+    except Exception as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"decoding ({target}): {first}; valid keys of decoding: "
+                          f"{', '.join(schema_keys(cls))}") from exc

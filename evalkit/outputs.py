@@ -136,20 +136,6 @@ def merge_shards(run_dir: Path, item_order: Sequence[str]) -> list[dict]:
     return rows
 
 
-# What changes answers: a resumed run must match these exactly. Batch size, number of processes,
-# workers and limit do not (batching is answer-preserving; limit only changes the item set).
-ANSWER_KEYS = ("model", "decoding", "dataset", "dtype")
-
-
-def answer_config(cfg: dict) -> dict:
-    out = {k: cfg.get(k) for k in ANSWER_KEYS}
-    # The name labels the run; the feature cache only changes speed (answers are identical).
-    out["model"] = {k: v for k, v in (out["model"] or {}).items() if k not in ("name", "feature_cache")}
-    if (cfg.get("decoding") or {}).get("mode") == "sample":
-        out["seed"] = cfg.get("seed")
-    return out
-
-
 def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     """Dotted keys whose values differ, as 'key: old -> new'."""
     diffs = []

@@ -13,12 +13,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from evalkit import outputs
+from evalkit import outputs, settings
 from evalkit.config import Config, validate
 from evalkit.distributed import init_ranks
-from evalkit.errors import ConfigError, DatasetError, EvalkitError
-from evalkit.runner import Decoding, iterate_predictions, padding_fraction
 from evalkit.benchmark import Benchmark, benchmark_class
+from evalkit.decoding.base import DecodingMethod
+from evalkit.errors import ConfigError, DatasetError, EvalkitError
+from evalkit.runner import iterate_predictions, padding_fraction
 from evalkit.scoring.scorer import score_predictions, write_scores
 from evalkit.types import Item
 
@@ -106,8 +107,8 @@ def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         return
-    old = outputs.answer_config(OmegaConf.to_container(OmegaConf.load(saved), resolve=True))
-    new = outputs.answer_config(OmegaConf.to_container(cfg, resolve=True))
+    old = settings.answer_config(OmegaConf.to_container(OmegaConf.load(saved), resolve=True))
+    new = settings.answer_config(OmegaConf.to_container(cfg, resolve=True))
     differences = outputs.config_differences(old, new)
     if differences:
         raise RunDirError(
@@ -118,8 +119,9 @@ def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
 
 def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     typed: Config = validate(cfg)  # every config error surfaces here, before any model loads
+    decoding: DecodingMethod = _build(cfg.decoding, f"decoding {typed.decoding.name}")
     ranks = init_ranks(typed.device)
-    benchmark, rule = scoring_of(cfg.dataset)
+    scoring_of(cfg.dataset)  # a parse rule none of its tasks knows fails here, before any model loads
     items = load_items(cfg.dataset, typed.limit)
 
     # One directory for all ranks: the main rank names it (a timestamp must not differ per rank).
@@ -144,7 +146,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     started = time.perf_counter()
     model = _build(cfg.model, f"model.path={typed.model.path}", device=str(ranks.device), dtype=typed.dtype) if mine else None
     load_time = time.perf_counter() - started
-    stats = generate_rows(mine, model, typed, run_dir, ranks) if mine else {"n_items": 0, "wall_time_s": 0.0}
+    stats = generate_rows(mine, model, decoding, typed, run_dir, ranks) if mine else {"n_items": 0, "wall_time_s": 0.0}
     stats.update(rank=ranks.rank, model_load_s=round(load_time, 3))
     all_stats = ranks.gather(stats)
     ranks.barrier()
@@ -153,10 +155,9 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     return finish(run_dir, cfg, typed, items, model, all_stats, resumed=len(done))
 
 
-def generate_rows(mine: list[Item], model, typed: Config, run_dir: Path, ranks) -> dict:
+def generate_rows(mine: list[Item], model, decoding: DecodingMethod, typed: Config, run_dir: Path, ranks) -> dict:
     """Generate this rank's items, appending parsed rows to its shard after every batch."""
     benchmark, rule = scoring_of(typed.dataset)
-    decoding = Decoding(**{k: getattr(typed.decoding, k) for k in Decoding.__dataclass_fields__})
     by_id = {item.id: item for item in mine}
     stats: dict = {}
     writer = outputs.ShardWriter(run_dir, rank=ranks.rank)

@@ -8,32 +8,23 @@ are decoded and preprocessed per batch inside a DataLoader, once per distinct im
 so `num_workers` can overlap it with generation; a bad image becomes an error Prediction, never an
 exception.
 
-Decoding modes: `greedy` / `sample` generate text (greedy also reports p_yes from the first
-step's scores); `yesno_logits` runs one forward pass per batch and writes "Yes"/"No" at p_yes 0.5.
+How a batch becomes text is the decoding method's business (evalkit.decoding: greedy, sample,
+yesno_logits, or any class the config names); the runner only plans, prepares and calls it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from evalkit.decoding.base import DecodeBatch, DecodingMethod
 from evalkit.images import image_size, load_image
 from evalkit.types import Item, Prediction
-
-
-@dataclass(frozen=True)
-class Decoding:
-    mode: str = "greedy"  # greedy | sample | yesno_logits
-    max_new_tokens: int = 128
-    temperature: float = 1.0
-    top_p: float = 1.0
-    num_beams: int = 1
 
 
 def estimate_lengths(items: Sequence[Item], model) -> list[int]:
@@ -136,7 +127,7 @@ def _error(item: Item, message: str) -> Prediction:
 def iterate_predictions(
     items: Sequence[Item],
     model,
-    decoding: Decoding,
+    decoding: DecodingMethod,
     batch_size: int,
     sort_by_length: bool = True,
     num_workers: int = 0,
@@ -149,9 +140,9 @@ def iterate_predictions(
     `stats`, if given, is filled as batches finish: time inside the model (`generate_time_s`,
     vision encoding included), padding, batch counts, images preprocessed and vision encodes.
     `group_by_image` (default: when the model's feature cache is on) plans image, then length.
+    `seed` reaches the method with every batch (sampling derives each item's draws from it).
     """
-    if decoding.mode == "yesno_logits":
-        model.yes_no_tokens()  # a tokenizer without yes/no tokens fails here, before any batch
+    decoding.prepare(model)  # what would fail every batch fails here, before the first
     if group_by_image is None:
         group_by_image = getattr(model, "feature_cache", None) is not None
     lengths = estimate_lengths(items, model)
@@ -178,9 +169,7 @@ def iterate_predictions(
         totals["image_preps"] += len({id(getattr(x, "image", x)) for _, x in ok
                                       if getattr(x, "pixel_values", None) is not None})
         if ok:
-            if decoding.mode == "sample":
-                torch.manual_seed(seed)
-            predictions.extend(_generate_with_backoff(model, ok, decoding, totals))
+            predictions.extend(_generate_with_backoff(model, ok, decoding, seed, totals))
         totals["n_batches"] += 1
         totals["vision_encodes"] = counters.get("vision_encodes", 0) - encodes_before
         if stats is not None:
@@ -192,14 +181,14 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
-def _generate_with_backoff(model, rows: list, decoding: Decoding, totals: dict) -> list[Prediction]:
+def _generate_with_backoff(model, rows: list, decoding: DecodingMethod, seed: int, totals: dict) -> list[Prediction]:
     """Generate one batch. Out of memory: halve the batch and retry, down to single items; an item
     that still fails (OOM at size 1, or any error of its own) becomes an error row, so one item
     never aborts the run."""
     try:
         batch = model.collate([x for _, x in rows])
         start = time.perf_counter()
-        texts, p_yes = _run_model(model, batch, decoding)
+        decoded = decoding.decode(model, DecodeBatch(batch, tuple(item.id for item, _ in rows), seed))
         elapsed = time.perf_counter() - start
     except Exception as exc:
         oom = is_out_of_memory(exc)
@@ -210,10 +199,10 @@ def _generate_with_backoff(model, rows: list, decoding: Decoding, totals: dict) 
         if oom:
             half = (len(rows) + 1) // 2
             totals["oom_splits"] = totals.get("oom_splits", 0) + 1
-            return [*_generate_with_backoff(model, rows[:half], decoding, totals),
-                    *_generate_with_backoff(model, rows[half:], decoding, totals)]
+            return [*_generate_with_backoff(model, rows[:half], decoding, seed, totals),
+                    *_generate_with_backoff(model, rows[half:], decoding, seed, totals)]
         # Not a memory problem: run each item alone so only the culprit gets an error row.
-        return [p for row in rows for p in _generate_with_backoff(model, [row], decoding, totals)]
+        return [p for row in rows for p in _generate_with_backoff(model, [row], decoding, seed, totals)]
     mask = batch["attention_mask"]
     totals["generate_time_s"] += elapsed
     totals["padded_positions"] += int(mask.numel())
@@ -228,27 +217,8 @@ def _generate_with_backoff(model, rows: list, decoding: Decoding, totals: dict) 
             batch_time_s=round(elapsed, 6),
             n_input_tokens=int(x.input_ids.shape[0]),
         )
-        for (item, x), raw, p in zip(rows, texts, p_yes)
+        for (item, x), raw, p in zip(rows, decoded.texts, decoded.p_yes)
     ]
-
-
-def _run_model(model, batch: dict, decoding: Decoding) -> tuple[list[str], list[Optional[float]]]:
-    """Texts and p_yes per row for the decoding mode."""
-    if decoding.mode == "yesno_logits":
-        from evalkit.models.yesno import decision
-
-        p_yes = model.yesno_probs(batch)
-        return [decision(p) for p in p_yes], p_yes
-    texts, p_yes = model.generate(
-        batch,
-        max_new_tokens=decoding.max_new_tokens,
-        do_sample=decoding.mode == "sample",
-        temperature=decoding.temperature,
-        top_p=decoding.top_p,
-        num_beams=decoding.num_beams,
-        with_p_yes=True,
-    )
-    return texts, p_yes
 
 
 def padding_fraction(stats: dict) -> float:

@@ -41,7 +41,7 @@ class Prediction:
     raw_text: str  # exactly what the model generated (special tokens removed)
     text: str  # raw_text with surrounding whitespace stripped, as LLaVA saves it
     error: Optional[str] = None  # "ExceptionType: message" when the item could not be run
-    p_yes: Optional[float] = None  # P(yes) at the answer position, when the decoding mode gives it
+    p_yes: Optional[float] = None  # P(yes) at the answer position, when the decoding method gives it
     batch_size: int = 1  # size of the batch this item ran in
     batch_time_s: float = 0.0  # wall time of that batch
     n_input_tokens: int = 0  # prompt length incl. image tokens, without padding

@@ -1,7 +1,8 @@
 """One wrapper for LLaVA-1.5 ("pad", LlavaForConditionalGeneration) and LLaVA-1.6 ("anyres",
 LlavaNextForConditionalGeneration): load with every override applied to BOTH the model config and
 the processor, preprocess an image once and each question about it, collate a left-padded batch,
-then generate (or score yes/no in one forward pass) and decode.
+then generate (or score yes/no in one forward pass, or prefill and step for decoders that
+own the loop: `start` / `step`, evalkit.models.interface) and decode.
 
 With the feature cache on, image features are computed by the model's own `get_image_features`
 once per distinct image and handed to the model as `mm_encoder_outputs`, the hook transformers'
@@ -15,7 +16,6 @@ The same code path loads `llava-hf/llava-1.5-7b-hf` on a GPU and a tiny local ch
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 import torch
@@ -23,54 +23,21 @@ from PIL import Image
 
 from evalkit.images import expand_to_square
 from evalkit.models.feature_cache import FeatureCache, cache_settings, feature_settings, settings_digest
+from evalkit.models.interface import DecodeState, Step
 from evalkit.models.prefix import cache_keyword, prefix_cache, split_points
+from evalkit.models.records import PreparedImage, PreparedInput, resolve_device, resolve_dtype
+from evalkit.models.steps import decode_step, prefill
 from evalkit.models.prompts import render_prompt
 from evalkit.models.yesno import FirstStepScores, p_yes_from_logits, yes_no_token_ids
 
 log = logging.getLogger(__name__)
 
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device=cuda was requested but torch sees no CUDA device")
-    return torch.device(device)
-
-
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    if dtype == "auto":  # LLaVA evaluates in fp16; CPUs are slow and inexact at half precision
-        return torch.float16 if device.type == "cuda" else torch.float32
-    return _DTYPES[dtype]
-
-
-@dataclass(frozen=True)
-class PreparedImage:
-    """One image after preprocessing, shared by every question about it in a batch. With the
-    feature cache on and a hit, `features` holds the cached tensor and there are no pixels."""
-
-    n_tokens: int  # image tokens the prompt gets (= rows of the image's features)
-    pixel_values: Optional[torch.Tensor]  # llava15: [3, H, W]; llava16: [n_tiles, 3, H, W]
-    image_size: Optional[torch.Tensor]  # llava16: [2] (height, width) of the original image
-    key: Optional[str] = None  # feature-cache key; None when the cache is off
-    features: Optional[torch.Tensor] = None  # [n_tokens, hidden], a cache hit held by reference
-
-
-@dataclass(frozen=True)
-class PreparedInput:
-    """One item after preprocessing: tensors without a batch dimension, plus what to record."""
-
-    prompt: str
-    input_ids: torch.Tensor  # [L]
-    image: PreparedImage
-
-    pixel_values = property(lambda self: self.image.pixel_values)
-    image_size = property(lambda self: self.image.image_size)
+__all__ = ["LlavaModel", "PreparedImage", "PreparedInput", "resolve_device", "resolve_dtype"]
 
 
 class LlavaModel:
+    """Implements evalkit.models.interface.Model for both LLaVA families."""
+
     def __init__(
         self,
         name: str,
@@ -355,6 +322,12 @@ class LlavaModel:
             self._yes_no = yes_no_token_ids(self.tokenizer)
         return self._yes_no
 
+    def eos_token_ids(self) -> list[int]:
+        """The tokens that end an answer, as generate stops on them (the generation config's)."""
+        eos = self.model.generation_config.eos_token_id
+        eos = self.tokenizer.eos_token_id if eos is None else eos
+        return [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])]
+
     def _p_yes(self, logits: torch.Tensor) -> list[float]:
         return p_yes_from_logits(logits, *(sorted(self.yes_no_tokens()[side]) for side in ("yes", "no")))
 
@@ -393,15 +366,15 @@ class LlavaModel:
 
     @torch.inference_mode()
     def yesno_probs(self, batch: dict) -> list[float]:
-        """P(yes) at the answer position from one forward pass, no generation. Position ids are
-        built from the attention mask exactly as generate's prefill does, so left padding gives
-        the distribution of greedy decoding's first step."""
-        inputs = self._model_inputs(batch, share_prefix=True)
-        mask = inputs["attention_mask"]
-        position_ids = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
-        past = inputs.get(cache_keyword(self.model))
-        if past is not None:  # only the tokens after the shared prefix are new
-            done = past.get_seq_length()
-            inputs["input_ids"], position_ids = inputs["input_ids"][:, done:], position_ids[:, done:]
-        out = self.model(**inputs, position_ids=position_ids, use_cache=past is not None, logits_to_keep=1)
-        return self._p_yes(out.logits[:, -1])
+        """P(yes) at the answer position from one forward pass, no generation: the prefill of
+        `start` without keeping a cache, so it is greedy decoding's first-step distribution."""
+        return self._p_yes(prefill(self.model, self._model_inputs(batch, share_prefix=True), use_cache=False).logits)
+
+    def start(self, batch: dict) -> Step:
+        """Prefill through generate's input path (feature cache, shared prefix): the next-token
+        logits [B, V] of every row and the state `step` continues from."""
+        return prefill(self.model, self._model_inputs(batch, share_prefix=True))
+
+    def step(self, state: DecodeState, next_tokens: torch.Tensor) -> Step:
+        """One decode step: `next_tokens` [B] fed on top of `state` (finished rows feed padding)."""
+        return decode_step(self.model, state, next_tokens)

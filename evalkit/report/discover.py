@@ -5,7 +5,8 @@ predictions imported with `python -m evalkit.score --benchmark` (its summary.jso
 PATHs may be run directories, Hydra multirun sweep folders or any parent folder: they are searched
 recursively. Runs are named by the flattened config keys whose values differ between them
 (`model.name=llava16, vision_feature_layer=-2`), never by folder names; keys that cannot change an
-answer (batch size, output folder, progress bar, ...) are left out.
+answer (batch size, output folder, progress bar, feature cache, a seed greedy ignores, ...) are
+left out, as evalkit.settings defines them.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ import yaml
 from evalkit.benchmark import Benchmark, benchmark_of_run
 from evalkit.errors import EvalkitError
 from evalkit.scoring.scorer import Scores, read_predictions, score_predictions
+from evalkit.settings import EXECUTION_KEYS, described
 
 CONFIG, PREDICTIONS, SUMMARY, METRICS = "config.yaml", "predictions.jsonl", "summary.json", "metrics.csv"
 
-# Top-level keys that steer how a run is executed or stored, never what the model answers.
-IGNORED_KEYS = {"output_dir", "run_name", "batch_size", "progress", "num_workers", "results_root", "resume",
-                "sort_by_length", "num_prompt_samples", "hydra"}
+# Top-level keys that steer how a run is executed or stored, never what the model answers; what
+# else is left out of labels (speed-only keys, a seed the method ignores) is evalkit.settings'.
+IGNORED_KEYS = EXECUTION_KEYS
 # The pseudo-key holding the parse rule a run was (re)scored with: it changes every number.
 RULE_KEY = "scoring.rule"
 # Keys that describe the option a name already picks: left out of labels when the name decides them.
@@ -66,7 +68,7 @@ class Run:
 
     @cached_property
     def flat(self) -> dict[str, str]:
-        flat = flatten(self.config)
+        flat = flatten(described(self.config))
         flat[RULE_KEY] = self.rule or "official"
         return flat
 
@@ -192,12 +194,8 @@ def flatten(config: dict, prefix: str = "") -> dict[str, str]:
 
 
 def _relevant(runs: Sequence[Run]) -> list[dict[str, str]]:
-    flats = [dict(run.flat) for run in runs]
-    sampling = any(f.get("decoding.mode") == "sample" for f in flats)
-    for flat in flats:
-        if not sampling:
-            flat.pop("seed", None)  # greedy decoding ignores the seed
-    return flats
+    # The seed is already gone from runs whose method does not sample (evalkit.settings.described).
+    return [dict(run.flat) for run in runs]
 
 
 def varying_keys(runs: Sequence[Run]) -> list[str]:

@@ -10,7 +10,8 @@ import torch
 
 from datasets_adapters.yesno_files import YesNoFileDataset
 from evalkit.models.llava import LlavaModel
-from evalkit.runner import Decoding, iterate_predictions
+from evalkit.decoding.greedy import Greedy
+from evalkit.runner import iterate_predictions
 from evalkit.scoring.parse import parse_answer
 
 pytestmark = [
@@ -29,7 +30,7 @@ CHECKPOINTS = [
 def test_real_checkpoint_batched_answers_match(path, family, prompt, yesno_file):
     items = YesNoFileDataset(str(yesno_file)).load()
     model = LlavaModel(name=path, path=path, family=family, prompt=prompt, device="cuda")
-    greedy = Decoding(max_new_tokens=16)
+    greedy = Greedy(max_new_tokens=16)
     single = {p.item_id: p for b, _ in iterate_predictions(items, model, greedy, 1) for p in b}
     batched = {p.item_id: p for b, _ in iterate_predictions(items, model, greedy, 8) for p in b}
     assert all(p.error is None for p in single.values())

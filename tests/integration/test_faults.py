@@ -14,9 +14,10 @@ from PIL import Image
 
 from evalkit.images import image_size, load_image
 from evalkit.models.llava import LlavaModel
-from evalkit.runner import Decoding, iterate_predictions
+from evalkit.decoding.greedy import Greedy
+from evalkit.runner import iterate_predictions
 
-GREEDY = Decoding(max_new_tokens=3)
+GREEDY = Greedy(max_new_tokens=3)
 
 
 def _png(image: Image.Image) -> bytes:

@@ -14,7 +14,8 @@ from hydra.utils import instantiate
 
 from evalkit.config import PACKAGE_DIR, conf_dir, register_configs, validate
 from evalkit.pipeline import load_items
-from evalkit.runner import Decoding, iterate_predictions
+from evalkit.decoding.greedy import Greedy
+from evalkit.runner import iterate_predictions
 from evalkit.scoring.parse import parse_answer
 
 register_configs()
@@ -29,7 +30,7 @@ def test_shipped_checkpoint_answers_yes_no_and_batches_exactly(name):
     validate(cfg)
     items = load_items(cfg.dataset, limit=24)
     model = instantiate(cfg.model, device="cpu", dtype="float32", _convert_="all")
-    decoding = Decoding(max_new_tokens=8)
+    decoding = Greedy(max_new_tokens=8)
     single = {p.item_id: p.text for b, _ in iterate_predictions(items, model, decoding, 1) for p in b}
     batched = {p.item_id: p.text for b, _ in iterate_predictions(items, model, decoding, 8) for p in b}
     assert batched == single

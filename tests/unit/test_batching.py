@@ -7,9 +7,10 @@ import pytest
 
 from datasets_adapters.yesno_files import YesNoFileDataset
 from evalkit.models.llava import LlavaModel
-from evalkit.runner import Decoding, iterate_predictions, plan_batches
+from evalkit.decoding.greedy import Greedy
+from evalkit.runner import iterate_predictions, plan_batches
 
-GREEDY = Decoding(mode="greedy", max_new_tokens=6)
+GREEDY = Greedy(max_new_tokens=6)
 
 
 def _texts(items, model, batch_size, sort=True):

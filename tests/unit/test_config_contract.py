@@ -40,6 +40,18 @@ def test_every_option_composes_and_validates(group, option):
         assert node.name == option
 
 
+@pytest.mark.parametrize("option", _options("decoding"))
+def test_decoding_yaml_lists_every_key_of_its_schema(option):
+    """Hydra only lets the command line override keys the yaml has: each method's yaml spells out
+    its whole schema, and its name is the option's name (run configs and reports show it)."""
+    from dataclasses import fields
+
+    node = _compose([f"decoding={option}"]).decoding
+    typed = validate(_compose([f"decoding={option}"])).decoding
+    assert sorted(node) == sorted(f.name for f in fields(typed))
+    assert typed.name == option
+
+
 def test_model_contract_names_and_paths():
     expected = {
         "llava15": "llava-hf/llava-1.5-7b-hf",
@@ -66,7 +78,8 @@ def test_model_contract_names_and_paths():
         (["model.vision_feature_layer=abc"], "int or a list of ints"),
         (["device=tpu"], "auto, cpu, cuda"),
         (["dtype=fp8"], "float32, float16, bfloat16"),
-        (["decoding.mode=beam"], "greedy, sample"),
+        (["decoding=sample", "decoding.temperature=0"], "sampling needs temperature > 0"),
+        (["decoding.num_beams=0"], "decoding.num_beams must be >= 1"),
     ],
 )
 def test_invalid_values_are_rejected_with_reason(overrides, message):
@@ -86,6 +99,8 @@ def test_ablation_overrides_validate():
     "args,expected",
     [
         (["decoding.max_new_token=3"], "did you mean decoding.max_new_tokens"),
+        (["decoding=yesno_logits", "decoding.max_new_tokens=3"], "valid keys of decoding: _target_, name"),
+        (["decoding=sample", "decoding.top_q=0.9"], "did you mean decoding.top_p"),
         (["model=llava17"], "valid options: llava15, llava15_13b, llava16"),
         (["batchsize=2"], "did you mean batch_size"),
         (["dataset=yesno", "dataset.pth=a"], "valid keys of dataset: "),

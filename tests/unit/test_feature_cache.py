@@ -15,9 +15,10 @@ from datasets_adapters.yesno_files import YesNoFileDataset
 from evalkit.images import expand_to_square, load_image
 from evalkit.models.feature_cache import cache_settings
 from evalkit.models.llava import LlavaModel
-from evalkit.runner import Decoding, image_ref_key, iterate_predictions, plan_batches
+from evalkit.decoding.greedy import Greedy
+from evalkit.runner import image_ref_key, iterate_predictions, plan_batches
 
-GREEDY = Decoding(mode="greedy", max_new_tokens=5)
+GREEDY = Greedy(max_new_tokens=5)
 COLOURS = ["red", "green", "blue", "yellow"]
 
 

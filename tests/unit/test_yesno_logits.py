@@ -9,16 +9,18 @@ import torch
 
 from datasets_adapters.yesno_files import YesNoFileDataset
 from evalkit.bench import prime_yes_no
-from evalkit.config import DecodingConfig
 from evalkit.errors import ConfigError
 from evalkit.models.llava import LlavaModel
 from evalkit.models.yesno import decision, p_yes_from_logits, yes_no_token_ids
-from evalkit.runner import Decoding, iterate_predictions
+from evalkit.config import validate_decoding
+from evalkit.decoding.greedy import Greedy
+from evalkit.decoding.yesno_logits import YesNoLogits, YesNoLogitsConfig
+from evalkit.runner import iterate_predictions
 from evalkit.scoring.parse import parse_answer
 from evalkit.tiny import build_tokenizer
 
-LOGITS = Decoding(mode="yesno_logits")
-GREEDY = Decoding(mode="greedy", max_new_tokens=4)
+LOGITS = YesNoLogits()
+GREEDY = Greedy(max_new_tokens=4)
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +72,15 @@ def test_logit_decision_equals_a_clean_greedy_answer(family, tiny_checkpoints, i
     model = LlavaModel(name="t", path=str(tiny_checkpoints[family]), family=family, device="cpu",
                        feature_cache={"enabled": True})
     prime_yes_no(model, items)  # answers ▁Yes / ▁No then </s>, like a trained LLaVA
-    greedy = _run(items, model, Decoding(mode="greedy", max_new_tokens=8), 8)
+    greedy = _run(items, model, Greedy(max_new_tokens=8), 8)
     logits = _run(items, model, LOGITS, 8)
     clean = {k: parse_answer(p.text, "strict") for k, p in greedy.items()}
     assert set(clean.values()) == {"yes", "no"}  # both answers occur: the check has teeth
     assert all(logits[k].text.lower() == v for k, v in clean.items())
 
 
-def test_decoding_config_accepts_logit_mode():
-    assert DecodingConfig(mode="yesno_logits").mode == "yesno_logits"
-    with pytest.raises(ConfigError, match="yesno_logits"):
-        DecodingConfig(mode="beam")
+def test_logit_method_schema_takes_no_generation_keys():
+    node = {"_target_": "evalkit.decoding.yesno_logits.YesNoLogits", "name": "yesno_logits"}
+    assert isinstance(validate_decoding(node), YesNoLogitsConfig)
+    with pytest.raises(ConfigError, match="valid keys of decoding: _target_, name"):
+        validate_decoding({**node, "max_new_tokens": 3})

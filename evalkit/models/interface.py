@@ -1,0 +1,62 @@
+"""The model interface the runner and the decoding methods call, whatever the model family.
+
+Two levels: whole-batch calls (`generate`, `yesno_probs`) for the methods that HF's `generate`
+serves, and a step-level pair for methods that must see or change every step's logits
+(per-row seeded sampling here; contrastive decoders such as VCD later): `start` runs the prefill
+through the same input path as `generate` (feature cache, shared image prefix) and returns the
+last position's logits plus an opaque state holding the KV cache; `step` feeds one token per row.
+Family differences (pixels, tiles, image tokens) stay behind this interface, in the wrapper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Protocol, Sequence, runtime_checkable
+
+import torch
+
+
+@dataclass(frozen=True)
+class DecodeState:
+    """What the next step needs; decoders treat it as opaque and pass it back to `step`."""
+
+    cache: Any  # the model's KV cache (a transformers Cache), updated in place by each step
+    attention_mask: torch.Tensor  # [B, T] over every position so far (0 = left padding)
+    position_ids: torch.Tensor  # [B, 1] position of the last token fed, per row
+
+
+@dataclass(frozen=True)
+class Step:
+    logits: torch.Tensor  # [B, V] float logits for the next token of each row
+    state: DecodeState
+
+
+@runtime_checkable
+class Model(Protocol):
+    tokenizer: Any
+    device: torch.device
+
+    def render_prompt(self, question: str) -> str: ...
+
+    def num_image_tokens(self, image_hw: Optional[tuple[int, int]]) -> int: ...
+
+    def prepare_image(self, image) -> Any: ...
+
+    def prepare_text(self, image, question: str) -> Any: ...
+
+    def collate(self, inputs: Sequence[Any]) -> dict: ...
+
+    def generate(self, batch: dict, max_new_tokens: int, do_sample: bool = False, temperature: float = 1.0,
+                 top_p: float = 1.0, num_beams: int = 1, with_p_yes: bool = False): ...
+
+    def yesno_probs(self, batch: dict) -> list[float]: ...
+
+    def yes_no_tokens(self) -> dict[str, dict[int, str]]: ...
+
+    def eos_token_ids(self) -> list[int]: ...
+
+    def start(self, batch: dict) -> Step: ...
+
+    def step(self, state: DecodeState, next_tokens: torch.Tensor) -> Step: ...
+
+    def describe(self) -> dict: ...
