@@ -50,8 +50,12 @@ class MMETask(YesNoTask):
     name = "mme"
     official_rule = "mme"
     headline = (Headline("mme_perception", format="points"), Headline("mme_cognition", format="points"))
+    columns = ("n", "n_correct", "accuracy", "acc_plus", "score", "precision", "recall", "f1", "yes_ratio", "tp", "fp",
+               "tn", "fn", "n_other", "n_other_strict", "n_error", "n_groups", "n_bad_groups")
     formats = {**BINARY_FORMATS, "acc_plus": "percent", "score": "points", "n_groups": "count",
                "n_bad_groups": "count"}
+    shown = ("category", "n", "accuracy", "acc_plus", "score", "precision", "recall", "f1", "yes_ratio", "n_other",
+             "n_other_strict", "n_error", "n_bad_groups")
     category_values = ("score", "accuracy")
     summary_rows = frozenset({OVERALL, "perception", "cognition"})
     note = "MME scores in MME points"

@@ -130,7 +130,8 @@ def render_report(runs: Sequence[Run], keys: Sequence[str], board: pd.DataFrame,
 
     body.append("<h2>Hallucination view: yes-ratio against accuracy</h2>"
                 '<p class="note">A model that answers yes too often hallucinates objects. On balanced benchmarks '
-                "(POPE, MME pairs) the true yes-ratio is 50% (dashed line): good runs sit high and near it.</p>")
+                "(one yes and one no question per object or image) the true yes-ratio is 50% (dashed line): good runs "
+                "sit high and near it.</p>")
     charts = []
     for dataset, sub in board.groupby("dataset", sort=True):
         if "yes_ratio" not in sub or "accuracy" not in sub:
@@ -228,7 +229,7 @@ def _pair_note(c: Comparison) -> str:
     left_out = f"; {c.n_only_a} only in A and {c.n_only_b} only in B left out" if c.n_only_a or c.n_only_b else ""
     return (f'<p class="note">A = {escape(c.a)}, B = {escape(c.b)}. {c.n_paired} paired items{left_out}. '
             f"McNemar exact p = <b>{c.p_mcnemar:.3g}</b> (only A right: {c.only_a_right}, only B right: "
-            f"{c.only_b_right}). Δ in percentage points (MME: points).</p>")
+            f"{c.only_b_right}). Δ in percentage points (scores in points: their benchmark's own).</p>")
 
 
 def render_comparison(a: Run, b: Run, comparison: Comparison, differences: list[tuple[str, str, str]]) -> str:

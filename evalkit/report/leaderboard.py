@@ -62,7 +62,7 @@ def leaderboard(runs: Sequence[Run], keys: Sequence[str], metric: Optional[str] 
         row["path"] = str(run.path)
         rows.append(row)
     board = pd.DataFrame(rows)
-    board = board.loc[:, board.notna().any()]  # metrics no run has (MME columns on POPE runs)
+    board = board.loc[:, board.notna().any()]  # metrics no run has (another benchmark's headline)
     primary = {run.dataset: run.benchmark.primary() for run in runs}
     sort_by = {d: metric or default_metric(sub.to_dict("records"), primary[d]) for d, sub in board.groupby("dataset")}
     specs = {**_COUNT_HEADLINES, **{h.name: h for h in heads}}

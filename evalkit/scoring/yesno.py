@@ -19,10 +19,9 @@ from evalkit.benchmark import Headline, Task, TaskResult
 from evalkit.scoring import metrics as M
 from evalkit.scoring.parse import YESNO_RULES, parse_strict
 
-# metrics.csv columns of every yes/no task: MME's acc+ / score / pair counts are NaN elsewhere, so
-# runs of different yes/no benchmarks stack into one table.
-BINARY_COLUMNS = ("n", "n_correct", "accuracy", "acc_plus", "score", "precision", "recall", "f1", "yes_ratio", "tp",
-                  "fp", "tn", "fn", "n_other", "n_other_strict", "n_error", "n_groups", "n_bad_groups")
+# metrics.csv columns of a yes/no task (binary_metrics' counts and yes-positive rates).
+BINARY_COLUMNS = ("n", "n_correct", "accuracy", "precision", "recall", "f1", "yes_ratio", "tp", "fp", "tn", "fn",
+                  "n_other", "n_other_strict", "n_error")
 BINARY_FORMATS = {**{c: "percent" for c in M.RATE_COLUMNS}, **{c: "count" for c in M.COUNT_COLUMNS}}
 
 POOLED_FRONT = (Headline("accuracy"), Headline("yes_ratio", direction="target", target=0.5))
@@ -39,8 +38,8 @@ class YesNoTask(Task):
     answers = ("yes", "no")
     columns = BINARY_COLUMNS
     formats = BINARY_FORMATS
-    shown = ("category", "n", "accuracy", "acc_plus", "score", "precision", "recall", "f1", "yes_ratio", "n_other",
-             "n_other_strict", "n_error", "n_bad_groups")
+    shown = ("category", "n", "accuracy", "precision", "recall", "f1", "yes_ratio", "n_other", "n_other_strict",
+             "n_error")
 
     def annotate(self, rows: pd.DataFrame, rule: str, is_error: pd.Series) -> pd.DataFrame:
         rows = super().annotate(rows, rule, is_error)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
+import shutil
 from pathlib import Path
 
 import yaml
@@ -60,52 +60,16 @@ def test_sampled_answers_survive_batching_resume_and_processes(tiny_checkpoints,
     assert _answers(sharded) == reference
 
 
-METHOD = '''
-"""Greedy written over the model's step API: argmax per row until EOS."""
-from dataclasses import dataclass
-
-import torch
-
-from evalkit.decoding.base import Decoded, DecodingConfig, DecodingMethod
-
-
-@dataclass
-class StepGreedyConfig(DecodingConfig):
-    _target_: str = "step_greedy.StepGreedy"
-    name: str = "step_greedy"
-    max_new_tokens: int = 4
-
-
-class StepGreedy(DecodingMethod):
-    schema = StepGreedyConfig
-    answer_keys = ("max_new_tokens",)
-
-    def decode(self, model, batch):
-        stop, pad = set(model.eos_token_ids()), model.tokenizer.pad_token_id
-        step = model.start(batch.inputs)
-        rows, done = [[] for _ in batch.item_ids], [False] * len(batch.item_ids)
-        for _ in range(self.settings.max_new_tokens):
-            tokens = step.logits.argmax(-1).tolist()
-            fed = [pad if d else t for d, t in zip(done, tokens)]
-            for r, t in enumerate(fed):
-                if not done[r]:
-                    rows[r].append(t)
-                    done[r] = t in stop
-            if all(done):
-                break
-            step = model.step(step.state, torch.tensor(fed))
-        texts = model.tokenizer.batch_decode(rows, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-        return Decoded(tuple(texts), (None,) * len(texts))
-'''
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "step_greedy"
 
 
 def test_a_new_decoding_method_is_one_module_and_one_yaml(tiny_checkpoints, yesno_file, tmp_path):
     code, conf = tmp_path / "code", tmp_path / "conf"
     (conf / "decoding").mkdir(parents=True)
     code.mkdir()
-    (code / "step_greedy.py").write_text(textwrap.dedent(METHOD))
-    (conf / "decoding" / "step_greedy.yaml").write_text(
-        "_target_: step_greedy.StepGreedy\nname: step_greedy\nmax_new_tokens: 4\n")
+    # docs/extending.md's example, copied into a folder of its own: the module and the yaml.
+    shutil.copy(EXAMPLE / "step_greedy.py", code)
+    shutil.copy(EXAMPLE / "conf" / "decoding" / "step_greedy.yaml", conf / "decoding")
     added = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(added) == 2  # everything the new method needed; nothing in evalkit was edited
 

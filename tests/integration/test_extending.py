@@ -59,3 +59,23 @@ def test_parse_rule_of_own_task() -> None:
     cases = {"3": "3", "There are three dots.": "3", "Two": "2", "12 dots": "12", "Yes": "", "": ""}
     assert {text: first_number(text) for text in cases} == cases
     assert COUNT.parse("four", None) == "4"
+
+
+BLIND = REPO / "docs" / "examples" / "blind"
+
+
+def test_own_model_wrapper_answers_from_the_question_alone(tmp_path: Path) -> None:
+    """Example 3: a model class of the user's own (LLaVA on a blank image) through the CLI."""
+    out = tmp_path / "blind"
+    run(["evalkit", "model=blind_tiny_llava15", f"hydra.searchpath=[file://{BLIND / 'conf'}]", f"output_dir={out}",
+         "limit=96", "progress=false"], cwd=tmp_path, pythonpath=BLIND)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"]["image"].startswith("blank") and summary["model"]["name"] == "blind_tiny_llava15"
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    by_question: dict[str, list[float]] = {}
+    for row in rows:
+        by_question.setdefault(row["question"], []).append(row["p_yes"])
+    # Padded to a square, every blank image is the same picture: P(yes) depends on the question only.
+    assert len(by_question) < len(rows)
+    for question, p_yes in by_question.items():
+        assert max(p_yes) - min(p_yes) < 1e-4, question

@@ -22,8 +22,10 @@ from evalkit.scoring.yesno import YESNO
 from evalkit.types import PredictionRow
 
 REPO = Path(__file__).resolve().parents[2]
-TIDY_COLUMNS = ["task", "category", "n", "n_correct", "accuracy", "acc_plus", "score", "precision", "recall", "f1",
-                "yes_ratio", "tp", "fp", "tn", "fn", "n_other", "n_other_strict", "n_error", "n_groups", "n_bad_groups"]
+# metrics.csv of a benchmark with several tasks: the tasks' columns, first appearance first (the
+# yes/no columns, then MME's acc+ / score / pair counts, NaN on the other tasks' rows).
+TIDY_COLUMNS = ["task", "category", "n", "n_correct", "accuracy", "precision", "recall", "f1", "yes_ratio", "tp", "fp",
+                "tn", "fn", "n_other", "n_other_strict", "n_error", "acc_plus", "score", "n_groups", "n_bad_groups"]
 
 
 class Mixed(Benchmark):
