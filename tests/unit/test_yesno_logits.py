@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from datasets_adapters.yesno_files import YesNoFileDataset
-from evalkit.bench import prime_yes_no
+from evalkit.tools.bench import prime_yes_no
 from evalkit.config import DecodingConfig
 from evalkit.errors import ConfigError
 from evalkit.models.llava import LlavaModel
 from evalkit.models.yesno import decision, p_yes_from_logits, yes_no_token_ids
 from evalkit.runner import Decoding, iterate_predictions
 from evalkit.scoring.parse import parse_answer
-from evalkit.tiny import build_tokenizer
+from evalkit.tools.tiny import build_tokenizer
 
 LOGITS = Decoding(mode="yesno_logits")
 GREEDY = Decoding(mode="greedy", max_new_tokens=4)
