@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.mme import check_choice, drop_duplicates, filter_rows, hf_tables, image_ref
 from evalkit.errors import DatasetError
+from evalkit.fileio import JsonlError, jsonl_values
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
@@ -238,13 +239,10 @@ def _read_records(path: Path) -> list[tuple[str, dict]]:
             raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
         pairs = [(f"{path}[{i}]", r) for i, r in enumerate(records)]
     else:
-        pairs = []
-        for line_no, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    pairs.append((f"{path}:{line_no}", json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+        try:  # question files are read, never appended to: a torn line is an error
+            pairs = [(f"{path}:{n}", value) for n, value in jsonl_values(text, path, torn_tail="error")]
+        except JsonlError as exc:
+            raise DatasetError(str(exc)) from exc
     for origin, record in pairs:
         if not isinstance(record, dict):
             raise DatasetError(f"{origin}: expected an object with {', '.join(FILE_KEYS)}, got {type(record).__name__}")

@@ -17,6 +17,7 @@ from evalkit import outputs
 from evalkit.config import Config, validate
 from evalkit.distributed import init_ranks
 from evalkit.errors import DatasetError, EvalkitError
+from evalkit.fileio import write_atomic
 from evalkit.runner import Decoding, iterate_predictions, padding_fraction
 from evalkit.scoring.parse import DEFAULT_RULE, parse_answer
 from evalkit.scoring.score import score_predictions, write_scores
@@ -103,7 +104,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     ranks.barrier()
     if ranks.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+        write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     ranks.barrier()
 
     done = outputs.completed_ids(run_dir)

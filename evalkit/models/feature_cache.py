@@ -19,14 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import uuid
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import torch
 from PIL import Image
+
+from evalkit.fileio import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -173,20 +173,15 @@ class FeatureCache:
         return features.to(self.device)
 
     def _write(self, key: str, features: torch.Tensor) -> None:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # A unique temporary name, then an atomic rename: concurrent writers of one key write
+            # Atomic (unique temporary name, then a rename): concurrent writers of one key write
             # the same bytes, readers never see a half-written file.
-            tmp = path.with_name(f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-            try:
-                save_file({"features": features.detach().to("cpu").contiguous()}, str(tmp),
-                          metadata={"evalkit_key": key, "settings": self.settings_key})
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
+            write_atomic(path, save({"features": features.detach().to("cpu").contiguous()},
+                                    metadata={"evalkit_key": key, "settings": self.settings_key}))
             self.counters["disk_writes"] += 1
         except OSError as exc:  # a full or read-only disk slows the run down, it does not stop it
             log.warning("feature cache: cannot write %s (%s)", path, exc)

@@ -39,6 +39,7 @@ from datasets_adapters.shapes import TrainExample, train_examples
 from datasets_adapters.shapes_scene import COLORS, SHAPES, SIDES, draw
 from evalkit.images import expand_to_square
 from evalkit.models.prefix import cache_keyword, output_cache
+from evalkit.fileio import write_json_atomic
 from evalkit.models.prompts import render_prompt
 from evalkit.tools.tiny import build_model, build_processor, build_tokenizer
 from evalkit.tools.tiny_eval import evaluate, format_report
@@ -397,7 +398,7 @@ def main(argv: Optional[Iterable[str]] = None) -> None:
     if not args.eval_only:
         info = train(args.family, args.out, args.steps, args.seed, args.lm_steps, threads=args.threads,
                      log_every=args.log_every)
-        (args.out / "training.json").write_text(json.dumps(info, indent=1))
+        write_json_atomic(args.out / "training.json", info, indent=1)
         log.info("trained in %.0fs -> %s", info["train_time_s"], args.out)
     if args.eval or args.eval_only:
         torch.set_num_threads(args.threads)
