@@ -5,6 +5,8 @@ Hydra rejects unknown keys and wrong types when it composes `conf/` against thes
 does not (enum-like strings, cross-field rules such as `full` select strategy with LLaVA-NeXT).
 All of it happens before any model loads. Every group option is a yaml file in `conf/` whose
 defaults list starts with its schema (`/schema/<group>/<name>`), so the yaml is the registry.
+Defaults live here only: a yaml sets what its option changes (tests/unit/test_config_contract.py
+refuses a yaml value equal to the schema's default), and the adapters' signatures read them here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from datasets_adapters import LLAVA_SHORT_ANSWER
 from evalkit.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -117,7 +120,7 @@ class DatasetConfig:
 
     _target_: str = MISSING
     name: str = MISSING
-    question_suffix: str = "\nAnswer the question using a single word or phrase."
+    question_suffix: str = LLAVA_SHORT_ANSWER
     parse_rule: Optional[str] = None  # None = the official rule of each item's task
 
 
@@ -134,7 +137,7 @@ class ShapesDatasetConfig(DatasetConfig):
     name: str = "shapes"
     version: int = 2
     split: str = "eval"
-    n_images: int = 60
+    n_images: int = 24  # 192 MME + 288 POPE = 480 items
     seed: int = 1_000_003
     tasks: List[str] = field(default_factory=lambda: ["mme", "pope"])
     pope_splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])

@@ -16,6 +16,7 @@ Two tiers:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,13 +27,14 @@ from typing import Any, Mapping, Optional
 import torch
 from PIL import Image
 
+from evalkit.config import FeatureCacheConfig
 from evalkit.fileio import write_atomic
 
 log = logging.getLogger(__name__)
 
-# share_prefix: also run the language model's prompt prefix up to the image once per image
-# (evalkit/models/prefix.py); applies when the cache is on.
-DEFAULTS = {"enabled": False, "max_items": 32, "disk_dir": None, "share_prefix": True}
+# The schema's defaults (model.feature_cache), except that a LlavaModel built directly (tests,
+# bench) starts uncached: runs get the cache from the config, where it is on by default.
+DEFAULTS = {**dataclasses.asdict(FeatureCacheConfig()), "enabled": False}
 
 
 def cache_settings(options: Optional[Mapping[str, Any]]) -> dict:
