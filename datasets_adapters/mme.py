@@ -17,13 +17,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from datasets_adapters import LLAVA_SHORT_ANSWER
+from evalkit.config import MMEDatasetConfig
 from evalkit.errors import DatasetError
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
 
-HUB_ID = "lmms-lab/MME"
+_DEFAULTS = MMEDatasetConfig()  # defaults live in the schema, also when built directly
+HUB_ID = _DEFAULTS.path
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
               "artwork", "OCR")
 COGNITION = ("commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning")
@@ -44,11 +45,11 @@ def llava_question(question: str) -> str:
 class MMEDataset:
     def __init__(
         self,
-        path: str = HUB_ID,
-        source: str = "auto",
-        categories: Sequence[str] = (),
-        prompt_style: str = "llava",
-        question_suffix: str = LLAVA_SHORT_ANSWER,
+        path: str = _DEFAULTS.path,
+        source: str = _DEFAULTS.source,
+        categories: Sequence[str] = tuple(_DEFAULTS.categories),
+        prompt_style: str = _DEFAULTS.prompt_style,
+        question_suffix: str = _DEFAULTS.question_suffix,
     ):
         check_choice("source", source, SOURCES)
         check_choice("prompt_style", prompt_style, PROMPT_STYLES)

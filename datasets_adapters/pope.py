@@ -16,15 +16,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional, Sequence
 
-from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.mme import check_choice, drop_duplicates, filter_rows, hf_tables, image_ref
+from evalkit.config import POPEDatasetConfig
 from evalkit.errors import DatasetError
 from evalkit.fileio import JsonlError, jsonl_values
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
 
-HUB_ID = "lmms-lab/POPE"
+_DEFAULTS = POPEDatasetConfig()  # defaults live in the schema, also when built directly
+HUB_ID = _DEFAULTS.path
 SPLITS = ("random", "popular", "adversarial")
 POPE_SOURCES = ("coco", "aokvqa", "gqa")
 FORMATS = ("auto", "hf", "files")
@@ -44,12 +45,12 @@ def file_names(source: str, split: str) -> list[str]:
 class POPEDataset:
     def __init__(
         self,
-        path: str = HUB_ID,
-        format: str = "auto",
-        source: str = "coco",
-        splits: Sequence[str] = SPLITS,
-        image_dir: Optional[str] = None,
-        question_suffix: str = LLAVA_SHORT_ANSWER,
+        path: str = _DEFAULTS.path,
+        format: str = _DEFAULTS.format,
+        source: str = _DEFAULTS.source,
+        splits: Sequence[str] = tuple(_DEFAULTS.splits),
+        image_dir: Optional[str] = _DEFAULTS.image_dir,
+        question_suffix: str = _DEFAULTS.question_suffix,
     ):
         check_choice("format", format, FORMATS)
         check_choice("source", source, POPE_SOURCES)
