@@ -22,13 +22,15 @@ from datasets_adapters.hub import check_choice, drop_duplicates, filter_rows, hf
 from datasets_adapters.mme_metrics import (MME_COGNITION, MME_PERCEPTION, mme_subtask, mme_total_stat, mme_units,
                                            score_mme)
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
+from evalkit.config import MMEDatasetConfig
 from evalkit.errors import DatasetError
 from evalkit.scoring.yesno import BINARY_FORMATS, YesNoTask
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
 
-HUB_ID = "lmms-lab/MME"
+_DEFAULTS = MMEDatasetConfig()  # defaults live in the schema, also when built directly
+HUB_ID = _DEFAULTS.path
 SOURCES = ("auto", "hf", "folder")
 PROMPT_STYLES = ("llava", "original")
 HF_COLUMNS = ("question_id", "image", "question", "answer", "category")
@@ -98,11 +100,11 @@ class MMEDataset(Benchmark):
 
     def __init__(
         self,
-        path: str = HUB_ID,
-        source: str = "auto",
-        categories: Sequence[str] = (),
-        prompt_style: str = "llava",
-        question_suffix: str = LLAVA_SHORT_ANSWER,
+        path: str = _DEFAULTS.path,
+        source: str = _DEFAULTS.source,
+        categories: Sequence[str] = tuple(_DEFAULTS.categories),
+        prompt_style: str = _DEFAULTS.prompt_style,
+        question_suffix: str = _DEFAULTS.question_suffix,
     ):
         check_choice("source", source, SOURCES)
         check_choice("prompt_style", prompt_style, PROMPT_STYLES)

@@ -22,14 +22,17 @@ import pandas as pd
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.hub import check_choice, drop_duplicates, filter_rows, hf_tables, image_ref
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
+from evalkit.config import POPEDatasetConfig
 from evalkit.errors import DatasetError
+from evalkit.fileio import JsonlError, jsonl_values
 from evalkit.scoring import metrics as M
 from evalkit.scoring.yesno import YesNoTask
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
 
-HUB_ID = "lmms-lab/POPE"
+_DEFAULTS = POPEDatasetConfig()  # defaults live in the schema, also when built directly
+HUB_ID = _DEFAULTS.path
 SPLITS = ("random", "popular", "adversarial")
 POPE_SOURCES = ("coco", "aokvqa", "gqa")
 FORMATS = ("auto", "hf", "files")
@@ -127,12 +130,12 @@ class POPEDataset(Benchmark):
 
     def __init__(
         self,
-        path: str = HUB_ID,
-        format: str = "auto",
-        source: str = "coco",
-        splits: Sequence[str] = SPLITS,
-        image_dir: Optional[str] = None,
-        question_suffix: str = LLAVA_SHORT_ANSWER,
+        path: str = _DEFAULTS.path,
+        format: str = _DEFAULTS.format,
+        source: str = _DEFAULTS.source,
+        splits: Sequence[str] = tuple(_DEFAULTS.splits),
+        image_dir: Optional[str] = _DEFAULTS.image_dir,
+        question_suffix: str = _DEFAULTS.question_suffix,
     ):
         check_choice("format", format, FORMATS)
         check_choice("source", source, POPE_SOURCES)
@@ -322,13 +325,10 @@ def _read_records(path: Path) -> list[tuple[str, dict]]:
             raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
         pairs = [(f"{path}[{i}]", r) for i, r in enumerate(records)]
     else:
-        pairs = []
-        for line_no, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    pairs.append((f"{path}:{line_no}", json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+        try:  # question files are read, never appended to: a torn line is an error
+            pairs = [(f"{path}:{n}", value) for n, value in jsonl_values(text, path, torn_tail="error")]
+        except JsonlError as exc:
+            raise DatasetError(str(exc)) from exc
     for origin, record in pairs:
         if not isinstance(record, dict):
             raise DatasetError(f"{origin}: expected an object with {', '.join(FILE_KEYS)}, got {type(record).__name__}")

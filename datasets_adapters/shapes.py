@@ -25,7 +25,6 @@ from typing import Iterator, Sequence
 
 from PIL import Image
 
-from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.shapes_scene import (
     CLASSES,
     COLORS,
@@ -46,10 +45,12 @@ from datasets_adapters.shapes_scene import (
 from datasets_adapters.mme import MME
 from datasets_adapters.pope import POPE
 from evalkit.benchmark import Benchmark
+from evalkit.config import ShapesDatasetConfig
 from evalkit.errors import DatasetError
 from evalkit.types import Item
 
 SPLITS = ("eval", "train")
+_DEFAULTS = ShapesDatasetConfig()  # defaults live in the schema, also when built directly (tests, tools)
 TASKS = ("mme", "pope")
 POPE_SPLITS = ("random", "popular", "adversarial")
 POPE_PER_IMAGE = 3  # yes probes per image and split (as POPE); as many no probes
@@ -83,14 +84,14 @@ class ShapesDataset(Benchmark):
 
     def __init__(
         self,
-        version: int = VERSION,
-        split: str = "eval",
-        n_images: int = 24,
-        seed: int = 1_000_003,
-        tasks: Sequence[str] = TASKS,
-        pope_splits: Sequence[str] = POPE_SPLITS,
-        mme_categories: Sequence[str] = MME_CATEGORIES,
-        question_suffix: str = LLAVA_SHORT_ANSWER,
+        version: int = _DEFAULTS.version,
+        split: str = _DEFAULTS.split,
+        n_images: int = _DEFAULTS.n_images,
+        seed: int = _DEFAULTS.seed,
+        tasks: Sequence[str] = tuple(_DEFAULTS.tasks),
+        pope_splits: Sequence[str] = tuple(_DEFAULTS.pope_splits),
+        mme_categories: Sequence[str] = tuple(_DEFAULTS.mme_categories),
+        question_suffix: str = _DEFAULTS.question_suffix,
     ):
         if version not in VERSIONS:
             raise DatasetError(f"dataset.version={version!r}: unknown version; this evalkit generates {VERSIONS}")

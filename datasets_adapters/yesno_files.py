@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +10,7 @@ import pandas as pd
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from evalkit.benchmark import Benchmark
 from evalkit.errors import DatasetError
+from evalkit.fileio import JsonlError, read_jsonl
 from evalkit.scoring.yesno import YESNO
 from evalkit.types import Item
 
@@ -34,14 +34,9 @@ class YesNoFileDataset(Benchmark):
             if suffix == ".csv":
                 return pd.read_csv(self.path, dtype=str, keep_default_na=False)
             if suffix in (".jsonl", ".json"):
-                rows = []
-                for line_no, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
-                    if line.strip():
-                        try:
-                            rows.append(json.loads(line))
-                        except json.JSONDecodeError as exc:
-                            raise DatasetError(f"{self.path}:{line_no}: not valid JSON ({exc.msg})") from exc
-                return pd.DataFrame(rows)
+                return pd.DataFrame(read_jsonl(self.path, torn_tail="error"))  # nothing appends to a dataset
+        except JsonlError as exc:
+            raise DatasetError(str(exc)) from exc
         except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
             raise DatasetError(f"{self.path}: cannot read ({type(exc).__name__}: {exc})") from exc
         raise DatasetError(f"{self.path}: unsupported file type {suffix!r}; use .jsonl or .csv")

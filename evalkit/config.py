@@ -10,6 +10,9 @@ Decoding options are the exception that makes a method addable without touching 
 yaml's `_target_` names a evalkit.decoding.base.DecodingMethod class whose `schema` dataclass
 is the option's schema; `validate` merges the composed node into it (unknown keys, wrong types)
 and builds it (`__post_init__` checks), with the valid keys listed on error.
+
+Defaults live here only: a yaml sets what its option changes (tests/unit/test_config_contract.py
+refuses a yaml value equal to the schema's default; decoding yamls list every key, see above), and the adapters' signatures read them here.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from datasets_adapters import LLAVA_SHORT_ANSWER
 from evalkit.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -103,7 +107,7 @@ class DatasetConfig:
 
     _target_: str = MISSING
     name: str = MISSING
-    question_suffix: str = "\nAnswer the question using a single word or phrase."
+    question_suffix: str = LLAVA_SHORT_ANSWER
     parse_rule: Optional[str] = None  # None = the official rule of each item's task
 
 
@@ -120,7 +124,7 @@ class ShapesDatasetConfig(DatasetConfig):
     name: str = "shapes"
     version: int = 2
     split: str = "eval"
-    n_images: int = 60
+    n_images: int = 24  # 192 MME + 288 POPE = 480 items
     seed: int = 1_000_003
     tasks: List[str] = field(default_factory=lambda: ["mme", "pope"])
     pope_splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])

@@ -10,13 +10,13 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+from evalkit.fileio import JsonlAppender, read_jsonl, write_json_atomic, write_jsonl_atomic
 from evalkit.types import Item, Prediction, PredictionRow
 
 SHARD_DIR = "shards"
@@ -53,50 +53,19 @@ def _jsonable(meta) -> dict:
 
 
 class ShardWriter:
-    """Appends whole lines and flushes after each batch, so a kill loses at most the batch in flight.
-
-    Each rank appends to its own file; a resumed run (any world size) appends to the file of its
-    rank, after cutting off a torn last line left by a kill mid-write.
-    """
+    """Each rank appends its predictions to its own file, whole lines flushed per batch (a kill
+    loses at most the batch in flight); a resumed run (any world size) appends to the file of its
+    rank, after the torn last line of a kill mid-write is cut off (`fileio.JsonlAppender`)."""
 
     def __init__(self, run_dir: Path, rank: int = 0):
         self.path = run_dir / SHARD_DIR / f"rank{rank}.jsonl"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        _drop_torn_tail(self.path)
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._appender = JsonlAppender(self.path)
 
     def write(self, rows: Iterable[PredictionRow]) -> None:
-        self._file.write("".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in rows))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._appender.write(r.to_json() for r in rows)
 
     def close(self) -> None:
-        self._file.close()
-
-
-def _drop_torn_tail(path: Path) -> None:
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    data = path.read_bytes()
-    if not data.endswith(b"\n"):
-        with open(path, "r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Rows of a JSONL file; a torn last line (a kill mid-write) is dropped."""
-    rows = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for n, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if n == len(lines) - 1:
-                continue
-            raise ValueError(f"{path}:{n + 1}: corrupt line in the middle of a predictions file")
-    return rows
+        self._appender.close()
 
 
 def shard_rows(run_dir: Path) -> list[dict]:
@@ -130,9 +99,7 @@ def merge_shards(run_dir: Path, item_order: Sequence[str]) -> list[dict]:
             f"{len(missing)} missing {missing[:10]}, {len(duplicates)} duplicated {sorted(duplicates)[:10]}"
         )
     rows = [by_id[i] for i in item_order]
-    tmp = run_dir / "predictions.jsonl.tmp"
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    tmp.replace(run_dir / "predictions.jsonl")
+    write_jsonl_atomic(run_dir / "predictions.jsonl", rows)
     return rows
 
 
@@ -173,6 +140,4 @@ def git_commit() -> Optional[str]:
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, data, default=str)

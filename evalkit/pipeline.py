@@ -19,6 +19,7 @@ from evalkit.distributed import init_ranks
 from evalkit.benchmark import Benchmark, benchmark_class
 from evalkit.decoding.base import DecodingMethod
 from evalkit.errors import ConfigError, DatasetError, EvalkitError
+from evalkit.fileio import write_atomic
 from evalkit.runner import iterate_predictions, padding_fraction
 from evalkit.scoring.scorer import score_predictions, write_scores
 from evalkit.types import Item
@@ -131,7 +132,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     ranks.barrier()
     if ranks.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+        write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     ranks.barrier()
 
     done = outputs.completed_ids(run_dir)

@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 
 from evalkit.benchmark import benchmark_named, benchmark_of_run
 from evalkit.errors import EvalkitError
+from evalkit.fileio import write_json_atomic, write_jsonl_atomic
 from evalkit.scoring.importers import import_predictions
 from evalkit.scoring.scorer import Scores, read_predictions, score_predictions, to_jsonable, write_scores
 from evalkit.types import PredictionRow
@@ -72,12 +73,12 @@ def score_file(path: Path, benchmark: str, questions: Sequence[Path], out: Optio
     out.mkdir(parents=True, exist_ok=True)
     columns = [c for c in PredictionRow.__dataclass_fields__ if c in scores.frame.columns]
     rows = to_jsonable(scores.frame[columns].to_dict("records"))
-    (out / PREDICTIONS).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl_atomic(out / PREDICTIONS, rows)
     summary_path = out / "summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
     summary["source"] = {"file": str(path), "format": fmt, "benchmark": benchmark,
                          "questions": [str(q) for q in questions]}
-    summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(summary_path, summary)
     write_scores(out, scores)
     return out, scores
 

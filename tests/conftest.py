@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 import torch
 
-from evalkit.tiny import save_tiny
+from evalkit.tools.tiny import save_tiny
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 

@@ -16,11 +16,10 @@ Two tiers:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
-import os
-import uuid
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -28,11 +27,14 @@ from typing import Any, Mapping, Optional
 import torch
 from PIL import Image
 
+from evalkit.config import FeatureCacheConfig
+from evalkit.fileio import write_atomic
+
 log = logging.getLogger(__name__)
 
-# share_prefix: also run the language model's prompt prefix up to the image once per image
-# (evalkit/models/prefix.py); applies when the cache is on.
-DEFAULTS = {"enabled": False, "max_items": 32, "disk_dir": None, "share_prefix": True}
+# The schema's defaults (model.feature_cache), except that a LlavaModel built directly (tests,
+# bench) starts uncached: runs get the cache from the config, where it is on by default.
+DEFAULTS = {**dataclasses.asdict(FeatureCacheConfig()), "enabled": False}
 
 
 def cache_settings(options: Optional[Mapping[str, Any]]) -> dict:
@@ -173,20 +175,15 @@ class FeatureCache:
         return features.to(self.device)
 
     def _write(self, key: str, features: torch.Tensor) -> None:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # A unique temporary name, then an atomic rename: concurrent writers of one key write
+            # Atomic (unique temporary name, then a rename): concurrent writers of one key write
             # the same bytes, readers never see a half-written file.
-            tmp = path.with_name(f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-            try:
-                save_file({"features": features.detach().to("cpu").contiguous()}, str(tmp),
-                          metadata={"evalkit_key": key, "settings": self.settings_key})
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
+            write_atomic(path, save({"features": features.detach().to("cpu").contiguous()},
+                                    metadata={"evalkit_key": key, "settings": self.settings_key}))
             self.counters["disk_writes"] += 1
         except OSError as exc:  # a full or read-only disk slows the run down, it does not stop it
             log.warning("feature cache: cannot write %s (%s)", path, exc)

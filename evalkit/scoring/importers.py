@@ -26,6 +26,7 @@ import pandas as pd
 
 from evalkit.benchmark import Benchmark, Task
 from evalkit.errors import EvalkitError
+from evalkit.fileio import JsonlError, jsonl_values
 from evalkit.types import PredictionRow
 
 FORMATS = ("evalkit", "simple", "llava_answers", "lmms_eval")
@@ -54,19 +55,10 @@ def load_records(path: Path | str) -> list[dict[str, Any]]:
         except json.JSONDecodeError as exc:
             raise PredictionImportError(f"{path}: invalid JSON array ({exc.msg}, line {exc.lineno})") from None
     else:
-        lines = text.splitlines()
-        last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-        records = []
-        for n, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                if n == last:
-                    warnings.warn(f"{path}:{n + 1}: skipping torn last line", RuntimeWarning, stacklevel=2)
-                    continue
-                raise PredictionImportError(f"{path}:{n + 1}: invalid JSON ({exc.msg})") from None
+        try:
+            records = [value for _, value in jsonl_values(text, path)]
+        except JsonlError as exc:
+            raise PredictionImportError(str(exc)) from None
     if not records or not all(isinstance(r, dict) for r in records):
         raise PredictionImportError(f"{path}: expected a non-empty list of JSON objects")
     return records

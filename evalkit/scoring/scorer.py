@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -20,6 +18,7 @@ from typing import Any, Optional
 import pandas as pd
 
 from evalkit.benchmark import OVERALL, Benchmark, Task
+from evalkit.fileio import read_jsonl, write_json_atomic
 from evalkit.scoring import metrics as M
 from evalkit.scoring.calibration import agreement, calibration_metrics
 from evalkit.scoring.yesno import is_yesno, pooled_headline
@@ -126,20 +125,7 @@ def read_predictions(path: Path | str) -> pd.DataFrame:
     """Read predictions.jsonl. A torn last line (a kill mid-write) is skipped with a warning; a bad
     line elsewhere, a missing `id` or a duplicate id is a ValueError naming the file."""
     path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    rows = []
-    for n, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            if n == last:
-                warnings.warn(f"{path}:{n + 1}: skipping torn last line (invalid JSON: {exc.msg})", RuntimeWarning,
-                              stacklevel=2)
-                continue
-            raise ValueError(f"{path}:{n + 1}: invalid JSON in the middle of the file ({exc.msg})") from None
+    rows = read_jsonl(path)
     if not rows:
         raise ValueError(f"{path}: no predictions")
     frame = pd.DataFrame(rows)
@@ -165,9 +151,7 @@ def write_scores(run_dir: Path | str, scores: Scores) -> None:
     if summary_path.exists():
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     summary["metrics"] = scores.headline
-    tmp = summary_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, summary_path)  # a reader never sees a half-written summary
+    write_json_atomic(summary_path, summary, ensure_ascii=False)  # a reader never sees half a summary
 
 
 def to_jsonable(value: Any) -> Any:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.outputs import read_jsonl
+from evalkit.fileio import read_jsonl
 
 
 def _args(ckpt: Path, data: Path, out: Path, *extra: str) -> list[str]:

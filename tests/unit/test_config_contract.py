@@ -123,3 +123,44 @@ def test_cli_typo_exits_2_before_loading_anything(tmp_path):
     assert result.returncode == 2
     assert "did you mean decoding.max_new_tokens" in result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def _schema_defaults(schema) -> dict:
+    from dataclasses import MISSING as NO_DEFAULT, fields
+
+    out = {}
+    for f in fields(schema):
+        if f.default is not NO_DEFAULT:
+            out[f.name] = f.default
+        elif f.default_factory is not NO_DEFAULT:
+            out[f.name] = f.default_factory()
+    return out
+
+
+@pytest.mark.parametrize(
+    "group,option", [("", "config")] + [(g, o) for g in ("model", "dataset") for o in _options(g)]
+)
+def test_yaml_sets_only_what_differs_from_its_schema(group, option):
+    """Defaults are defined once, in the schema; a yaml repeating one would silently disagree with
+    it the day either changes (shapes' n_images once did: 24 in the yaml, 60 in the schema).
+    Decoding yamls are the exception: their schema is found through `_target_` after composition,
+    so each lists every key (test_decoding_yaml_lists_every_key_of_its_schema)."""
+    from omegaconf import OmegaConf
+
+    from evalkit.config import Config, schema_of_option
+
+    path = conf_dir() / group / f"{option}.yaml"
+    schema = Config if not group else schema_of_option(group, option)
+    values = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    values.pop("defaults", None)
+    values.pop("hydra", None)
+    defaults = {k: v for k, v in _schema_defaults(schema).items() if not isinstance(v, (dict,)) and v != "???"}
+    repeated = sorted(k for k, v in values.items() if k in defaults and defaults[k] == v)
+    assert repeated == [], f"{path}: {repeated} repeat the defaults of {schema.__name__}"
+
+
+def test_the_default_run_keeps_its_effective_values():
+    typed = validate(_compose([]))
+    assert (typed.dataset.name, typed.dataset.n_images, typed.dataset.version) == ("shapes", 24, 2)
+    assert typed.model.feature_cache.enabled and typed.model.prompt == "llava_eval"
+    assert (typed.decoding.name, typed.decoding.max_new_tokens, typed.batch_size) == ("greedy", 128, 8)

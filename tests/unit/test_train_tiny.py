@@ -12,9 +12,9 @@ from transformers import AutoProcessor, LlavaForConditionalGeneration, LlavaNext
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.shapes import ShapesDataset, train_examples
-from evalkit import tiny_eval, train_tiny
+from evalkit.tools import tiny_eval, train_tiny
 from evalkit.models.llava import LlavaModel
-from evalkit.tiny import build_model, build_processor, build_tokenizer
+from evalkit.tools.tiny import build_model, build_processor, build_tokenizer
 
 FAMILIES = ("llava15", "llava16")
 SMALL = dict(patch_steps=5, patch_images=2, lm_steps=6, lm_batch=4, lm_lr=5e-4, align_steps=2, images=2, lr=1e-3,

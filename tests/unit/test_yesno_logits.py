@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from datasets_adapters.yesno_files import YesNoFileDataset
-from evalkit.bench import prime_yes_no
+from evalkit.tools.bench import prime_yes_no
 from evalkit.errors import ConfigError
 from evalkit.models.llava import LlavaModel
 from evalkit.models.yesno import decision, p_yes_from_logits, yes_no_token_ids
@@ -17,7 +17,7 @@ from evalkit.decoding.greedy import Greedy
 from evalkit.decoding.yesno_logits import YesNoLogits, YesNoLogitsConfig
 from evalkit.runner import iterate_predictions
 from evalkit.scoring.parse import parse_answer
-from evalkit.tiny import build_tokenizer
+from evalkit.tools.tiny import build_tokenizer
 
 LOGITS = YesNoLogits()
 GREEDY = Greedy(max_new_tokens=4)

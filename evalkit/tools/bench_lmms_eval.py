@@ -1,11 +1,11 @@
-"""`python -m evalkit.bench_lmms_eval` — the bench items through lmms-eval's `llava_hf` model and
+"""`python -m evalkit.tools.bench_lmms_eval` — the bench items through lmms-eval's `llava_hf` model and
 through evalkit, on the same checkpoint, in one process, as one table.
 
 lmms-eval is not an evalkit dependency (it pins its own stack); run this in a separate environment:
 
     python3 -m venv /tmp/lmms && . /tmp/lmms/bin/activate
     pip install torch==2.13.0 lmms-eval hydra-core pandas && pip install --no-deps -e .
-    python -m evalkit.bench_lmms_eval [--models llava15 llava16] [--images 8]
+    python -m evalkit.tools.bench_lmms_eval [--models llava15 llava16] [--images 8]
 
 lmms-eval's `generate_until` is called the way its evaluator calls it (`Instance`s whose visual
 comes from `task_dict`), so its own prompt building, preprocessing and decode loop are measured.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from evalkit.bench import MODELS, bench_items, checkpoint, measure
+from evalkit.tools.bench import MODELS, bench_items, checkpoint, measure
 from evalkit.models.llava import LlavaModel
 from evalkit.decoding.greedy import Greedy
 from evalkit.decoding.yesno_logits import YesNoLogits
@@ -84,7 +84,7 @@ def main(argv=None) -> None:
                 rows.append(f"{name:<9}{'evalkit':<10}{'logits' if mode != 'greedy' else mode:<8}{bs:>3}{cache:>9}"
                             f"{ours['items_per_s']:>9.1f}{ours['items_per_s'] / theirs['items_per_s']:>12.2f}x"
                             f"  {same}/{len(items)}")
-    print(f"evalkit.bench_lmms_eval: {len(items)} items ({args.images} images x {args.questions_per_image} questions), "
+    print(f"evalkit.tools.bench_lmms_eval: {len(items)} items ({args.images} images x {args.questions_per_image} questions), "
           f"greedy max_new_tokens={args.max_new_tokens}, CPU threads={torch.get_num_threads()}")
     print("\n".join(rows))
 

@@ -1,10 +1,10 @@
 """Train the shipped tiny LLaVA checkpoints on the synthetic `shapes` train split (CPU, minutes).
 
-    python -m evalkit.train_tiny --family llava15 --out evalkit/checkpoints/tiny_llava15 [--steps N] [--seed S] [--eval]
-    python -m evalkit.train_tiny --family llava16 --out DIR --eval-only   # evaluate a saved checkpoint
+    python -m evalkit.tools.train_tiny --family llava15 --out evalkit/checkpoints/tiny_llava15 [--steps N] [--seed S] [--eval]
+    python -m evalkit.tools.train_tiny --family llava16 --out DIR --eval-only   # evaluate a saved checkpoint
 
 The model is the real HF LlavaForConditionalGeneration / LlavaNextForConditionalGeneration built by
-`evalkit.tiny` (336 px / patch-14 CLIP tower, llava-hf tokenizer conventions), trained from scratch
+`evalkit.tools.tiny` (336 px / patch-14 CLIP tower, llava-hf tokenizer conventions), trained from scratch
 to answer yes/no questions with "Yes"/"No" + EOS (loss on those two tokens only). Prompts and
 images are prepared exactly as evaluation prepares them: LLaVA's evaluation prompt
 (`llava_eval`), expand-to-square with the CLIP mean colour for llava15, the processor's anyres for
@@ -39,11 +39,12 @@ from datasets_adapters.shapes import TrainExample, train_examples
 from datasets_adapters.shapes_scene import COLORS, SHAPES, SIDES, draw
 from evalkit.images import expand_to_square
 from evalkit.models.prefix import cache_keyword, output_cache
+from evalkit.fileio import write_json_atomic
 from evalkit.models.prompts import render_prompt
-from evalkit.tiny import build_model, build_processor, build_tokenizer
-from evalkit.tiny_eval import evaluate, format_report
+from evalkit.tools.tiny import build_model, build_processor, build_tokenizer
+from evalkit.tools.tiny_eval import evaluate, format_report
 
-log = logging.getLogger("evalkit.train_tiny")
+log = logging.getLogger("evalkit.tools.train_tiny")
 
 # Width and depth per family (everything else is the llava-hf geometry). A 64-wide tower reads the
 # fill patterns from the padded view but not well across the scales of anyres tiles (base tile squeezed
@@ -380,7 +381,7 @@ def fit(model, tokenizer, family: str, recipe: dict, stream, seed: int, history:
 
 
 def main(argv: Optional[Iterable[str]] = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m evalkit.train_tiny", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m evalkit.tools.train_tiny", description=__doc__.split("\n\n")[0])
     parser.add_argument("--family", choices=sorted(RECIPES), required=True)
     parser.add_argument("--out", type=Path, required=True, help="checkpoint directory (model + processor)")
     parser.add_argument("--steps", type=int, default=None, help="image-stage steps (default: the family's recipe)")
@@ -397,7 +398,7 @@ def main(argv: Optional[Iterable[str]] = None) -> None:
     if not args.eval_only:
         info = train(args.family, args.out, args.steps, args.seed, args.lm_steps, threads=args.threads,
                      log_every=args.log_every)
-        (args.out / "training.json").write_text(json.dumps(info, indent=1))
+        write_json_atomic(args.out / "training.json", info, indent=1)
         log.info("trained in %.0fs -> %s", info["train_time_s"], args.out)
     if args.eval or args.eval_only:
         torch.set_num_threads(args.threads)

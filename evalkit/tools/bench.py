@@ -1,4 +1,4 @@
-"""`python -m evalkit.bench` — throughput of the real runner path, printed as one table.
+"""`python -m evalkit.tools.bench` — throughput of the real runner path, printed as one table.
 
 POPE-style `shapes` items (6 questions per image, mixed aspect ratios) run through `iterate_predictions` on
 tiny LLaVA-1.5 and LLaVA-1.6 checkpoints and on a "vision-heavy" LLaVA-1.5 whose vision tower
@@ -81,7 +81,7 @@ def checkpoint(family: str, scratch: Path, **sizes) -> Path:
     shipped = None if sizes else shipped_checkpoint(family)
     if shipped is not None:
         return shipped
-    from evalkit.tiny import save_tiny
+    from evalkit.tools.tiny import save_tiny
 
     return save_tiny(family, scratch / f"{family}-{abs(hash(tuple(sorted(sizes.items()))))}", init_std=0.4, **sizes)
 
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
                          f"logits vs greedy like for like: {speed[4] / speed[1]:.2f}x batched, {speed[5] / speed[3]:.2f}x "
                          f"batched+cache; logits+cache {speed[5] / speed[1]:.2f}x batched greedy, "
                          f"{speed[5] / speed[0]:.2f}x bs=1 greedy")
-    print(f"evalkit.bench: {len(items)} items ({args.images} images x {args.questions_per_image} questions), "
+    print(f"evalkit.tools.bench: {len(items)} items ({args.images} images x {args.questions_per_image} questions), "
           f"greedy max_new_tokens={args.max_new_tokens}, CPU threads={torch.get_num_threads()}")
     print("\n".join(rows))
     print("\n".join(goals))

@@ -1,4 +1,4 @@
-"""Quick evaluation of tiny checkpoints while training (`python -m evalkit.train_tiny --eval`):
+"""Quick evaluation of tiny checkpoints while training (`python -m evalkit.tools.train_tiny --eval`):
 per-category accuracy with batched, left-padded `model.generate`, first word parsed. The harness
 CLI (`python -m evalkit model=tiny_llava15`) is the real evaluator."""
 
@@ -22,7 +22,7 @@ def first_word(text: str) -> str:
 @torch.inference_mode()
 def predict(model, processor, family: str, items: Sequence, batch_size: int = 16) -> dict[str, str]:
     """Greedy answers (first word: yes/no/other) by item id; the questions of one image share batches."""
-    from evalkit.train_tiny import Encoder
+    from evalkit.tools.train_tiny import Encoder
 
     encoder = Encoder(processor, family)
     tokenizer = processor.tokenizer
