@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import pandas as pd
 
@@ -22,12 +23,29 @@ from datasets_adapters.hub import check_choice, drop_duplicates, filter_rows, hf
 from datasets_adapters.mme_metrics import (MME_COGNITION, MME_PERCEPTION, mme_subtask, mme_total_stat, mme_units,
                                            score_mme)
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
-from evalkit.config import MMEDatasetConfig
+from evalkit.config import DatasetConfig, check_choice as check_config
 from evalkit.errors import DatasetError
 from evalkit.scoring.yesno import BINARY_FORMATS, YesNoTask
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
+
+@dataclass
+class MMEDatasetConfig(DatasetConfig):
+    _target_: str = "datasets_adapters.mme.MMEDataset"
+    name: str = "mme"
+    # Hub id, a local copy of it (save_to_disk folder, parquet file/folder, hub cache folder), or
+    # the official MME_Benchmark_release_version/ folder.
+    path: str = "lmms-lab/MME"
+    source: str = "auto"  # auto | hf | folder
+    categories: List[str] = field(default_factory=list)  # MME subtasks to keep; empty = all 14
+    prompt_style: str = "llava"  # llava: drop " Please answer yes or no." | original: question verbatim
+
+    def __post_init__(self):
+        check_config("dataset", "source", self.source, ("auto", "hf", "folder"))
+        check_config("dataset", "prompt_style", self.prompt_style, ("llava", "original"))
+
+
 
 _DEFAULTS = MMEDatasetConfig()  # defaults live in the schema, also when built directly
 HUB_ID = _DEFAULTS.path
@@ -96,6 +114,7 @@ MME = MMETask()
 
 
 class MMEDataset(Benchmark):
+    schema = MMEDatasetConfig
     tasks = (MME,)
 
     def __init__(

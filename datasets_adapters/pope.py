@@ -14,15 +14,16 @@ import json
 import logging
 import math
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import pandas as pd
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.hub import check_choice, drop_duplicates, filter_rows, hf_tables, image_ref
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
-from evalkit.config import POPEDatasetConfig
+from evalkit.config import DatasetConfig, check_choice as check_config
 from evalkit.errors import DatasetError
 from evalkit.fileio import JsonlError, jsonl_values
 from evalkit.scoring import metrics as M
@@ -30,6 +31,26 @@ from evalkit.scoring.yesno import YesNoTask
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
+
+@dataclass
+class POPEDatasetConfig(DatasetConfig):
+    _target_: str = "datasets_adapters.pope.POPEDataset"
+    name: str = "pope"
+    # Hub id or a local copy of it, or a folder of official question files (coco_pope_<split>.json,
+    # <source>_pope_seem_<split>.json) / one such file.
+    path: str = "lmms-lab/POPE"
+    format: str = "auto"  # auto | hf | files
+    source: str = "coco"  # coco | aokvqa | gqa (lmms-lab/POPE holds coco only)
+    splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])
+    image_dir: Optional[str] = None  # folder of the images named in question files (format=files)
+
+    def __post_init__(self):
+        check_config("dataset", "format", self.format, ("auto", "hf", "files"))
+        check_config("dataset", "source", self.source, ("coco", "aokvqa", "gqa"))
+        for split in self.splits:
+            check_config("dataset", "splits", split, ("random", "popular", "adversarial"))
+
+
 
 _DEFAULTS = POPEDatasetConfig()  # defaults live in the schema, also when built directly
 HUB_ID = _DEFAULTS.path
@@ -126,6 +147,7 @@ POPE = POPETask()
 
 
 class POPEDataset(Benchmark):
+    schema = POPEDatasetConfig
     tasks = (POPE,)
 
     def __init__(

@@ -20,8 +20,8 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter
-from dataclasses import dataclass
-from typing import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Iterator, List, Sequence
 
 from PIL import Image
 
@@ -45,11 +45,25 @@ from datasets_adapters.shapes_scene import (
 from datasets_adapters.mme import MME
 from datasets_adapters.pope import POPE
 from evalkit.benchmark import Benchmark
-from evalkit.config import ShapesDatasetConfig
+from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
 from evalkit.types import Item
 
 SPLITS = ("eval", "train")
+@dataclass
+class ShapesDatasetConfig(DatasetConfig):
+    _target_: str = "datasets_adapters.shapes.ShapesDataset"
+    name: str = "shapes"
+    version: int = 2
+    split: str = "eval"
+    n_images: int = 24  # 192 MME + 288 POPE = 480 items
+    seed: int = 1_000_003
+    tasks: List[str] = field(default_factory=lambda: ["mme", "pope"])
+    pope_splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])
+    mme_categories: List[str] = field(default_factory=lambda: ["existence", "color", "count", "position"])
+
+
+
 _DEFAULTS = ShapesDatasetConfig()  # defaults live in the schema, also when built directly (tests, tools)
 TASKS = ("mme", "pope")
 POPE_SPLITS = ("random", "popular", "adversarial")
@@ -79,6 +93,7 @@ def image_id(split: str, index: int) -> str:
 class ShapesDataset(Benchmark):
     # MME-style pairs and POPE-style probes, scored as MME and POPE score theirs; a leaderboard of
     # shapes runs sorts by POPE's mean F1 (the hallucination number), else MME's perception score.
+    schema = ShapesDatasetConfig
     tasks = (MME, POPE)
     primary_metrics = ("pope_mean_f1", "mme_perception", "accuracy")
 

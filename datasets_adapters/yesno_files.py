@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from omegaconf import MISSING
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from evalkit.benchmark import Benchmark
+from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
 from evalkit.fileio import JsonlError, read_jsonl
 from evalkit.scoring.yesno import YESNO
@@ -19,7 +22,16 @@ _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
 
 
+@dataclass
+class YesNoDatasetConfig(DatasetConfig):
+    _target_: str = "datasets_adapters.yesno_files.YesNoFileDataset"
+    name: str = "yesno"
+    path: str = MISSING  # JSONL or CSV with id, image, question, answer [, category, group]
+
+
+
 class YesNoFileDataset(Benchmark):
+    schema = YesNoDatasetConfig
     tasks = (YESNO,)
 
     def __init__(self, path: str, question_suffix: str = LLAVA_SHORT_ANSWER):

@@ -137,6 +137,7 @@ class Benchmark:
 
     tasks: ClassVar[tuple[Task, ...]] = ()
     primary_metrics: ClassVar[tuple[str, ...]] = ()
+    schema: ClassVar[Optional[type]] = None  # its yaml's typed schema (an evalkit.config.DatasetConfig)
 
     def load(self) -> list[Item]:
         raise NotImplementedError

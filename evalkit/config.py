@@ -11,12 +11,15 @@ yaml's `_target_` names a evalkit.decoding.base.DecodingMethod class whose `sche
 is the option's schema; `validate` merges the composed node into it (unknown keys, wrong types)
 and builds it (`__post_init__` checks), with the valid keys listed on error.
 
-Defaults live here only: a yaml sets what its option changes (tests/unit/test_config_contract.py
-refuses a yaml value equal to the schema's default; decoding yamls list every key, see above), and the adapters' signatures read them here.
+Benchmark schemas live with their benchmark (its `schema`, a DatasetConfig subclass, found by
+`dataset_schemas`), decoding schemas with their method. Defaults live in the schemas only: a yaml
+sets what its option changes (tests/unit/test_config_contract.py refuses a yaml value equal to the
+schema's default; decoding yamls list every key, see above), and the adapters' signatures read them.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
@@ -37,7 +40,7 @@ DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
-def _check_choice(section: str, key: str, value: Any, choices: tuple) -> None:
+def check_choice(section: str, key: str, value: Any, choices: tuple) -> None:
     if value not in choices:
         raise ConfigError(f"{section}.{key}={value!r} is not valid; choose one of {', '.join(choices)}")
 
@@ -74,11 +77,11 @@ class ModelConfig:
     feature_cache: FeatureCacheConfig = field(default_factory=FeatureCacheConfig)
 
     def __post_init__(self):
-        _check_choice("model", "family", self.family, FAMILIES)
-        _check_choice("model", "prompt", self.prompt, PROMPTS)
-        _check_choice("model", "image_aspect_ratio", self.image_aspect_ratio, ASPECT_MODES)
+        check_choice("model", "family", self.family, FAMILIES)
+        check_choice("model", "prompt", self.prompt, PROMPTS)
+        check_choice("model", "image_aspect_ratio", self.image_aspect_ratio, ASPECT_MODES)
         if self.vision_feature_select_strategy is not None:
-            _check_choice(
+            check_choice(
                 "model", "vision_feature_select_strategy", self.vision_feature_select_strategy, SELECT_STRATEGIES
             )
         layer = self.vision_feature_layer
@@ -112,61 +115,6 @@ class DatasetConfig:
 
 
 @dataclass
-class YesNoDatasetConfig(DatasetConfig):
-    _target_: str = "datasets_adapters.yesno_files.YesNoFileDataset"
-    name: str = "yesno"
-    path: str = MISSING  # JSONL or CSV with id, image, question, answer [, category, group]
-
-
-@dataclass
-class ShapesDatasetConfig(DatasetConfig):
-    _target_: str = "datasets_adapters.shapes.ShapesDataset"
-    name: str = "shapes"
-    version: int = 2
-    split: str = "eval"
-    n_images: int = 24  # 192 MME + 288 POPE = 480 items
-    seed: int = 1_000_003
-    tasks: List[str] = field(default_factory=lambda: ["mme", "pope"])
-    pope_splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])
-    mme_categories: List[str] = field(default_factory=lambda: ["existence", "color", "count", "position"])
-
-
-@dataclass
-class MMEDatasetConfig(DatasetConfig):
-    _target_: str = "datasets_adapters.mme.MMEDataset"
-    name: str = "mme"
-    # Hub id, a local copy of it (save_to_disk folder, parquet file/folder, hub cache folder), or
-    # the official MME_Benchmark_release_version/ folder.
-    path: str = "lmms-lab/MME"
-    source: str = "auto"  # auto | hf | folder
-    categories: List[str] = field(default_factory=list)  # MME subtasks to keep; empty = all 14
-    prompt_style: str = "llava"  # llava: drop " Please answer yes or no." | original: question verbatim
-
-    def __post_init__(self):
-        _check_choice("dataset", "source", self.source, ("auto", "hf", "folder"))
-        _check_choice("dataset", "prompt_style", self.prompt_style, ("llava", "original"))
-
-
-@dataclass
-class POPEDatasetConfig(DatasetConfig):
-    _target_: str = "datasets_adapters.pope.POPEDataset"
-    name: str = "pope"
-    # Hub id or a local copy of it, or a folder of official question files (coco_pope_<split>.json,
-    # <source>_pope_seem_<split>.json) / one such file.
-    path: str = "lmms-lab/POPE"
-    format: str = "auto"  # auto | hf | files
-    source: str = "coco"  # coco | aokvqa | gqa (lmms-lab/POPE holds coco only)
-    splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])
-    image_dir: Optional[str] = None  # folder of the images named in question files (format=files)
-
-    def __post_init__(self):
-        _check_choice("dataset", "format", self.format, ("auto", "hf", "files"))
-        _check_choice("dataset", "source", self.source, ("coco", "aokvqa", "gqa"))
-        for split in self.splits:
-            _check_choice("dataset", "splits", split, ("random", "popular", "adversarial"))
-
-
-@dataclass
 class Config:
     model: ModelConfig = MISSING
     dataset: Any = MISSING
@@ -188,8 +136,8 @@ class Config:
     progress: bool = True
 
     def __post_init__(self):
-        _check_choice("", "device", self.device, DEVICES)
-        _check_choice("", "dtype", self.dtype, DTYPES)
+        check_choice("", "device", self.device, DEVICES)
+        check_choice("", "dtype", self.dtype, DTYPES)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.num_workers < 0:
@@ -198,16 +146,36 @@ class Config:
             raise ConfigError(f"limit must be >= 1 or null, got {self.limit}")
 
 
-# Schemas by group and name; a yaml option picks one with `- /schema/<group>/<name>@_here_`.
-SCHEMAS: dict[str, dict[str, type]] = {
-    "model": {"llava": ModelConfig},
-    "dataset": {
-        "yesno": YesNoDatasetConfig,
-        "shapes": ShapesDatasetConfig,
-        "mme": MMEDatasetConfig,
-        "pope": POPEDatasetConfig,
-    },
-}
+# Model schemas by name; a yaml option picks one with `- /schema/<group>/<name>@_here_`.
+MODEL_SCHEMAS: dict[str, type] = {"llava": ModelConfig}
+# The package whose benchmark classes ship with evalkit; each declares its own schema.
+BENCHMARK_PACKAGE = "datasets_adapters"
+
+
+@functools.lru_cache(maxsize=None)
+def dataset_schemas() -> dict[str, type]:
+    """The shipped benchmarks' schemas by name (`/schema/dataset/<name>`). Each benchmark class
+    declares its `schema` (a DatasetConfig subclass) in its own module; they are found by walking
+    the benchmark package, so this file names none of them. A benchmark of your own needs no
+    schema (its constructor checks its arguments) or registers one in Hydra's ConfigStore."""
+    import importlib
+    import pkgutil
+
+    from evalkit.benchmark import Benchmark
+
+    package = importlib.import_module(BENCHMARK_PACKAGE)
+    found: dict[str, type] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{BENCHMARK_PACKAGE}.{info.name}")
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, Benchmark) and value.__module__ == module.__name__
+                    and value.schema is not None):
+                found[value.schema.name] = value.schema  # a dataclass default is a class attribute
+    return found
+
+
+def schemas(group: str) -> dict[str, type]:
+    return dataset_schemas() if group == "dataset" else MODEL_SCHEMAS if group == "model" else {}
 
 
 def _asset(relative: str) -> str:
@@ -220,8 +188,8 @@ def register_configs() -> None:
     OmegaConf.register_new_resolver("evalkit_asset", _asset, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="schema_config", node=Config)
-    for group, schemas in SCHEMAS.items():
-        for name, node in schemas.items():
+    for group in ("model", "dataset"):
+        for name, node in schemas(group).items():
             cs.store(group=f"schema/{group}", name=name, node=node)
 
 
@@ -238,7 +206,7 @@ def schema_of_option(group: str, option: str) -> type | None:
         target = OmegaConf.load(path).get("_target_")
         return method_class(target).schema if target else None
     match = re.search(rf"/schema/{group}/(\w+)", path.read_text(encoding="utf-8"))
-    return SCHEMAS[group].get(match.group(1)) if match else None
+    return schemas(group).get(match.group(1)) if match else None
 
 
 def conf_dir() -> Path:

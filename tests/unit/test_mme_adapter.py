@@ -218,7 +218,8 @@ def test_hydra_config_composes_and_builds_the_adapter(copies):
     import evalkit.__main__  # noqa: F401  (registers the schemas and the evalkit_asset resolver)
     from hydra import compose, initialize_config_dir
 
-    from evalkit.config import ConfigError, MMEDatasetConfig, conf_dir, validate
+    from datasets_adapters.mme import MMEDatasetConfig
+    from evalkit.config import ConfigError, conf_dir, validate
     from evalkit.pipeline import load_items
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):

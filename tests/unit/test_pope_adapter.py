@@ -220,7 +220,8 @@ def test_hydra_config_composes_and_builds_the_adapter(root):
     import evalkit.__main__  # noqa: F401  (registers the schemas and the evalkit_asset resolver)
     from hydra import compose, initialize_config_dir
 
-    from evalkit.config import ConfigError, POPEDatasetConfig, conf_dir, validate
+    from datasets_adapters.pope import POPEDatasetConfig
+    from evalkit.config import ConfigError, conf_dir, validate
     from evalkit.pipeline import load_items
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
