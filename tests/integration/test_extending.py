@@ -22,7 +22,12 @@ def run(args: list[str], cwd: Path, pythonpath: Path) -> subprocess.CompletedPro
     return done
 
 
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
 def test_own_benchmark_runs_scores_and_reports(tmp_path: Path) -> None:
+    assert _files(DOTS) == ["conf/dataset/dots.yaml", "dots.py"]  # all a new benchmark takes: one module, one yaml
     out = tmp_path / "run"
     searchpath = f"hydra.searchpath=[file://{DOTS / 'conf'}]"
     printed = run(["evalkit", "dataset=dots", searchpath, f"output_dir={out}", "limit=6", "decoding.max_new_tokens=4",
@@ -66,6 +71,7 @@ BLIND = REPO / "docs" / "examples" / "blind"
 
 def test_own_model_wrapper_answers_from_the_question_alone(tmp_path: Path) -> None:
     """Example 3: a model class of the user's own (LLaVA on a blank image) through the CLI."""
+    assert _files(BLIND) == ["blind.py", "conf/model/blind_tiny_llava15.yaml"]
     out = tmp_path / "blind"
     run(["evalkit", "model=blind_tiny_llava15", f"hydra.searchpath=[file://{BLIND / 'conf'}]", f"output_dir={out}",
          "limit=96", "progress=false"], cwd=tmp_path, pythonpath=BLIND)
