@@ -17,11 +17,10 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from evalkit.benchmark import OVERALL, Benchmark, Task
+from evalkit.benchmark import Benchmark, Task
 from evalkit.fileio import read_jsonl, write_json_atomic
 from evalkit.scoring import metrics as M
-from evalkit.scoring.calibration import agreement, calibration_metrics
-from evalkit.scoring.yesno import is_yesno, pooled_headline
+from evalkit.scoring.yesno import calibration_scores, is_yesno, pooled_headline
 
 POOLED_NOTE = "errors counted as wrong; rates are fractions in [0, 1]"
 
@@ -73,8 +72,10 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
     present: list[Task] = [t for t in benchmark.tasks if (frame["task"] == t.name).any()]
     rules = {task.name: task.rule(rule) for task in present}
     is_error = M.error_mask(frame)
-    parts = [task.annotate(frame[frame["task"] == task.name].copy(), rules[task.name], is_error[frame["task"] == task.name])
-             for task in present]
+    parts = []
+    for task in present:
+        mine = frame["task"] == task.name
+        parts.append(task.annotate(frame[mine].copy(), rules[task.name], is_error[mine]))
     frame = pd.concat(parts).reindex(frame.index) if parts else frame
 
     yesno = is_yesno(present)
@@ -89,12 +90,10 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
         tables[task.name] = result.table
         tidy.append(result.table.assign(task=task.name))
         headline.update(result.headline)
-    calibration = _score_calibration(frame) if yesno else None
+    calibration = calibration_scores(frame) if yesno else None
     if calibration is not None:
-        tables["calibration"] = calibration
-        overall_cal = calibration[calibration["category"] == OVERALL].iloc[0]
-        headline.update({"auroc": overall_cal["auroc"], "ece": overall_cal["ece"],
-                         **{f"p_yes_{k}": v for k, v in agreement(frame).items() if k in ("agreement", "n_clean")}})
+        tables["calibration"], extra = calibration
+        headline.update(extra)
     headline = {k: v for k, v in headline.items() if v is not None}  # only the numbers that apply
     notes = [POOLED_NOTE] if yesno else []
     note = "; ".join(dict.fromkeys(notes + [t.note for t in present if t.note]))
@@ -108,15 +107,6 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
     shown = {task.name: task.shown for task in present if task.shown}
     return Scores(metrics=metrics, headline=to_jsonable(headline), tables=tables, frame=frame, formats=formats,
                   shown=shown)
-
-
-def _score_calibration(frame: pd.DataFrame) -> Optional[pd.DataFrame]:
-    """AUROC / ECE / Brier of p_yes per (task, category), when the run recorded p_yes (logit mode,
-    or greedy's first step): whether the model's confidence separates yes from no at all."""
-    if "p_yes" not in frame.columns or frame["p_yes"].notna().sum() == 0:
-        return None
-    valid = frame[frame["p_yes"].notna()]
-    return calibration_metrics(valid, by=["category"])
 
 
 # ---------------------------------------------------------------------------------------------- I/O

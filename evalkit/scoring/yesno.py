@@ -10,13 +10,14 @@ headline and the pooled paired statistics in `report compare`.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
-from evalkit.benchmark import Headline, Task, TaskResult
+from evalkit.benchmark import OVERALL, Headline, Task, TaskResult
 from evalkit.scoring import metrics as M
+from evalkit.scoring.calibration import agreement, calibration_metrics
 from evalkit.scoring.parse import YESNO_RULES, parse_strict
 
 # metrics.csv columns of a yes/no task (binary_metrics' counts and yes-positive rates).
@@ -69,6 +70,19 @@ def pooled_headline(rows: pd.DataFrame) -> dict[str, Any]:
         "accuracy": float(overall["accuracy"]) if overall is not None else math.nan,
         "yes_ratio": float(overall["yes_ratio"]) if overall is not None else math.nan,
     }
+
+
+def calibration_scores(rows: pd.DataFrame) -> Optional[tuple[pd.DataFrame, dict[str, Any]]]:
+    """AUROC / ECE / Brier of p_yes per category and the headline numbers (overall AUROC and ECE,
+    agreement of the p_yes decision with the parsed answer), when the run recorded p_yes (logit
+    mode, or greedy's first step): whether the model's confidence separates yes from no at all."""
+    if "p_yes" not in rows.columns or rows["p_yes"].notna().sum() == 0:
+        return None
+    table = calibration_metrics(rows[rows["p_yes"].notna()], by=["category"])
+    overall = table[table["category"] == OVERALL].iloc[0]
+    headline = {"auroc": overall["auroc"], "ece": overall["ece"],
+                **{f"p_yes_{k}": v for k, v in agreement(rows).items() if k in ("agreement", "n_clean")}}
+    return table, headline
 
 
 def pooled_deltas(joined: pd.DataFrame, boot: dict) -> dict:
