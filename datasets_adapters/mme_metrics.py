@@ -149,7 +149,7 @@ class MMEUnits:
     """MME items folded into images (groups): one row per (subtask, group).
 
     features: [n_items, n_correct, is_valid_pair, both_correct] per group, the inputs of acc and
-    acc+ (a valid pair has exactly one yes and one no question, as evalkit.scoring.metrics).
+    acc+ (a valid pair has exactly one yes and one no question, as mme_metrics above).
     """
 
     subtask: np.ndarray  # int index into `subtasks`, per unit
@@ -174,7 +174,7 @@ def mme_units(subtask: Sequence[str], group: Sequence[str], answer: Sequence[str
 
 def mme_total_stat(units: MMEUnits, include: Sequence[str]) -> Stat:
     """Sum over the `include`d subtasks of 100 acc + 100 acc+; a subtask without a valid pair adds
-    nothing (as evalkit.scoring.metrics.mme_totals). NaN when no included subtask is present."""
+    nothing (as mme_totals above). NaN when no included subtask is present."""
     chosen = [i for i, name in enumerate(units.subtasks) if name in set(include)]
     S = np.zeros((len(units.subtask), len(units.subtasks)))
     S[np.arange(len(units.subtask)), units.subtask] = 1.0

@@ -77,7 +77,7 @@ def f1_stat(W: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 def mean_f1_stat(split: np.ndarray) -> Stat:
     """Mean over splits of each split's F1 (LLaVA's POPE number); NaN when one split's F1 is
-    undefined (as evalkit.scoring.metrics.pope_mean_f1). `split`: int index per item."""
+    undefined (as the POPE task's mean F1). `split`: int index per item."""
     split = np.asarray(split, int)
     onehot = np.zeros((len(split), split.max() + 1 if len(split) else 0))
     onehot[np.arange(len(split)), split] = 1.0
