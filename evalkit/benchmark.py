@@ -80,6 +80,11 @@ class ImportRules:
     number_repeated_ids: bool = False  # ids repeated per question of one image: numbered id#1, id#2
     lmms_eval_group: Optional[Callable[[dict], str]] = None  # the group of an lmms-eval `doc`
     id_stride: Optional[int] = None  # answer ids offset per category by this stride (LLaVA's POPE file)
+    # The benchmark's own result format (its official tool's output), tried before the generic ones:
+    # own_rows(records, questions, path) -> minimal rows (id, task, question, answer, category, group,
+    # prediction, meta) when the records are in that format, else None; own_format names it.
+    own_format: Optional[str] = None
+    own_rows: Optional[Callable[[Sequence[dict], Sequence[Any], Any], Optional[list[dict]]]] = None
 
 
 class Task:

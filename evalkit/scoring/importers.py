@@ -10,6 +10,7 @@ Formats, told apart by their columns (`detect_format`):
   belong to an older random split, and positional pairing with today's files silently scores
   F1 45.7 instead of 87.1. Every join is checked on image and question text when both sides have them.
 - `lmms_eval`: lmms-eval per-sample logs (doc_id, doc, resps / filtered_resps, target).
+- a benchmark's own result format (its task's `ImportRules.own_rows`), tried first.
 """
 
 from __future__ import annotations
@@ -316,6 +317,9 @@ def import_predictions(path: Path | str, benchmark: type[Benchmark], questions: 
         raise PredictionImportError(f"{benchmark.__name__} declares no task to score imported predictions with")
     task = benchmark.tasks[0]
     records = load_records(path)
+    own = task.imports.own_rows(records, questions, path) if task.imports.own_rows is not None else None
+    if own is not None:  # the task's own result format reads its --questions itself
+        return _frame(own, path), task.imports.own_format or "own"
     fmt = detect_format(records, path)
     if fmt == "evalkit":
         frame = from_evalkit(records, task, path)

@@ -1,0 +1,56 @@
+"""A HallusionBench run with the shipped tiny LLaVA-1.5 on a fixture of official rows: image
+questions are asked, text-only ones become error rows that say why, and the run is scored."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+QUESTIONS = Path("/work/shared/data/hallusionbench/HallusionBench.json")
+if (REPO.parent / "shared").is_dir():  # worktrees sit beside shared/
+    QUESTIONS = REPO.parent / "shared" / "data" / "hallusionbench" / "HallusionBench.json"
+
+
+def fixture_set(tmp_path: Path) -> Path:
+    """Official rows of one VS set (no figure first, then figures) with small PNGs."""
+    records = json.loads(QUESTIONS.read_text(encoding="utf-8"))
+    rows = [r for r in records if r["category"] == "VS" and r["subcategory"] == "chart" and r["set_id"] == "0"][:6]
+    assert any(r["visual_input"] == "0" for r in rows) and any(r["visual_input"] != "0" for r in rows)
+    for r in rows:
+        if r["filename"]:
+            image = tmp_path / r["filename"].removeprefix("./")
+            image.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (40, 30), (200, 30, 30)).save(image)
+    path = tmp_path / "HallusionBench.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.skipif(not QUESTIONS.is_file(), reason="HallusionBench reference data not present")
+def test_tiny_run_asks_image_questions_and_names_why_text_only_ones_fail(tmp_path):
+    path = fixture_set(tmp_path)
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "evalkit", "model=tiny_llava15", "dataset=hallusionbench",
+                             f"dataset.path={path}", "limit=6", f"output_dir={out}", "progress=false",
+                             "device=cpu"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 6
+    for row in rows:
+        if row["meta"]["visual_input"] == "0":
+            assert "text-only question" in row["error"]
+        else:
+            assert row["error"] is None and row["parsed"] in ("yes", "no", "uncertain")
+    metrics = pd.read_csv(out / "metrics.csv").set_index("category")
+    assert metrics.loc["all", "n"] == 6
+    assert metrics.loc["all", "n_error"] == sum(r["meta"]["visual_input"] == "0" for r in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert "not the official GPT-4" in summary["metrics"]["note"]
