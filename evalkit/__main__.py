@@ -6,7 +6,7 @@ import difflib
 import logging
 import sys
 from pathlib import Path
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -59,11 +59,37 @@ def check_overrides(args: list[str]) -> str | None:
             valid = _schema_fields(head, option if isinstance(option, str) else None)
             if valid is not None and rest.split(".")[0] not in valid:
                 return _unknown(key, f"{head}.", valid)
+        elif rest and head in _nested_sections():
+            valid = [f.name for f in fields(_nested_sections()[head])]
+            if rest not in valid:
+                return _unknown(key, f"{head}.", valid)
         elif not rest:
             valid = [f.name for f in fields(Config) if f.name not in GROUPS]
             if key not in valid:
                 return _unknown(key, "", valid + list(GROUPS))
     return None
+
+
+def _nested_sections() -> dict[str, type]:
+    """Top-level keys that are sections of their own (shard.index, shard.count)."""
+    return {f.name: f.default_factory for f in fields(Config)
+            if f.name not in GROUPS and is_dataclass(getattr(f, "default_factory", None))}
+
+
+MULTIRUN_UNDER_LAUNCHER = (
+    "error: --multirun under accelerate launch / torchrun (WORLD_SIZE={world}) would run the whole sweep "
+    "in every process. Sweep with a launcher instead: `python -m evalkit --multirun hydra/launcher=slurm ...` "
+    "(pip install -e '.[cluster]'; each cell is one job, docs/cluster.md), or start one `accelerate launch "
+    "-m evalkit ...` per cell."
+)
+
+
+def multirun_under_launcher(argv: list[str], environ) -> str | None:
+    """Every rank would run Hydra's sweep loop itself, each cell's ranks meeting in different
+    process groups; stop before anything starts rather than hang or write runs twice."""
+    world = environ.get("WORLD_SIZE", "1")
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    return MULTIRUN_UNDER_LAUNCHER.format(world=world) if multirun and world.isdigit() and int(world) > 1 else None
 
 
 def _searchpath_dirs(parsed) -> list[Path]:
@@ -107,6 +133,12 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[evalkit] %(message)s")
     for noisy in ("httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    import os
+
+    problem = multirun_under_launcher(sys.argv[1:], os.environ)
+    if problem:
+        print(problem, file=sys.stderr)
+        sys.exit(2)
     problem = check_overrides(sys.argv[1:])
     if problem:
         print(f"error: {problem}", file=sys.stderr)

@@ -115,6 +115,21 @@ class DatasetConfig:
 
 
 @dataclass
+class ShardConfig:
+    """One job's part of a benchmark split over `count` jobs (evalkit/shards.py): item i of the
+    dataset order runs in shard i % count. Sharding never changes an answer."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self):
+        if self.count < 1:
+            raise ConfigError(f"shard.count must be >= 1, got {self.count}")
+        if not 0 <= self.index < self.count:
+            raise ConfigError(f"shard.index must be in 0..{self.count - 1} (shard.count={self.count}), got {self.index}")
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     dataset: Any = MISSING
@@ -134,6 +149,7 @@ class Config:
     resume: bool = False
     num_prompt_samples: int = 5  # rendered prompts kept in predictions.jsonl for the first items
     progress: bool = True
+    shard: ShardConfig = field(default_factory=ShardConfig)
 
     def __post_init__(self):
         check_choice("", "device", self.device, DEVICES)

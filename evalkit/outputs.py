@@ -2,6 +2,7 @@
 
     <run_dir>/config.yaml          fully resolved config
     <run_dir>/shards/rank<R>.jsonl predictions as generated (batch order), appended + flushed per batch
+                                   (shard<I>of<N>-rank<R>.jsonl for one of N shard jobs: evalkit/shards.py)
     <run_dir>/predictions.jsonl    every item once, in dataset order (the contract for scoring)
     <run_dir>/metrics.csv          tidy metrics table (evalkit.scoring)
     <run_dir>/summary.json         headline numbers, counts, timing, versions
@@ -57,8 +58,9 @@ class ShardWriter:
     loses at most the batch in flight); a resumed run (any world size) appends to the file of its
     rank, after the torn last line of a kill mid-write is cut off (`fileio.JsonlAppender`)."""
 
-    def __init__(self, run_dir: Path, rank: int = 0):
-        self.path = run_dir / SHARD_DIR / f"rank{rank}.jsonl"
+    def __init__(self, run_dir: Path, rank: int = 0, prefix: str = ""):
+        # prefix "shard<I>of<N>-": jobs of one sharded run never share a file.
+        self.path = run_dir / SHARD_DIR / f"{prefix}rank{rank}.jsonl"
         self._appender = JsonlAppender(self.path)
 
     def write(self, rows: Iterable[PredictionRow]) -> None:
@@ -70,7 +72,7 @@ class ShardWriter:
 
 def shard_rows(run_dir: Path) -> list[dict]:
     rows = []
-    for shard in sorted((run_dir / SHARD_DIR).glob("rank*.jsonl")):
+    for shard in sorted((run_dir / SHARD_DIR).glob("*.jsonl")):
         rows.extend(read_jsonl(shard))
     return rows
 

@@ -13,14 +13,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from evalkit import outputs, settings
+from evalkit import outputs, settings, shards
 from evalkit.config import Config, validate
 from evalkit.distributed import init_ranks
 from evalkit.benchmark import Benchmark, benchmark_class
 from evalkit.decoding.base import DecodingMethod
 from evalkit.errors import ConfigError, DatasetError, EvalkitError
 from evalkit.fileio import write_atomic
-from evalkit.runner import iterate_predictions, padding_fraction
+from evalkit.runner import iterate_predictions, padding_fraction, plan
 from evalkit.scoring.scorer import score_predictions, write_scores
 from evalkit.types import Item
 
@@ -92,6 +92,13 @@ def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
 def resolve_run_dir(typed: Config, dataset_name: str, sweep_dir: Optional[Path]) -> Path:
     if typed.output_dir:
         return Path(typed.output_dir)
+    if typed.shard.count > 1:
+        # Every shard job must find the same directory without talking to the others: no timestamp,
+        # no sweep job number (a sweep over shard.index gives each job its own number).
+        if not typed.run_name:
+            raise RunDirError(f"shard.count={typed.shard.count}: set output_dir (or run_name) so that every shard "
+                              "job writes the same run directory")
+        return outputs.default_run_dir(typed.results_root, dataset_name, typed.model.name, typed.run_name)
     if sweep_dir is not None and not typed.resume:
         return sweep_dir  # a --multirun job: results/multirun/<time>/<job number>
     if typed.resume:
@@ -136,32 +143,80 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     ranks.barrier()
 
     done = outputs.completed_ids(run_dir)
-    todo = [item for item in items if item.id not in done]
+    shard = typed.shard
+    ours = shards.select(items, shard.index, shard.count) if shard.count > 1 else items
+    todo = [item for item in ours if item.id not in done]
     mine = todo[ranks.rank :: ranks.world_size]  # strided: every rank gets long and short items
     if ranks.is_main:
         log.info(
-            "%s on %s: %d items, %d already done, %d to run on %d process(es) -> %s",
-            typed.model.name, cfg.dataset.name, len(items), len(items) - len(todo), len(todo), ranks.world_size, run_dir,
+            "%s on %s%s: %d items, %d already done, %d to run on %d process(es) -> %s",
+            typed.model.name, cfg.dataset.name, f" shard {shard.index}/{shard.count}" if shard.count > 1 else "",
+            len(ours), len(ours) - len(todo), len(todo), ranks.world_size, run_dir,
         )
 
     started = time.perf_counter()
     model = _build(cfg.model, f"model.path={typed.model.path}", device=str(ranks.device), dtype=typed.dtype) if mine else None
     load_time = time.perf_counter() - started
-    stats = generate_rows(mine, model, decoding, typed, run_dir, ranks) if mine else {"n_items": 0, "wall_time_s": 0.0}
+    # A shard keeps the rendered prompts a single job would (the first items of the whole
+    # dataset's plan), so merged shards equal one run byte for byte.
+    prompt_ids = _prompt_ids(items, model, typed) if mine and shard.count > 1 else None
+    stats = (generate_rows(mine, model, decoding, typed, run_dir, ranks, prompt_ids) if mine
+             else {"n_items": 0, "wall_time_s": 0.0})
     stats.update(rank=ranks.rank, model_load_s=round(load_time, 3))
     all_stats = ranks.gather(stats)
     ranks.barrier()
     if not ranks.is_main:
         return None
-    return finish(run_dir, cfg, typed, items, model, all_stats, resumed=len(done))
+    if shard.count == 1:
+        return finish(run_dir, cfg, typed, items, model, all_stats, resumed=len(done))
+    shards.write_stats(run_dir, shard.index, shard.count, all_stats)
+    generated = sum(s["n_items"] for s in all_stats)
+    print(f"shard {shard.index}/{shard.count}: {len(ours)} items ({len(ours) - generated} resumed, "
+          f"{generated} generated) -> {run_dir}")
+    return merge_if_complete(run_dir, cfg, typed, items, model)
 
 
-def generate_rows(mine: list[Item], model, decoding: DecodingMethod, typed: Config, run_dir: Path, ranks) -> dict:
-    """Generate this rank's items, appending parsed rows to its shard after every batch."""
+def _prompt_ids(items: list[Item], model, typed: Config) -> set[str]:
+    order = [items[i].id for batch in plan(items, model, typed.batch_size, typed.sort_by_length) for i in batch]
+    return set(order[: typed.num_prompt_samples])
+
+
+def merge_if_complete(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], model=None,
+                      require: bool = False) -> Optional[Path]:
+    """Merge and score a sharded run once every item of the dataset is predicted. Missing items:
+    None (a shard job: the last shard to finish merges), or an error naming them (`require`:
+    `python -m evalkit.merge`)."""
+    done = outputs.completed_ids(run_dir)
+    missing = [item.id for item in items if item.id not in done]
+    if missing:
+        message = (f"{run_dir}: {len(missing)} of {len(items)} items not predicted yet "
+                   f"({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''})")
+        if require:
+            raise RunDirError(f"{message}; run the shards that hold them first")
+        print(f"{message}; the last shard to finish merges and scores (or `python -m evalkit.merge {run_dir}`)")
+        return None
+    try:
+        with shards.merge_lock(run_dir):
+            all_stats = shards.read_stats(run_dir) or [{"n_items": 0, "wall_time_s": 0.0}]
+            generated = sum(s["n_items"] for s in all_stats)
+            return finish(run_dir, cfg, typed, items, model, all_stats, resumed=len(items) - generated)
+    except shards.LockHeld as exc:
+        if require:
+            raise RunDirError(str(exc)) from None
+        log.info("%s", exc)
+        return None
+
+
+def generate_rows(mine: list[Item], model, decoding: DecodingMethod, typed: Config, run_dir: Path, ranks,
+                  prompt_ids: Optional[set[str]] = None) -> dict:
+    """Generate this rank's items, appending parsed rows to its shard after every batch. Rendered
+    prompts are kept for the items in `prompt_ids`, or (None) the first generated here."""
     benchmark, rule = scoring_of(typed.dataset)
     by_id = {item.id: item for item in mine}
     stats: dict = {}
-    writer = outputs.ShardWriter(run_dir, rank=ranks.rank)
+    shard = typed.shard
+    writer = outputs.ShardWriter(run_dir, rank=ranks.rank,
+                                 prefix=f"{shards.file_stem(shard.index, shard.count)}-" if shard.count > 1 else "")
     prompts_kept = 0
     progress = tqdm(total=len(mine), unit="item", disable=not (typed.progress and ranks.is_main),
                     desc=f"{typed.model.name} rank {ranks.rank}/{ranks.world_size}")
@@ -174,7 +229,8 @@ def generate_rows(mine: list[Item], model, decoding: DecodingMethod, typed: Conf
             rows = []
             for prediction, prompt in zip(predictions, prompts):
                 item = by_id[prediction.item_id]
-                keep_prompt = prompt is not None and prompts_kept < typed.num_prompt_samples
+                keep_prompt = prompt is not None and (prompts_kept < typed.num_prompt_samples if prompt_ids is None
+                                                      else item.id in prompt_ids)
                 prompts_kept += keep_prompt
                 parsed = benchmark.task(item.task).parse(prediction.text, rule)
                 rows.append(outputs.to_row(item, prediction, parsed, prompt if keep_prompt else None))

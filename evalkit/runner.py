@@ -70,6 +70,16 @@ def plan_batches(lengths: Sequence[int], batch_size: int, sort_by_length: bool =
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def plan(items: Sequence[Item], model, batch_size: int, sort_by_length: bool = True,
+         group_by_image: Optional[bool] = None) -> list[list[int]]:
+    """The batches `iterate_predictions` runs `items` in (indices into items)."""
+    if group_by_image is None:
+        group_by_image = getattr(model, "feature_cache", None) is not None
+    lengths = estimate_lengths(items, model)
+    groups = [image_ref_key(item.image) for item in items] if group_by_image else None
+    return plan_batches(lengths, batch_size, sort_by_length, groups)
+
+
 def image_ref_key(ref) -> str:
     """Which items share an image, without decoding it: the path, a hash of the bytes, or the
     in-memory object. (The feature cache keys by decoded content; this only groups the plan.)"""
@@ -143,11 +153,7 @@ def iterate_predictions(
     `seed` reaches the method with every batch (sampling derives each item's draws from it).
     """
     decoding.prepare(model)  # what would fail every batch fails here, before the first
-    if group_by_image is None:
-        group_by_image = getattr(model, "feature_cache", None) is not None
-    lengths = estimate_lengths(items, model)
-    groups = [image_ref_key(item.image) for item in items] if group_by_image else None
-    batches = plan_batches(lengths, batch_size, sort_by_length, groups)
+    batches = plan(items, model, batch_size, sort_by_length, group_by_image)
     counters = getattr(model, "counters", {})
     encodes_before = counters.get("vision_encodes", 0)
     loader = DataLoader(

@@ -2,8 +2,9 @@
 different settings in one run directory) and by reports (label runs by what sets them apart).
 
 A run config splits into:
-- execution keys: how a run executes or is stored (batch size, workers, output folder, ...);
-  batching is answer-preserving, so these never count;
+- execution keys: how a run executes or is stored (batch size, workers, output folder, which
+  shard of the items a job runs, ...); batching and sharding are answer-preserving, so these
+  never count (the shards of one run share its directory);
 - speed-only model keys (the feature cache: answers are identical, tested);
 - the decoding method's own answer keys (its class declares them; e.g. yesno_logits has none),
   and the seed only where the method's class says it samples;
@@ -19,7 +20,7 @@ import copy
 from typing import Optional
 
 EXECUTION_KEYS = frozenset({"output_dir", "run_name", "batch_size", "progress", "num_workers", "results_root",
-                            "resume", "sort_by_length", "num_prompt_samples", "hydra"})
+                            "resume", "sort_by_length", "num_prompt_samples", "hydra", "shard"})
 SPEED_ONLY = {"model": ("feature_cache",)}
 # Keys that describe a run in reports but do not change any item's answer (see the docstring).
 NOT_ANSWER = {"": ("limit", "device"), "model": ("name",)}
