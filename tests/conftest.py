@@ -22,6 +22,7 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+HALLUSIONBENCH = SHARED / "data" / "hallusionbench"  # the official HallusionBench.json + a result sample
 
 # (width, height): square, wide, tall, extreme ratios — each picks a different anyres grid.
 IMAGE_SIZES = [(336, 336), (640, 360), (360, 640), (1100, 808), (900, 200), (220, 700), (500, 500), (1008, 336)]
@@ -61,3 +62,26 @@ def yesno_file(tmp_path_factory) -> Path:
     path = root / "questions.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+@pytest.fixture
+def hallusionbench_set(tmp_path):
+    """write(select) -> path of a HallusionBench.json holding the official rows `select(records)`
+    picks, with a small PNG at each row's `filename` (the real images are not in ../shared)."""
+    questions = HALLUSIONBENCH / "HallusionBench.json"
+    if not questions.is_file():
+        pytest.skip("HallusionBench reference data not present")
+    records = json.loads(questions.read_text(encoding="utf-8"))
+
+    def write(select) -> Path:
+        rows = select(records)
+        for r in rows:
+            if r["filename"]:
+                image = tmp_path / r["filename"].removeprefix("./")
+                image.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (40, 30), (200, 30, 30)).save(image)
+        path = tmp_path / "HallusionBench.json"
+        path.write_text(json.dumps(rows), encoding="utf-8")
+        return path
+
+    return write

@@ -9,34 +9,19 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
-
-from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
-QUESTIONS = Path("/work/shared/data/hallusionbench/HallusionBench.json")
-if (REPO.parent / "shared").is_dir():  # worktrees sit beside shared/
-    QUESTIONS = REPO.parent / "shared" / "data" / "hallusionbench" / "HallusionBench.json"
 
 
-def fixture_set(tmp_path: Path) -> Path:
-    """Official rows of one VS set (no figure first, then figures) with small PNGs."""
-    records = json.loads(QUESTIONS.read_text(encoding="utf-8"))
+def one_vs_set(records: list[dict]) -> list[dict]:
+    """Official rows of one VS set: the question without a figure first, then figures."""
     rows = [r for r in records if r["category"] == "VS" and r["subcategory"] == "chart" and r["set_id"] == "0"][:6]
     assert any(r["visual_input"] == "0" for r in rows) and any(r["visual_input"] != "0" for r in rows)
-    for r in rows:
-        if r["filename"]:
-            image = tmp_path / r["filename"].removeprefix("./")
-            image.parent.mkdir(parents=True, exist_ok=True)
-            Image.new("RGB", (40, 30), (200, 30, 30)).save(image)
-    path = tmp_path / "HallusionBench.json"
-    path.write_text(json.dumps(rows), encoding="utf-8")
-    return path
+    return rows
 
 
-@pytest.mark.skipif(not QUESTIONS.is_file(), reason="HallusionBench reference data not present")
-def test_tiny_run_asks_image_questions_and_names_why_text_only_ones_fail(tmp_path):
-    path = fixture_set(tmp_path)
+def test_tiny_run_asks_image_questions_and_names_why_text_only_ones_fail(tmp_path, hallusionbench_set):
+    path = hallusionbench_set(one_vs_set)
     out = tmp_path / "run"
     result = subprocess.run([sys.executable, "-m", "evalkit", "model=tiny_llava15", "dataset=hallusionbench",
                              f"dataset.path={path}", "limit=6", f"output_dir={out}", "progress=false",

@@ -20,7 +20,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from omegaconf import OmegaConf
-from PIL import Image
 
 from datasets_adapters.hallusionbench import NO_IMAGE, HallusionBenchDataset
 from datasets_adapters.hallusionbench_metrics import codes, judge
@@ -30,9 +29,7 @@ from evalkit.score import main
 from evalkit.scoring.importers import PredictionImportError, import_predictions
 from evalkit.scoring.scorer import score_predictions
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hallusionbench"
-if not DATA.is_dir():  # worktrees sit beside shared/; a checkout elsewhere finds /work/shared
-    DATA = Path("/work/shared/data/hallusionbench")
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hallusionbench"  # ../shared beside the repo
 QUESTIONS = DATA / "HallusionBench.json"
 SAMPLE = DATA / "HallusionBench_result_sample.json"
 needs_data = pytest.mark.skipif(not QUESTIONS.is_file(), reason="HallusionBench reference data not present")
@@ -164,25 +161,16 @@ def test_result_without_ground_truth_needs_the_questions(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------------------------------- adapter
 
-def fixture_set(tmp_path: Path) -> Path:
-    """A few official rows (a VS set: no figure / original / edited, and a VD pair) with PNGs."""
-    records = json.loads(QUESTIONS.read_text(encoding="utf-8"))
+def official_set(records: list[dict]) -> list[dict]:
+    """A few official rows: a VS set (no figure / original / edited) and a VD pair."""
     vs = [r for r in records if r["category"] == "VS" and r["subcategory"] == "chart" and r["set_id"] == "0"]
     vd = [r for r in records if r["category"] == "VD" and r["subcategory"] == "illusion" and r["set_id"] == "0"]
-    rows = vs[:6] + vd[:4]
-    for r in rows:
-        if r["filename"]:
-            image = tmp_path / r["filename"].removeprefix("./")
-            image.parent.mkdir(parents=True, exist_ok=True)
-            Image.new("RGB", (40, 30), (200, 30, 30)).save(image)
-    path = tmp_path / "HallusionBench.json"
-    path.write_text(json.dumps(rows), encoding="utf-8")
-    return path
+    return vs[:6] + vd[:4]
 
 
 @needs_data
-def test_adapter_items(tmp_path):
-    path = fixture_set(tmp_path)
+def test_adapter_items(tmp_path, hallusionbench_set):
+    path = hallusionbench_set(official_set)
     cfg = OmegaConf.create({"_target_": "datasets_adapters.hallusionbench.HallusionBenchDataset",
                             "name": "hallusionbench", "path": str(path), "question_suffix": "",
                             "parse_rule": None})
@@ -202,7 +190,7 @@ def test_adapter_items(tmp_path):
 
 
 @needs_data
-def test_adapter_reports_a_missing_image_folder(tmp_path):
-    path = fixture_set(tmp_path)
+def test_adapter_reports_a_missing_image_folder(tmp_path, hallusionbench_set):
+    path = hallusionbench_set(official_set)
     with pytest.raises(Exception, match="image_dir"):
         HallusionBenchDataset(path=str(path), image_dir=str(tmp_path / "nowhere")).load()
