@@ -49,18 +49,16 @@ def _build(node, what: str, **kwargs):
         raise BuildError(f"{what}: {type(cause).__name__}: {str(cause).strip().splitlines()[0]}") from cause
 
 
-def scoring_of(dataset_cfg) -> tuple[type[Benchmark], Optional[str]]:
+def scoring_of(dataset_cfg: DictConfig) -> tuple[type[Benchmark], Optional[str]]:
     """The benchmark class the dataset config builds and the parse rule it asks for, checked
     against every task of the benchmark (a typo fails here, before any model loads)."""
-    get = dataset_cfg.get if hasattr(dataset_cfg, "get") else lambda key, default=None: getattr(
-        dataset_cfg, key, default)
     try:
-        benchmark = benchmark_class(str(get("_target_")))
-        rule = get("parse_rule", None)
+        benchmark = benchmark_class(str(dataset_cfg.get("_target_")))
+        rule = dataset_cfg.get("parse_rule", None)
         for task in benchmark.tasks:
             task.rule(rule)
     except (ValueError, EvalkitError) as exc:
-        raise ConfigError(f"dataset {get('name')}: {exc}") from None
+        raise ConfigError(f"dataset {dataset_cfg.get('name')}: {exc}") from None
     return benchmark, rule
 
 
@@ -129,7 +127,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     typed: Config = validate(cfg)  # every config error surfaces here, before any model loads
     decoding: DecodingMethod = _build(cfg.decoding, f"decoding {typed.decoding.name}")
     ranks = init_ranks(typed.device)
-    scoring_of(cfg.dataset)  # a parse rule none of its tasks knows fails here, before any model loads
+    scoring = scoring_of(cfg.dataset)  # a parse rule no task knows fails here, before any model loads
     items = load_items(cfg.dataset, typed.limit)
 
     # One directory for all ranks: the main rank names it (a timestamp must not differ per rank).
@@ -160,7 +158,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     # A shard keeps the rendered prompts a single job would (the first items of the whole
     # dataset's plan), so merged shards equal one run byte for byte.
     prompt_ids = _prompt_ids(items, model, typed) if mine and shard.count > 1 else None
-    stats = (generate_rows(mine, model, decoding, typed, run_dir, ranks, prompt_ids) if mine
+    stats = (generate_rows(mine, model, decoding, scoring, typed, run_dir, ranks, prompt_ids) if mine
              else {"n_items": 0, "wall_time_s": 0.0})
     stats.update(rank=ranks.rank, model_load_s=round(load_time, 3))
     all_stats = ranks.gather(stats)
@@ -207,11 +205,12 @@ def merge_if_complete(run_dir: Path, cfg: DictConfig, typed: Config, items: list
         return None
 
 
-def generate_rows(mine: list[Item], model, decoding: DecodingMethod, typed: Config, run_dir: Path, ranks,
-                  prompt_ids: Optional[set[str]] = None) -> dict:
-    """Generate this rank's items, appending parsed rows to its shard after every batch. Rendered
-    prompts are kept for the items in `prompt_ids`, or (None) the first generated here."""
-    benchmark, rule = scoring_of(typed.dataset)
+def generate_rows(mine: list[Item], model, decoding: DecodingMethod, scoring: tuple[type[Benchmark], Optional[str]],
+                  typed: Config, run_dir: Path, ranks, prompt_ids: Optional[set[str]] = None) -> dict:
+    """Generate this rank's items, appending rows parsed by `scoring` (the benchmark and the parse
+    rule, from scoring_of) to its shard after every batch. Rendered prompts are kept for the items
+    in `prompt_ids`, or (None) the first generated here."""
+    benchmark, rule = scoring
     by_id = {item.id: item for item in mine}
     stats: dict = {}
     shard = typed.shard
@@ -249,7 +248,7 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
            resumed: int) -> Path:
     """Main rank: merge shards (each item exactly once), score, write summary, print the table."""
     rows = outputs.merge_shards(run_dir, [item.id for item in items])
-    benchmark, rule = scoring_of(typed.dataset)
+    benchmark, rule = scoring_of(cfg.dataset)
     scores = score_predictions(pd.DataFrame(rows), benchmark, rule=rule)
     wall = max(s["wall_time_s"] for s in all_stats)
     generated = sum(s["n_items"] for s in all_stats)
