@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import sys
 from pathlib import Path
 from dataclasses import fields, is_dataclass
@@ -43,6 +44,7 @@ def check_overrides(args: list[str]) -> str | None:
         return None
     chosen = {o.key_or_group: o.value() for o in parsed if o.key_or_group in GROUPS and not o.is_sweep_override()}
     extra = _searchpath_dirs(parsed)
+    sections = _nested_sections()
     for o in parsed:
         key = o.key_or_group
         if o.is_add() or o.is_force_add() or key.startswith("hydra"):
@@ -59,8 +61,8 @@ def check_overrides(args: list[str]) -> str | None:
             valid = _schema_fields(head, option if isinstance(option, str) else None)
             if valid is not None and rest.split(".")[0] not in valid:
                 return _unknown(key, f"{head}.", valid)
-        elif rest and head in _nested_sections():
-            valid = [f.name for f in fields(_nested_sections()[head])]
+        elif rest and head in sections:
+            valid = [f.name for f in fields(sections[head])]
             if rest not in valid:
                 return _unknown(key, f"{head}.", valid)
         elif not rest:
@@ -133,8 +135,6 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[evalkit] %(message)s")
     for noisy in ("httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    import os
-
     problem = multirun_under_launcher(sys.argv[1:], os.environ)
     if problem:
         print(problem, file=sys.stderr)
