@@ -155,16 +155,15 @@ class HallusionBenchTask(Task):
                           own_rows=result_rows)
 
     def annotate(self, rows: pd.DataFrame, rule: str, is_error: pd.Series) -> pd.DataFrame:
-        parsed = [self.rules[rule](t) for t in rows["text"]]
-        rows["parsed"] = pd.Series(parsed, index=rows.index, dtype=object).where(~is_error, None)
+        rows = super().annotate(rows, rule, is_error)
         rows["correct"] = codes(rows)["correct"].astype(bool)  # the official assign_correctness
         return rows
 
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
         table = hallusionbench_table(codes(rows), OVERALL)
-        overall = table.iloc[0]
-        names = ("aacc", "qacc", "facc", "easy_aacc", "hard_aacc", "yes_pct_diff", "fp_ratio")
-        return TaskResult(table, {f"hallusionbench_{k}": float(overall[k]) for k in names})
+        overall = table.iloc[0]  # each headline number is the overall row's column of that name
+        return TaskResult(table, {h.name: float(overall[h.name.removeprefix("hallusionbench_")])
+                                  for h in self.headline})
 
 
 HALLUSIONBENCH = HallusionBenchTask()
