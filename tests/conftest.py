@@ -85,3 +85,22 @@ def hallusionbench_set(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def nltk_data(tmp_path_factory) -> Path:
+    """A minimal NLTK data directory (tests/support/nltk_minimal.py), first on nltk.data.path and in
+    NLTK_DATA for subprocesses. Without Debian's WordNet files the test is skipped locally and fails
+    in CI (`CI` set), where .ci/run installs them."""
+    nltk = pytest.importorskip("nltk")
+    from support import nltk_minimal
+
+    try:
+        root = nltk_minimal.build(tmp_path_factory.mktemp("nltk_data"))
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+    nltk.data.path.insert(0, str(root))
+    os.environ["NLTK_DATA"] = os.pathsep.join(filter(None, [str(root), os.environ.get("NLTK_DATA")]))
+    return root
