@@ -1,9 +1,12 @@
 """Process control through accelerate: one rank per process under `accelerate launch` / `torchrun`,
-gloo on CPU (so two CPU processes work and are tested here), NCCL on GPUs, a single process
-otherwise. Everything else in evalkit is rank-agnostic."""
+or per task of a submitit job (`hydra.launcher.tasks_per_node` > 1), gloo on CPU (so two CPU
+processes work and are tested here), NCCL on GPUs, a single process otherwise. Everything else in
+evalkit is rank-agnostic."""
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +45,36 @@ class Ranks:
         return gather_object([obj])
 
 
+def export_submitit_ranks() -> bool:
+    """Inside a submitit job of several tasks (SLURM `--ntasks-per-node`, or the local executor's
+    tasks), export torch.distributed's env:// variables from submitit's JobEnvironment so that
+    accelerate's PartialState sees one rank per task, as under `accelerate launch`.
+
+    submitit's own TorchDistributedEnvironment does the mapping: MASTER_ADDR = the job's first
+    host, MASTER_PORT drawn from the job id (every task of a job draws the same one, two jobs on one
+    node draw different ones), RANK / WORLD_SIZE / LOCAL_RANK / LOCAL_WORLD_SIZE from the task ids.
+    CUDA_VISIBLE_DEVICES is left alone: accelerate puts local rank r on cuda:r of the GPUs the node
+    gives the job. Returns whether it exported (False outside submitit, with one task, or when a
+    launcher inside the job already set RANK / WORLD_SIZE)."""
+    if not os.environ.get("SUBMITIT_EXECUTOR") or "RANK" in os.environ or "WORLD_SIZE" in os.environ:
+        return False
+    from submitit import JobEnvironment
+    from submitit.helpers import TorchDistributedEnvironment
+
+    if JobEnvironment().num_tasks <= 1:
+        return False
+    # overwrite: a MASTER_PORT / MASTER_ADDR left in the environment must not stop the export (a
+    # MASTER_PORT set by the user is the one TorchDistributedEnvironment picks).
+    dist = TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
+    logging.getLogger("evalkit").info("submitit task %d/%d -> torch.distributed rank via %s:%d", dist.rank,
+                                      dist.world_size, dist.master_addr, dist.master_port)
+    return True
+
+
 def init_ranks(device: str = "auto") -> Ranks:
     from accelerate import PartialState
+
+    export_submitit_ranks()
 
     use_cpu = device == "cpu" or not torch.cuda.is_available()
     state = PartialState(cpu=use_cpu)
