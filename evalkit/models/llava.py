@@ -70,8 +70,7 @@ class LlavaModel:
         if self.tokenizer.pad_token_id is None:
             raise ValueError(f"{self.path}: the tokenizer has no pad token; batched generation needs one")
 
-        model_cls = self._model_class(config)
-        self.model = model_cls.from_pretrained(self.path, config=config, revision=revision, dtype=self.dtype)
+        self.model = self._load_weights(self._model_class(config), config, revision)
         self.model.to(self.device).eval()
 
         # The processor's own kwargs, so the split image / text preparation equals processor(...).
@@ -104,6 +103,10 @@ class LlavaModel:
                 f"'{config.model_type}'; set model.family to match the checkpoint"
             )
         return expected[1]
+
+    def _load_weights(self, model_cls, config, revision):
+        """The checkpoint's weights (evalkit.tools.gpu_check builds random ones here instead)."""
+        return model_cls.from_pretrained(self.path, config=config, revision=revision, dtype=self.dtype)
 
     def _apply_overrides(self, config, layer, strategy, pinpoints) -> None:
         """Apply ablation overrides consistently: the processor decides how many image tokens the
