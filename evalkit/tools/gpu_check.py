@@ -24,6 +24,7 @@ wall time. Random weights do not answer like LLaVA (no early </s>): every answer
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import sys
@@ -41,6 +42,10 @@ from evalkit.tools import full_size
 from evalkit.tools.bench import bench_items
 
 DTYPES = {"fp16": "float16", "bf16": "bfloat16"}
+FULL = {"batch_sizes": [1, 8, 16, 32], "compare_bs": 16, "items": 32, "questions_per_image": 4, "max_new_tokens": 8,
+        "cell_s": 30.0, "budget_s": 240.0}
+TINY = {"batch_sizes": [1, 4, 8], "compare_bs": 4, "items": 8, "questions_per_image": 2, "max_new_tokens": 3,
+        "cell_s": 20.0, "budget_s": 120.0}
 CACHE_MODES = {"-": {"enabled": False}, "feat": {"enabled": True, "share_prefix": False},
                "feat+pfx": {"enabled": True, "share_prefix": True}}
 
@@ -70,6 +75,7 @@ class BusyMeter:
         elif self.source == "cuda-events":
             forward = self.hf.forward
 
+            @functools.wraps(forward)  # generate inspects forward's signature
             def timed(*args, **kwargs):
                 start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                 start.record()
@@ -166,7 +172,9 @@ def check_model(family: str, model_dir: Path, args, budget_s: float) -> dict:
         result["error"] = f"building: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         return result
     result["image_tokens"] = sorted({model.prepare_image(bench_image(i)).n_tokens for i in items})
-    run_cell(model, items[:2], 2, "-", 2, args.cell_s)  # warm-up: kernels, allocator, lazy imports
+    warm_up = model.device.type == "cuda"  # kernels, allocator, lazy imports (not worth the CPU time)
+    if warm_up:
+        run_cell(model, items[:2], 2, "-", 2, args.cell_s)
     current = args.dtypes[0]
     for dtype, batch_size, cache in plan_cells(args.batch_sizes, args.dtypes, args.compare_bs):
         row = {"dtype": dtype, "batch_size": batch_size, "cache": cache}
@@ -176,7 +184,8 @@ def check_model(family: str, model_dir: Path, args, budget_s: float) -> dict:
         if dtype != current:  # the same random weights, cast
             model.model.to(getattr(torch, DTYPES[dtype]))
             model.dtype, current = getattr(torch, DTYPES[dtype]), dtype
-            run_cell(model, items[:2], 2, "-", 2, args.cell_s)
+            if warm_up:
+                run_cell(model, items[:2], 2, "-", 2, args.cell_s)
         result["cells"].append({**row, **run_cell(model, items, batch_size, cache, args.max_new_tokens, args.cell_s)})
     summarise(result, args.dtypes[0], args.compare_bs)
     del model
@@ -256,14 +265,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--device", default=None, help="default: cuda, or cpu with --tiny")
     parser.add_argument("--models", nargs="+", default=["llava15", "llava16"], choices=list(full_size.CONFIGS))
     parser.add_argument("--dtypes", nargs="+", default=["fp16", "bf16"], choices=list(DTYPES))
-    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8, 16, 32])
-    parser.add_argument("--compare-bs", type=int, default=16, help="batch compared with batch 1, and of the cache rows")
-    parser.add_argument("--items", type=int, default=32)
-    parser.add_argument("--questions-per-image", type=int, default=4)
-    parser.add_argument("--max-new-tokens", type=int, default=8)
-    parser.add_argument("--cell-s", type=float, default=30.0, help="a cell stops after this many seconds")
-    parser.add_argument("--budget-s", type=float, default=240.0, help="all models together; cells past it are skipped")
+    # Defaults: FULL on a GPU, TINY with --tiny (CPU half precision is slow even at tiny widths).
+    parser.add_argument("--batch-sizes", nargs="+", type=int)
+    parser.add_argument("--compare-bs", type=int, help="batch compared with batch 1, and of the cache rows")
+    parser.add_argument("--items", type=int)
+    parser.add_argument("--questions-per-image", type=int)
+    parser.add_argument("--max-new-tokens", type=int)
+    parser.add_argument("--cell-s", type=float, help="a cell stops after this many seconds")
+    parser.add_argument("--budget-s", type=float, help="all models together; cells past it are skipped")
     args = parser.parse_args(argv)
+    for key, value in (TINY if args.tiny else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     args.device = args.device or ("cpu" if args.tiny else "cuda")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("no CUDA device: run on a GPU, or --tiny for the reduced-size CPU check")
