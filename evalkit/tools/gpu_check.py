@@ -241,7 +241,14 @@ def markdown(report: dict) -> str:
                          f"{fmt(c.get('busy'), '.0%')} | {c.get('oom_splits', '-')} | {note} |")
     lines.append("")
     for result in report["models"]:
-        facts = [f"{k}: {v}" for k, v in result.items() if k.startswith(("answers_differ", "speedup"))]
+        facts = []
+        for key, value in result.items():
+            if key.startswith("answers_differ"):
+                facts.append(f"answers differing, {key.removeprefix('answers_differ_').replace('_', ' ')}: "
+                             f"{value['differ']}/{value['of']}")
+            elif key.startswith("speedup"):
+                facts.append(f"{key.removeprefix('speedup_').replace('_', ' ')} speed-up {value['ratio']:.2f}x "
+                             f"(answers same {value['answers_same']})")
         facts += [f"build {result.get('build_s')} s, {result.get('parameters_b')} B parameters, image tokens "
                   f"{result.get('image_tokens')}, {result.get('total_s')} s in all"]
         lines.append(f"- **{result['model']}**: " + "; ".join(facts))
