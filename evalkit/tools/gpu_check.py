@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import json
 import platform
 import sys
@@ -188,7 +189,8 @@ def check_model(family: str, model_dir: Path, args, budget_s: float) -> dict:
                 run_cell(model, items[:2], 2, "-", 2, args.cell_s)
         result["cells"].append({**row, **run_cell(model, items, batch_size, cache, args.max_new_tokens, args.cell_s)})
     summarise(result, args.dtypes[0], args.compare_bs)
-    del model
+    del model  # and its feature cache: the next model needs the memory
+    gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     result["total_s"] = round(time.perf_counter() - started, 1)
