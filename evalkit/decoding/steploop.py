@@ -8,7 +8,7 @@ batch a row sits in, the batch size, the order, the processes or a resume."""
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -52,10 +52,12 @@ def argmax_rows(scores: torch.Tensor) -> list[int]:
 
 
 def run_steps(first: Step, advance: Advance, pick: Pick, stop_ids: Sequence[int], pad_id: int,
-              max_new_tokens: int) -> list[list[int]]:
-    """New token ids per row, each ending at its first EOS (included) or at max_new_tokens."""
+              max_new_tokens: int, n_rows: Optional[int] = None) -> list[list[int]]:
+    """New token ids per row, each ending at its first EOS (included) or at max_new_tokens.
+    `n_rows`: the rows decoded when a step holds more (a contrastive step's negative rows follow
+    the positive ones; `advance` feeds them the same tokens)."""
     stop = set(int(s) for s in stop_ids)
-    n_rows = first.logits.shape[0]
+    n_rows = first.logits.shape[0] if n_rows is None else n_rows
     rows: list[list[int]] = [[] for _ in range(n_rows)]
     done = [False] * n_rows
     step = first
