@@ -136,9 +136,29 @@ def p_yes_of(model, scores: torch.Tensor) -> list:
     return out
 
 
+GREEDY = "evalkit.decoding.greedy.Greedy"
+SAMPLE = "evalkit.decoding.sample.Sample"
+
+
 class Contrastive(_Contrast):
     schema = ContrastiveConfig
     answer_keys = (*CONTRAST_KEYS, "do_sample", "temperature", "top_p", "max_new_tokens")
+
+    @classmethod
+    def controls(cls, decoding: dict) -> dict[str, dict]:
+        """Greedy; the same sampler without contrast (sampling: decoding=sample at the same
+        temperature / top_p); the plausibility mask alone at the same beta (apc_sample). The mask
+        alone has no control of its own beyond greedy and the sampler."""
+        s = cls.schema(**{k: v for k, v in decoding.items() if k != "_target_"})
+        length = {"max_new_tokens": s.max_new_tokens}
+        out = {"greedy": {"_target_": GREEDY, "num_beams": 1, **length}}
+        if s.do_sample:
+            out["sample"] = {"_target_": SAMPLE, "temperature": s.temperature, "top_p": s.top_p, **length}
+        if s.negative != "none" and s.beta > 0:
+            out["apc"] = {"_target_": f"{cls.__module__}.{cls.__qualname__}", "negative": "none", "beta": s.beta,
+                          "do_sample": s.do_sample, **({"temperature": s.temperature, "top_p": s.top_p}
+                                                      if s.do_sample else {}), **length}
+        return out
 
     def __init__(self, **settings):
         super().__init__(**settings)
@@ -189,6 +209,15 @@ class ContrastiveYesNo(_Contrast):
 
     schema = ContrastiveYesNoConfig
     answer_keys = CONTRAST_KEYS
+
+    @classmethod
+    def controls(cls, decoding: dict) -> dict[str, dict]:
+        """The plain yes/no logit read-out, and the mask alone at the same beta."""
+        s = cls.schema(**{k: v for k, v in decoding.items() if k != "_target_"})
+        out = {"yesno_logits": {"_target_": "evalkit.decoding.yesno_logits.YesNoLogits"}}
+        if s.negative != "none" and s.beta > 0:
+            out["apc"] = {"_target_": f"{cls.__module__}.{cls.__qualname__}", "negative": "none", "beta": s.beta}
+        return out
 
     def prepare(self, model) -> None:
         model.yes_no_tokens()  # fails here, before any batch, for a tokenizer without yes/no
