@@ -17,6 +17,7 @@ ground-truth-yes vs ground-truth-no items. Nothing here names a benchmark or a d
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -81,9 +82,13 @@ def _label(arms: Sequence[Arm]) -> None:
             arm.label = ", ".join([name] + [f"{k.split('.')[-1]}={flat.get(k, '—')}" for k in keys])
 
 
-def controls_of(arm: Arm, arms: Sequence[Arm]) -> list[tuple[str, Arm]]:
+def wanted_controls(arm: Arm) -> dict[str, dict]:
     cls = method_of(arm.decoding)
-    wanted = cls.controls(arm.decoding) if cls is not None else {}
+    return cls.controls(arm.decoding) if cls is not None else {}
+
+
+def controls_of(arm: Arm, arms: Sequence[Arm]) -> list[tuple[str, Arm]]:
+    wanted = wanted_controls(arm)
     found = []
     for role, spec in wanted.items():
         for other in arms:
@@ -120,6 +125,7 @@ class MitigationReport:
     shifts: pd.DataFrame  # yes/no benchmarks: one row per mitigation arm, control and seed pair
     formats: dict[str, str]
     directions: dict[str, str]
+    missing: list[str] = field(default_factory=list)  # controls a mitigation arm names but no run matches
 
 
 def mitigation_report(runs: Sequence[Run], n_boot: int = 2000, seed: int = 0,
@@ -142,6 +148,9 @@ def mitigation_report(runs: Sequence[Run], n_boot: int = 2000, seed: int = 0,
     pair_rows, shift_rows = [], []
     mitigations = [(arm, controls_of(arm, arms)) for arm in arms]
     mitigations = [(arm, found) for arm, found in mitigations if found]
+    missing = [f"{arm.label}: no {role} control among the runs (a run with decoding {spec})"
+               for arm, found in mitigations for role, spec in wanted_controls(arm).items()
+               if role not in {r for r, _ in found}]
     if not mitigations:
         raise ReportError("no mitigation run with a matched baseline among the runs: a run of a method that names "
                           "controls (e.g. decoding=vcd) needs greedy / sample / apc_sample runs over the same model, "
@@ -160,7 +169,7 @@ def mitigation_report(runs: Sequence[Run], n_boot: int = 2000, seed: int = 0,
                     shift_rows.append({"arm": arm.label, "control": role, "control_arm": control.label, "seed": s,
                                        **yesno_shift(base, run)})
     return MitigationReport(pd.DataFrame(arm_rows), pd.DataFrame(pair_rows), pd.DataFrame(shift_rows), formats,
-                            directions)
+                            directions, missing)
 
 
 # ------------------------------------------------------------------------------------------ output
@@ -236,7 +245,9 @@ def write_report(report: MitigationReport, out: Path) -> list[Path]:
     if not report.shifts.empty:
         written.append(out / "mitigation_yes_no.csv")
         report.shifts.to_csv(written[-1], index=False)
-    written[2].write_text(render_markdown(tables), encoding="utf-8")
+    notes = "".join(f"\n- {note}" for note in report.missing)
+    written[2].write_text(render_markdown(tables) + (f"\nControls not found:{notes}\n" if notes else ""),
+                          encoding="utf-8")
     body = ["<h1>Mitigation runs and their matched baselines</h1>"]
     for name, table in tables.items():
         if not table.empty:
@@ -251,6 +262,8 @@ def run_mitigation(paths: Sequence[Path], out: Path, n_boot: int, seed: int, con
 
     report = mitigation_report(load_runs(paths), n_boot=n_boot, seed=seed, confidence=confidence)
     written = write_report(report, out)
+    for note in report.missing:
+        print(f"evalkit.report mitigation: {note}", file=sys.stderr)
     if echo is not None:
         echo(render_markdown(summary_tables(report)))
     return written
