@@ -23,7 +23,7 @@ must equal. Sampling draws and the image noise come from separate per-item strea
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Optional
 
 import torch
@@ -136,6 +136,12 @@ def p_yes_of(model, scores: torch.Tensor) -> list:
     return out
 
 
+def _settings_of(cls, decoding: dict):
+    """A run's decoding node as this class's settings (keys it does not know left out)."""
+    known = {f.name for f in fields(cls.schema)}
+    return cls.schema(**{k: v for k, v in decoding.items() if k in known and k != "_target_"})
+
+
 GREEDY = "evalkit.decoding.greedy.Greedy"
 SAMPLE = "evalkit.decoding.sample.Sample"
 
@@ -149,7 +155,7 @@ class Contrastive(_Contrast):
         """Greedy; the same sampler without contrast (sampling: decoding=sample at the same
         temperature / top_p); the plausibility mask alone at the same beta (apc_sample). The mask
         alone has no control of its own beyond greedy and the sampler."""
-        s = cls.schema(**{k: v for k, v in decoding.items() if k != "_target_"})
+        s = _settings_of(cls, decoding)
         length = {"max_new_tokens": s.max_new_tokens}
         out = {"greedy": {"_target_": GREEDY, "num_beams": 1, **length}}
         if s.do_sample:
@@ -213,7 +219,7 @@ class ContrastiveYesNo(_Contrast):
     @classmethod
     def controls(cls, decoding: dict) -> dict[str, dict]:
         """The plain yes/no logit read-out, and the mask alone at the same beta."""
-        s = cls.schema(**{k: v for k, v in decoding.items() if k != "_target_"})
+        s = _settings_of(cls, decoding)
         out = {"yesno_logits": {"_target_": "evalkit.decoding.yesno_logits.YesNoLogits"}}
         if s.negative != "none" and s.beta > 0:
             out["apc"] = {"_target_": f"{cls.__module__}.{cls.__qualname__}", "negative": "none", "beta": s.beta}
