@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.report.compare import compare_runs, fmt_delta, fmt_stat, paired_frame
-from evalkit.report.discover import ReportError, Run
+from evalkit.report.discover import ReportError, Run, label_keys, short_names
 from evalkit.scoring.yesno import is_yesno
 from evalkit.settings import method_of, upgrade
 
@@ -78,8 +78,10 @@ def _label(arms: Sequence[Arm]) -> None:
     for name, group in by_name.items():
         flats = [{k: v for k, v in a.first.flat.items() if k not in ("seed", "decoding.name")} for a in group]
         keys = sorted({k for f in flats for k in f if len({g.get(k) for g in flats}) > 1})
+        keys = label_keys([a.first for a in group], keys)  # model.path follows model.name
+        names = {k: ("model" if k == "model.name" else short) for k, short in short_names(keys).items()}
         for arm, flat in zip(group, flats):
-            arm.label = ", ".join([name] + [f"{k.split('.')[-1]}={flat.get(k, '—')}" for k in keys])
+            arm.label = ", ".join([name] + [f"{names[k]}={flat.get(k, '—')}" for k in keys])
 
 
 def wanted_controls(arm: Arm) -> dict[str, dict]:
