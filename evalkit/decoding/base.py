@@ -7,6 +7,7 @@ ids and the run seed, and returns a text and a p_yes per row. It declares, on th
 - `answer_keys`: the settings that change answers (resume refuses to mix them; reports label by them);
 - `samples`: whether the run seed changes answers.
 and `prepare(model)` runs once before the first batch, to fail early (e.g. no yes/no tokens).
+A mitigation method also names its honest baselines (`controls`), which reports pair it with.
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ class DecodingMethod(ABC):
     @abstractmethod
     def decode(self, model, batch: DecodeBatch) -> Decoded:
         ...
+
+    @classmethod
+    def controls(cls, decoding: dict) -> dict[str, dict]:
+        """For a mitigation method: its matched baselines, {role: the decoding values a baseline run
+        must have} (`python -m evalkit.report mitigation` pairs a run of this method with them).
+        `decoding` is a run's decoding node. Plain methods have none."""
+        return {}
 
     def describe(self) -> dict:
         return {"_target_": f"{type(self).__module__}.{type(self).__qualname__}",

@@ -5,16 +5,17 @@ batch, the batch size, the item order, the number of processes, or whether the r
 
 The loop runs on the model's step API (`start` / `step`) and warps logits as `generate` does:
 temperature, then top-p (HF's own warpers, applied only when they change anything), softmax,
-one draw per row and step; a row stops at EOS (kept, then skipped in decoding like generate's)."""
+one draw per row and step; a row stops at EOS (kept, then skipped in decoding like generate's).
+The loop itself is evalkit.decoding.steploop's, shared with the contrastive decoders."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import torch
 
 from evalkit.decoding.base import Decoded, DecodeBatch, DecodingConfig, DecodingMethod
+from evalkit.decoding.steploop import decode_texts, draw, draw_rows, item_generators, item_seed, run_steps
 from evalkit.errors import ConfigError
 
 
@@ -33,20 +34,6 @@ class SampleConfig(DecodingConfig):
             raise ConfigError("decoding: sampling needs temperature > 0 and 0 < top_p <= 1")
 
 
-def item_seed(seed: int, item_id: str) -> int:
-    """A 63-bit seed from (run seed, item id); hashlib, not hash(), which changes per process."""
-    digest = hashlib.sha256(f"{int(seed)}\x00{item_id}".encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
-
-
-def draw(probs: torch.Tensor, generator: torch.Generator) -> int:
-    """One token from a probability row by inverse CDF: one uniform per draw from the row's own
-    generator; `right=True` never picks a zero-probability token."""
-    cdf = probs.double().cumsum(0)
-    u = torch.rand((), generator=generator, dtype=torch.float64)
-    return min(int(torch.searchsorted(cdf, u * cdf[-1], right=True)), probs.shape[0] - 1)
-
-
 class Sample(DecodingMethod):
     schema = SampleConfig
     answer_keys = ("max_new_tokens", "temperature", "top_p")
@@ -62,23 +49,16 @@ class Sample(DecodingMethod):
             + ([TopPLogitsWarper(s.top_p, min_tokens_to_keep=1)] if s.top_p < 1.0 else []))
 
     def decode(self, model, batch: DecodeBatch) -> Decoded:
-        generators = [torch.Generator().manual_seed(item_seed(batch.seed, i)) for i in batch.item_ids]
-        stop, pad = set(model.eos_token_ids()), model.tokenizer.pad_token_id
-        rows: list[list[int]] = [[] for _ in batch.item_ids]
-        done = [False] * len(rows)
-        step = model.start(batch.inputs)
-        for n in range(self.settings.max_new_tokens):
+        generators = item_generators(batch.seed, batch.item_ids)
+
+        def pick(n, step, done):
             scores = self.warpers(None, step.logits.float())  # these warpers never read input ids
-            probs = torch.softmax(scores, dim=-1).cpu()
-            fed = []
-            for r, generator in enumerate(generators):
-                token = pad if done[r] else draw(probs[r], generator)
-                if not done[r]:
-                    rows[r].append(token)
-                    done[r] = token in stop
-                fed.append(token)
-            if all(done) or n + 1 == self.settings.max_new_tokens:
-                break
-            step = model.step(step.state, torch.tensor(fed))
-        texts = model.tokenizer.batch_decode(rows, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-        return Decoded(tuple(texts), (None,) * len(texts))
+            return draw_rows(torch.softmax(scores, dim=-1), generators, done)
+
+        rows = run_steps(model.start(batch.inputs), lambda step, fed: model.step(step.state, fed), pick,
+                         model.eos_token_ids(), model.tokenizer.pad_token_id, self.settings.max_new_tokens)
+        texts = decode_texts(model, rows)
+        return Decoded(texts, (None,) * len(texts))
+
+
+__all__ = ["Sample", "SampleConfig", "draw", "item_seed"]  # item_seed, draw: evalkit.decoding.steploop

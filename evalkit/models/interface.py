@@ -5,6 +5,10 @@ serves, and a step-level pair for methods that must see or change every step's l
 (per-row seeded sampling here; contrastive decoders such as VCD later): `start` runs the prefill
 through the same input path as `generate` (feature cache, shared image prefix) and returns the
 last position's logits plus an opaque state holding the KV cache; `step` feeds one token per row.
+Contrastive decoders call `start_contrast`: the positive rows (as `start`) and their negative
+variants (NegativeSpec) prefilled, joined into one state of 2B rows (positive first), each row
+keeping its own KV cache, so every later `step` is one forward of 2B rows; `prepare_negative`
+runs once before the first batch (fail early; keep what the negatives need, e.g. pixels).
 Family differences (pixels, tiles, image tokens) stay behind this interface, in the wrapper.
 """
 
@@ -29,6 +33,24 @@ class DecodeState:
 class Step:
     logits: torch.Tensor  # [B, V] float logits for the next token of each row
     state: DecodeState
+
+
+@dataclass(frozen=True)
+class NegativeSpec:
+    """The negative input a contrastive decoder asks for, beside each row's real one:
+    - `noised_image`: the image tensor after `noise_step` steps of the diffusion forward process
+      (VCD), noise drawn per item from `item_seeds`;
+    - `no_image`: the same prompt rendered with the image placeholder and the newline after it
+      removed (M3ID's unconditioned input);
+    - `instruction`: the real image with `instruction` as the prompt's system text (ICD's
+      disturbance instruction; prepended to the question where a template has no system text)."""
+
+    kind: str
+    noise_step: int = 500
+    instruction: str = ""
+
+
+NEGATIVE_KINDS = ("noised_image", "no_image", "instruction")
 
 
 @runtime_checkable
@@ -58,5 +80,9 @@ class Model(Protocol):
     def start(self, batch: dict) -> Step: ...
 
     def step(self, state: DecodeState, next_tokens: torch.Tensor) -> Step: ...
+
+    def prepare_negative(self, spec: NegativeSpec) -> None: ...
+
+    def start_contrast(self, batch: dict, spec: NegativeSpec, item_seeds: Sequence[int]) -> Step: ...
 
     def describe(self) -> dict: ...

@@ -23,7 +23,8 @@ from PIL import Image
 
 from evalkit.images import expand_to_square
 from evalkit.models.feature_cache import FeatureCache, cache_settings, feature_settings, settings_digest
-from evalkit.models.interface import DecodeState, Step
+from evalkit.models import negatives
+from evalkit.models.interface import DecodeState, NegativeSpec, Step
 from evalkit.models.prefix import cache_keyword, prefix_cache, split_points
 from evalkit.models.records import PreparedImage, PreparedInput, resolve_device, resolve_dtype
 from evalkit.models.steps import decode_step, prefill
@@ -80,6 +81,7 @@ class LlavaModel:
         self.counters = {"vision_encodes": 0}  # images run through the vision tower
         self._yes_no: Optional[dict] = None
         self._fast_tokenize: Optional[bool] = None  # decided on the first prompt
+        self.keep_pixels = False  # set by prepare_negative: noised negatives need pixels on cache hits too
 
     def configure_cache(self, options: Optional[Mapping[str, Any]]) -> None:
         """Turn the feature cache on/off (a fresh, empty one), e.g. {"enabled": True}."""
@@ -164,8 +166,8 @@ class LlavaModel:
         return out
 
     # -- per item --------------------------------------------------------------------------------
-    def render_prompt(self, question: str) -> str:
-        return render_prompt(self.prompt_name, question, self.processor)
+    def render_prompt(self, question: str, system: Optional[str] = None) -> str:
+        return render_prompt(self.prompt_name, question, self.processor, system=system)
 
     def num_image_tokens(self, image_hw: Optional[tuple[int, int]]) -> int:
         """Image tokens the processor will insert for an image of this size (for length-aware
@@ -193,7 +195,7 @@ class LlavaModel:
             # cross the fork: workers only preprocess, the main process looks the key up later.
             in_worker = torch.utils.data.get_worker_info() is not None
             hit = None if in_worker else self.feature_cache.get(key)
-            if hit is not None:
+            if hit is not None and not self.keep_pixels:
                 return PreparedImage(n_tokens=int(hit.shape[0]), pixel_values=None, image_size=None,
                                      key=key, features=hit)
         if self.family == "llava15" and self.image_aspect_ratio == "pad":
@@ -204,15 +206,18 @@ class LlavaModel:
             pixel_values=processed["pixel_values"][0],
             image_size=processed["image_sizes"][0] if "image_sizes" in processed else None,
             key=key,
+            features=hit if key is not None else None,
         )
 
-    def prepare_text(self, image: PreparedImage, question: str) -> PreparedInput:
+    def prepare_text(self, image: PreparedImage, question: str, system: Optional[str] = None) -> PreparedInput:
         """The text half: the prompt with <image> expanded to the image's token count, tokenized
-        exactly as the processor does (tests check equality with processor(images, text))."""
-        prompt = self.render_prompt(question)
+        exactly as the processor does (tests check equality with processor(images, text));
+        `system` replaces the template's system text (ICD's negative input)."""
+        prompt = self.render_prompt(question, system=system)
         if prompt.count(self.processor.image_token) != 1:
             raise ValueError(f"prompt template {self.prompt_name!r} must contain one {self.processor.image_token}")
-        return PreparedInput(prompt=prompt, input_ids=self._tokenize(prompt, image.n_tokens), image=image)
+        return PreparedInput(prompt=prompt, input_ids=self._tokenize(prompt, image.n_tokens), image=image,
+                             question=question)
 
     def _tokenize(self, prompt: str, n_tokens: int) -> torch.Tensor:
         """Tokenizing the prompt with one <image> and repeating its id is ~10x cheaper than
@@ -245,7 +250,7 @@ class LlavaModel:
             n = x.input_ids.shape[0]
             input_ids[row, length - n:] = x.input_ids
             attention_mask[row, length - n:] = 1
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "prepared": tuple(inputs)}
         if self.feature_cache is not None:
             batch["images"] = [x.image for x in inputs]  # encoded (or found) at generate time
             return batch
@@ -381,3 +386,15 @@ class LlavaModel:
     def step(self, state: DecodeState, next_tokens: torch.Tensor) -> Step:
         """One decode step: `next_tokens` [B] fed on top of `state` (finished rows feed padding)."""
         return decode_step(self.model, state, next_tokens)
+
+    def prepare_negative(self, spec: NegativeSpec) -> None:
+        """Before the first item: check the spec; noised images need pixels even on cache hits."""
+        negatives.check_spec(spec)
+        self.keep_pixels = self.keep_pixels or spec.kind == "noised_image"
+
+    def start_contrast(self, batch: dict, spec: NegativeSpec, item_seeds: Sequence[int]) -> Step:
+        """Prefill the positive rows (as `start`: feature cache, shared prefix) and their negative
+        variants (evalkit.models.negatives), joined into one state of 2B rows, positive first."""
+        positive = self.start(batch)
+        negative = prefill(self.model, negatives.negative_inputs(self, batch, spec, item_seeds))
+        return negatives.join_states(self.model, positive, negative)

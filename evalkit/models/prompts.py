@@ -11,14 +11,22 @@ LLAVA_SYSTEM = (
 )
 
 TEMPLATES = {
-    "llava_eval": LLAVA_SYSTEM + " USER: {image}\n{question} ASSISTANT:",
+    "llava_eval": "{system} USER: {image}\n{question} ASSISTANT:",
     # LLaVA's "mistral_instruct" conversation, as llava-v1.6-mistral-7b is evaluated.
     "mistral_inst": "[INST] {image}\n{question} [/INST]",
 }
 
 
-def render_prompt(name: str, question: str, processor) -> str:
+# The system text of the templates that have one (`system=` of render_prompt replaces it).
+SYSTEMS = {"llava_eval": LLAVA_SYSTEM}
+
+
+def render_prompt(name: str, question: str, processor, system: str | None = None) -> str:
+    """`system`: another system text (ICD's disturbance instruction); a template without one gets
+    it in front of the question (evalkit's choice; ICD's LLaVA script replaces the system text)."""
     image_token = getattr(processor, "image_token", None) or "<image>"
+    if system is not None and name not in SYSTEMS:
+        question = f"{system} {question}"
     if name == "hf_chat":
         # The checkpoint's own chat template (llava-hf: "USER: <image>\n{q} ASSISTANT:", no system).
         conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
@@ -27,4 +35,5 @@ def render_prompt(name: str, question: str, processor) -> str:
         template = TEMPLATES[name]
     except KeyError:
         raise ValueError(f"unknown prompt template {name!r}; choose one of hf_chat, {', '.join(TEMPLATES)}")
-    return template.format(image=image_token, question=question)
+    return template.format(image=image_token, question=question,
+                           system=SYSTEMS.get(name, "") if system is None else system)

@@ -44,6 +44,7 @@ class PreparedInput:
     prompt: str
     input_ids: torch.Tensor  # [L]
     image: PreparedImage
+    question: str = ""  # the question the prompt was rendered from (negative prompts re-render it)
 
     pixel_values = property(lambda self: self.image.pixel_values)
     image_size = property(lambda self: self.image.image_size)

@@ -12,6 +12,13 @@
         exact test, flipped items. Writes DIR/comparison.json, flips.csv and report.html (default
         DIR: results/compare). Runs over different item sets are refused (exit 2) unless --intersect.
 
+    python -m evalkit.report mitigation PATH... [--out DIR]
+        Each mitigation run (a decoding method naming controls: vcd, icd, m3id, contrastive, ...)
+        beside its matched baselines among the runs (greedy, the same sampler without contrast,
+        the plausibility mask alone), sampled runs grouped over seeds (evalkit/report/mitigation.py,
+        docs/mitigation.md). Writes DIR/mitigation.md, mitigation_*.csv and report.html (default
+        DIR: results/mitigation) and prints the tables.
+
 Bad input prints one line naming the path and the problem, and exits 2.
 """
 
@@ -62,6 +69,15 @@ def compare_parser() -> argparse.ArgumentParser:
     parser.add_argument("run_b", type=Path)
     parser.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
     parser.add_argument("--intersect", action="store_true", help="compare the shared items of different item sets")
+    _common(parser)
+    return parser
+
+
+def mitigation_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evalkit.report mitigation",
+                                     description="Mitigation runs beside their matched baselines, over seeds.")
+    parser.add_argument("paths", nargs="+", type=Path, help="run directories, sweep folders or parent folders")
+    parser.add_argument("--out", type=Path, default=Path("results/mitigation"), help="output folder")
     _common(parser)
     return parser
 
@@ -149,14 +165,20 @@ def run_compare(args: argparse.Namespace) -> tuple[Comparison, list[Path]]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    is_compare = bool(argv) and argv[0] == "compare"  # a folder named compare: pass ./compare
-    args = compare_parser().parse_args(argv[1:]) if is_compare else report_parser().parse_args(argv)
+    command = argv[0] if argv and argv[0] in ("compare", "mitigation") else None  # a folder so named: ./compare
+    parsers = {"compare": compare_parser, "mitigation": mitigation_parser, None: report_parser}
+    args = parsers[command]().parse_args(argv[1:] if command else argv)
+    is_compare = command == "compare"
     try:
         if args.n_boot < 1 or not 0 < args.confidence < 1:
             raise ReportError("--n-boot must be >= 1 and --confidence in (0, 1)")
         if is_compare:
             comparison, written = run_compare(args)
             print(comparison.format())
+        elif command == "mitigation":
+            from evalkit.report.mitigation import run_mitigation
+
+            written = run_mitigation(args.paths, args.out, args.n_boot, args.seed, args.confidence)
         else:
             written = run_report(args)
     except (EvalkitError, ValueError, OSError) as exc:

@@ -142,6 +142,54 @@ def compare(result: dict, base: dict, mode: str) -> str:
     return f"{same}/{len(clean)} clean, dp {dp:.0e}"
 
 
+# --decoders: items/s of each decoding preset against greedy, measured in one run (issue 18).
+DECODER_PRESETS = ("greedy", "sample", "apc_sample", "vcd", "icd", "m3id", "yesno_logits", "contrastive_yesno")
+
+
+def decoder_rows(models: list[str], items: list[Item], batch_size: int, max_new_tokens: int, repeats: int,
+                 scratch: Path) -> list[str]:
+    """Each preset of conf/decoding (its yaml, max_new_tokens capped as greedy's) on the same items,
+    batched with the feature cache and shared prefix, on each model; ratios to greedy and, for the
+    contrastive ones, to the same sampler without contrast: a contrastive step runs the positive
+    and negative rows as one forward of 2B rows, so it should cost about twice the rows of its
+    plain counterpart, not two passes over the batch."""
+    import yaml
+
+    from evalkit.config import conf_dir
+    from evalkit.decoding.base import method_class
+
+    def build(name: str) -> DecodingMethod:
+        node = yaml.safe_load((conf_dir() / "decoding" / f"{name}.yaml").read_text(encoding="utf-8"))
+        if "max_new_tokens" in node:
+            node["max_new_tokens"] = min(int(node["max_new_tokens"]), max_new_tokens)
+        return method_class(node.pop("_target_"))(**node)
+
+    plain = {"vcd": "sample", "icd": "sample", "apc_sample": "sample", "m3id": "greedy", "sample": "greedy",
+             "contrastive_yesno": "yesno_logits"}
+    header = f"{'model':<13}{'decoding':<19}{'items/s':>9}{'vs greedy':>10}{'vs plain':>22}{'enc/item':>9}"
+    rows = [header, "-" * len(header)]
+    for name in models:
+        family, sizes = MODELS[name]
+        model = LlavaModel(name=name, path=str(checkpoint(family, scratch, **sizes)), family=family, device="cpu")
+        if sizes or shipped_checkpoint(family) is None:
+            prime_yes_no(model, items)
+        speed: dict[str, dict] = {}
+        for preset in DECODER_PRESETS:
+            method = build(preset)
+            model.keep_pixels = False  # only the noised-image presets keep pixels beside cached features
+            method.prepare(model)
+            measure(model, items[:4], 2, method, cache="feat+pfx")  # warm-up
+            speed[preset] = max((measure(model, items, batch_size, method, "feat+pfx") for _ in range(repeats)),
+                                key=lambda r: r["items_per_s"])
+        greedy = speed["greedy"]["items_per_s"]
+        for preset, result in speed.items():
+            base = plain.get(preset)
+            versus = f"{result['items_per_s'] / speed[base]['items_per_s']:.2f}x {base}" if base else "-"
+            rows.append(f"{name:<13}{preset:<19}{result['items_per_s']:>9.1f}{result['items_per_s'] / greedy:>9.2f}x"
+                        f"{versus:>22}{result['encodes']:>9.2f}")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8)
@@ -153,6 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     # cores, oversubscribed torch threads slow small ops down 10-30x and make the table noise.
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--repeats", type=int, default=2, help="runs per row; the fastest counts")
+    parser.add_argument("--decoders", action="store_true", help="instead: items/s of each decoding preset "
+                        "(greedy, sample, apc_sample, vcd, icd, m3id, yes/no variants) against greedy")
     parser.add_argument("--no-prime", action="store_true", help="keep random tiny models babbling (greedy then "
                         "runs max_new_tokens steps; shows logit mode against long answers)")
     args = parser.parse_args(argv)
@@ -160,6 +210,13 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
 
     items = bench_items(args.images * args.questions_per_image, args.questions_per_image)
+    if args.decoders:
+        with tempfile.TemporaryDirectory() as scratch:
+            rows = decoder_rows(args.models, items, args.batch_size, args.max_new_tokens, args.repeats, Path(scratch))
+        print(f"evalkit.tools.bench --decoders: {len(items)} items, batch size {args.batch_size}, feature cache + "
+              f"shared prefix, max_new_tokens <= {args.max_new_tokens}, CPU threads={torch.get_num_threads()}")
+        print("\n".join(rows))
+        return
     greedy = Greedy(max_new_tokens=args.max_new_tokens)
     logits = YesNoLogits()
     bs = args.batch_size

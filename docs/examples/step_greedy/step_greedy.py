@@ -5,9 +5,8 @@ constraint) starts from this loop."""
 
 from dataclasses import dataclass
 
-import torch
-
 from evalkit.decoding.base import Decoded, DecodingConfig, DecodingMethod
+from evalkit.decoding.steploop import argmax_rows, decode_texts, run_steps
 
 
 @dataclass
@@ -22,18 +21,9 @@ class StepGreedy(DecodingMethod):
     answer_keys = ("max_new_tokens",)
 
     def decode(self, model, batch):
-        stop, pad = set(model.eos_token_ids()), model.tokenizer.pad_token_id
-        step = model.start(batch.inputs)
-        rows, done = [[] for _ in batch.item_ids], [False] * len(batch.item_ids)
-        for _ in range(self.settings.max_new_tokens):
-            tokens = step.logits.argmax(-1).tolist()
-            fed = [pad if d else t for d, t in zip(done, tokens)]
-            for r, t in enumerate(fed):
-                if not done[r]:
-                    rows[r].append(t)
-                    done[r] = t in stop
-            if all(done):
-                break
-            step = model.step(step.state, torch.tensor(fed))
-        texts = model.tokenizer.batch_decode(rows, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-        return Decoded(tuple(texts), (None,) * len(texts))
+        # evalkit's shared step loop: EOS, padding of finished rows and max_new_tokens handled once.
+        rows = run_steps(model.start(batch.inputs), lambda step, fed: model.step(step.state, fed),
+                         lambda n, step, done: argmax_rows(step.logits), model.eos_token_ids(),
+                         model.tokenizer.pad_token_id, self.settings.max_new_tokens)
+        texts = decode_texts(model, rows)
+        return Decoded(texts, (None,) * len(texts))
