@@ -155,3 +155,36 @@ def test_unknown_setting_and_missing_annotations_fail_naming_the_fix(tmp_path, c
     assert score.main(["--benchmark", "amber", str(paths["responses"]), "--annotations",
                        str(tmp_path / "missing.json")]) == 2
     assert "--annotations" in capsys.readouterr().err
+
+
+def test_compare_gives_mcnemar_on_questions_and_bootstrap_on_captions(tmp_path, nltk_data, amber_nlp):
+    from evalkit.report.compare import compare_runs
+    from evalkit.report.discover import load_run
+
+    paths = amber_fixture.write(tmp_path / "files")
+    runs = []
+    for name, flip in (("a", False), ("b", True)):
+        responses = amber_fixture.responses()
+        if flip:  # B answers every question "No" and drops the hallucinated dog from caption 1
+            responses = [{"id": r["id"], "response": "No"} if amber_fixture.CASES[r["id"] - 1][0] != "generative"
+                         else r for r in responses]
+            responses[0]["response"] = "A car with a door parked near trees."
+        file = tmp_path / f"{name}.json"
+        file.write_text(json.dumps(responses))
+        assert score.main(["--benchmark", "amber", str(file), "--annotations", str(paths["annotations"]),
+                           "--set", f"spacy_pipeline={amber_nlp}", "--out", str(tmp_path / name)]) == 0
+        runs.append(load_run(tmp_path / name))
+    comparison = compare_runs(*runs, n_boot=200)
+    answers = [c for c in amber_fixture.CASES if c[0] != "generative"]
+    right_a = [c[3] == {"yes": "Yes", "no": "No"}[c[1]] for c in answers]
+    right_b = [c[1] == "no" for c in answers]
+    assert (comparison.only_a_right, comparison.only_b_right) == (
+        sum(a and not b for a, b in zip(right_a, right_b)), sum(b and not a for a, b in zip(right_a, right_b)))
+    assert set(comparison.flips["category"]) <= {"existence", "state", "number", "action", "relation"}
+    deltas = comparison.deltas
+    assert {"amber_score", "amber_f1", "amber_chair", "amber_hal", "amber_cog", "amber_cover"} <= set(deltas)
+    for name in ("amber_chair", "amber_accuracy"):  # the official formulas, unrounded (F1 from unrounded P, R)
+        headline_a = json.loads((tmp_path / "a" / "summary.json").read_text())["metrics"][name]
+        assert abs(deltas[name].a - headline_a) <= 0.05 + 1e-9
+    assert deltas["amber_chair"].delta < 0  # B dropped its hallucinated object
+    assert deltas["amber_chair"].low <= deltas["amber_chair"].delta <= deltas["amber_chair"].high
