@@ -188,3 +188,34 @@ def test_compare_gives_mcnemar_on_questions_and_bootstrap_on_captions(tmp_path, 
         assert abs(deltas[name].a - headline_a) <= 0.05 + 1e-9
     assert deltas["amber_chair"].delta < 0  # B dropped its hallucinated object
     assert deltas["amber_chair"].low <= deltas["amber_chair"].delta <= deltas["amber_chair"].high
+
+
+@pytest.mark.slow
+def test_full_annotations_rescoring_equals_official_inference_py(tmp_path, nltk_data, amber_nlp):
+    """All 15,220 official annotation rows, seeded responses (exact and near-miss answers, captions
+    naming truth objects and common words): every printed number equal (~3 min, the official loop)."""
+    import random
+
+    source = REPO.parent / "shared" / "data" / "amber" / "annotations.json"
+    if not source.is_file():
+        pytest.skip("AMBER reference data not present")
+    rng = random.Random(0)
+    words = ["person", "tree", "grass", "dog", "cat", "car", "sky", "cloud", "water", "table", "chair", "man",
+             "woman", "road", "building", "truck", "cow", "horse"]
+    responses = []
+    for a in json.loads(source.read_text()):
+        if a["type"] == "generative":
+            named = rng.sample(a["truth"], min(2, len(a["truth"]))) + rng.sample(words, 2)
+            responses.append({"id": a["id"], "response": "In the image there is a " + " and a ".join(named) + "."})
+        else:
+            responses.append({"id": a["id"], "response": rng.choice(["Yes", "No", "No", "Yes.", " No"])})
+    paths = {"responses": tmp_path / "responses.json", "annotations": source}
+    paths["responses"].write_text(json.dumps(responses))
+    official = _official(paths, amber_nlp, "a")
+    out = tmp_path / "scores"
+    assert score.main(["--benchmark", "amber", str(paths["responses"]), "--annotations", str(source),
+                       "--set", f"spacy_pipeline={amber_nlp}", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "metrics.csv").set_index("category")
+    for section, numbers in official.items():
+        for name, value in numbers.items():
+            assert table.loc[SECTIONS[section], NAMES[name]] == value, (section, name)
