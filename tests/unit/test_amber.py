@@ -219,3 +219,9 @@ def test_full_annotations_rescoring_equals_official_inference_py(tmp_path, nltk_
     for section, numbers in official.items():
         for name, value in numbers.items():
             assert table.loc[SECTIONS[section], NAMES[name]] == value, (section, name)
+
+
+def test_annotations_option_is_refused_by_an_import_that_takes_none(tmp_path, capsys, yesno_file):
+    """--annotations / --set are handed to a benchmark's own import hook; one without such a hook says so."""
+    assert score.main(["--benchmark", "yesno", str(yesno_file), "--annotations", str(tmp_path / "a.json")]) == 2
+    assert "--annotations" in capsys.readouterr().err
