@@ -225,3 +225,20 @@ def test_annotations_option_is_refused_by_an_import_that_takes_none(tmp_path, ca
     """--annotations / --set are handed to a benchmark's own import hook; one without such a hook says so."""
     assert score.main(["--benchmark", "yesno", str(yesno_file), "--annotations", str(tmp_path / "a.json")]) == 2
     assert "--annotations" in capsys.readouterr().err
+
+
+def test_items_and_the_spacy_pipeline_is_needed_only_for_captions(tmp_path, nltk_data):
+    from datasets_adapters.amber import AmberDataset
+
+    paths = amber_fixture.write(tmp_path)
+    questions = [q for q, c in zip(amber_fixture.queries(), amber_fixture.CASES) if c[0] != "generative"]
+    only_questions = tmp_path / "query_discriminative.json"
+    only_questions.write_text(json.dumps(questions))
+    items = AmberDataset(query_file=str(only_questions), annotations=str(paths["annotations"]),
+                         image_dir=str(paths["images"]), spacy_pipeline="no_such_pipeline").load()
+    assert [i.category for i in items][:4] == ["existence", "existence", "existence", "state"]
+    assert {i.category for i in items} == {"existence", "state", "number", "action", "relation"}
+    assert items[-1].answer == "no" and items[-1].meta["type"] == "relation" and items[-1].group == "AMBER_1.jpg"
+    with pytest.raises(ConfigError, match="python -m spacy download no_such_pipeline"):
+        AmberDataset(query_file=str(paths["query"]), annotations=str(paths["annotations"]),
+                     image_dir=str(paths["images"]), spacy_pipeline="no_such_pipeline").load()
