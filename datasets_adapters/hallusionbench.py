@@ -31,7 +31,8 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
-from datasets_adapters.hallusionbench_metrics import KEYS, RATES, COLUMNS, codes, hallusionbench_table, judge
+from datasets_adapters.hallusionbench_metrics import (KEYS, RATES, COLUMNS, codes, hallusionbench_table, judge,
+                                                      paired_accuracies, unit_keys)
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, Task, TaskResult
 from evalkit.config import DatasetConfig, check_choice
 from evalkit.errors import DatasetError
@@ -154,10 +155,17 @@ class HallusionBenchTask(Task):
     imports = ImportRules(category="HallusionBench category (VD / VS)", own_format=RESULT_FORMAT,
                           own_rows=result_rows)
 
+    paired_columns = ("pair_key", "figure_key")
+
     def annotate(self, rows: pd.DataFrame, rule: str, is_error: pd.Series) -> pd.DataFrame:
         rows = super().annotate(rows, rule, is_error)
-        rows["correct"] = codes(rows)["correct"].astype(bool)  # the official assign_correctness
+        official = codes(rows)
+        rows["correct"] = official["correct"].astype(bool)  # the official assign_correctness
+        rows["pair_key"], rows["figure_key"] = unit_keys(official)  # the units of qAcc / fAcc (report compare)
         return rows
+
+    def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
+        return paired_accuracies(joined, boot)
 
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
         table = hallusionbench_table(codes(rows), OVERALL)

@@ -184,3 +184,31 @@ def hallusionbench_table(frame: pd.DataFrame, overall: str = "all") -> pd.DataFr
     for (category, sub), part in frame.groupby(["category", "subcategory"], sort=True):
         rows.append({"category": f"{category}/{sub}", **subset_stats(part)})
     return pd.DataFrame(rows, columns=["category", *COLUMNS])
+
+
+# ------------------------------------------------------------------------ paired (report compare)
+
+def unit_keys(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per `codes` row: its question pair (the unit of qAcc) and its figure (the unit of fAcc; None
+    for VS figure_id 0, which is no figure)."""
+    pair = frame[PAIR].agg("_".join, axis=1) if len(frame) else pd.Series(dtype=object, index=frame.index)
+    figure = frame[FIGURE].agg("_".join, axis=1) if len(frame) else pd.Series(dtype=object, index=frame.index)
+    no_figure = (frame["category"] == "VS") & (frame["figure_id"] == "0")
+    return pair, figure.astype(object).where(~no_figure, None)
+
+
+def paired_accuracies(joined: pd.DataFrame, boot: dict) -> dict:
+    """aAcc over questions, qAcc over question pairs and fAcc over figures of run B minus run A, each
+    a paired bootstrap over its own unit (a pair or figure is right when all its rows are)."""
+    from evalkit.report import stats as S
+
+    ok = pd.DataFrame({"a": joined["correct_a"].astype(bool), "b": joined["correct_b"].astype(bool)})
+    out = {"hallusionbench_aacc": S.paired_bootstrap(S.accuracy_stat, ok[["a"]].to_numpy(float),
+                                                     ok[["b"]].to_numpy(float), **boot)}
+    for name, key in (("hallusionbench_qacc", "pair_key_a"), ("hallusionbench_facc", "figure_key_a")):
+        if key not in joined.columns or joined[key].isna().all():
+            continue
+        units = ok.assign(unit=joined[key])[joined[key].notna()].groupby("unit", sort=False)[["a", "b"]].all()
+        out[name] = S.paired_bootstrap(S.accuracy_stat, units[["a"]].to_numpy(float), units[["b"]].to_numpy(float),
+                                       **boot)
+    return out

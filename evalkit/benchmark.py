@@ -82,7 +82,8 @@ class ImportRules:
     id_stride: Optional[int] = None  # answer ids offset per category by this stride (LLaVA's POPE file)
     # The benchmark's own result format (its official tool's output), tried before the generic ones:
     # own_rows(records, questions, path) -> minimal rows (id, task, question, answer, category, group,
-    # prediction, meta) when the records are in that format, else None; own_format names it.
+    # prediction, meta) when the records are in that format, else None; own_format names it. The
+    # CLI's --annotations PATH and --set KEY=VALUE reach it as keywords `annotations` / `settings`.
     own_format: Optional[str] = None
     own_rows: Optional[Callable[[Sequence[dict], Sequence[Any], Any], Optional[list[dict]]]] = None
 
@@ -102,6 +103,7 @@ class Task:
     summary_rows: frozenset = frozenset({OVERALL})  # table rows that summarise, not categories
     note: str = ""  # how to read the numbers (joined into summary.json's note)
     imports: ImportRules = ImportRules()
+    paired_columns: tuple[str, ...] = ()  # annotated columns `report compare` carries per run (name_a, name_b)
 
     def rule(self, rule: Optional[str]) -> str:
         """The rule to apply: `rule` if this task knows it, the official one for None."""

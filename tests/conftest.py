@@ -104,3 +104,12 @@ def nltk_data(tmp_path_factory) -> Path:
     nltk.data.path.insert(0, str(root))
     os.environ["NLTK_DATA"] = os.pathsep.join(filter(None, [str(root), os.environ.get("NLTK_DATA")]))
     return root
+
+
+@pytest.fixture(scope="session")
+def amber_nlp(tmp_path_factory) -> Path:
+    """A tiny spaCy pipeline with word vectors for AMBER's similarity check (tests/support/amber_fixture.py)."""
+    pytest.importorskip("spacy")
+    from support import amber_fixture
+
+    return amber_fixture.spacy_pipeline(tmp_path_factory.mktemp("amber_nlp"))

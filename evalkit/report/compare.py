@@ -87,8 +87,10 @@ def paired_frame(a: Run, b: Run, intersect: bool = False) -> tuple[pd.DataFrame,
             f"Pass --intersect to compare the shared items only.\n  A: {a.path}\n  B: {b.path}")
     if not ids_a & ids_b:
         raise ReportError(f"the runs share no item id\n  A: {a.path}\n  B: {b.path}")
-    keep = ["id", "parsed", "text", "correct", "answer"]
-    joined = fa[_ITEM_COLUMNS + ["parsed", "text", "correct"]].merge(
+    # Columns some tasks' paired statistics read (their per-item counts), carried for both runs.
+    extra = list(dict.fromkeys(c for t in a.benchmark.tasks for c in t.paired_columns if c in fa and c in fb))
+    keep = ["id", "parsed", "text", "correct", "answer", *extra]
+    joined = fa[_ITEM_COLUMNS + ["parsed", "text", "correct", *extra]].merge(
         fb[keep], on="id", how="inner", suffixes=("_a", "_b"))
     joined = joined.rename(columns={"answer_a": "answer"})
     mismatch = joined.loc[joined["answer"] != joined["answer_b"], "id"].tolist()
@@ -101,7 +103,8 @@ def paired_frame(a: Run, b: Run, intersect: bool = False) -> tuple[pd.DataFrame,
 def compare_runs(a: Run, b: Run, intersect: bool = False, n_boot: int = 2000, seed: int = 0,
                  confidence: float = 0.95) -> Comparison:
     joined, n_only_a, n_only_b = paired_frame(a, b, intersect)
-    ok_a, ok_b = joined["correct_a"].to_numpy(bool), joined["correct_b"].to_numpy(bool)
+    judged = _judged(joined)  # open-ended rows (captions) have no correctness: not in McNemar or the flips
+    ok_a, ok_b = joined.loc[judged, "correct_a"].to_numpy(bool), joined.loc[judged, "correct_b"].to_numpy(bool)
     only_a_right, only_b_right = S.discordant(ok_a, ok_b)
     boot = dict(n_boot=n_boot, seed=seed, confidence=confidence)
     # A's benchmark decides the statistics (the same ground truth per id is checked above).
@@ -115,12 +118,17 @@ def compare_runs(a: Run, b: Run, intersect: bool = False, n_boot: int = 2000, se
     return Comparison(a=a.label or str(a.path), b=b.label or str(b.path), n_paired=len(joined),
                       n_only_a=n_only_a, n_only_b=n_only_b, only_a_right=only_a_right, only_b_right=only_b_right,
                       p_mcnemar=S.mcnemar_exact(only_a_right, only_b_right), deltas=deltas,
-                      flips=flipped_items(joined), formats=formats)
+                      flips=flipped_items(joined[judged]), formats=formats)
+
+
+def _judged(joined: pd.DataFrame) -> pd.Series:
+    """Rows whose correctness both runs define (a task leaves `correct` empty for open-ended answers)."""
+    return joined["correct_a"].notna() & joined["correct_b"].notna()
 
 
 def flipped_items(joined: pd.DataFrame) -> pd.DataFrame:
     """Items right in one run and wrong in the other, in A's order: 'fixed' = B right, 'broken' = A right."""
-    flipped = joined[joined["correct_a"] != joined["correct_b"]].copy()
+    flipped = joined[joined["correct_a"].astype(bool) != joined["correct_b"].astype(bool)].copy()
     flipped["change"] = np.where(flipped["correct_b"], "fixed", "broken")
     return flipped[FLIP_COLUMNS].reset_index(drop=True)
 

@@ -16,6 +16,7 @@ Formats, told apart by their columns (`detect_format`):
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import re
 import warnings
@@ -309,17 +310,27 @@ def from_evalkit(records: Sequence[dict], task: Optional[Task], path: Path | str
     return frame
 
 
-def import_predictions(path: Path | str, benchmark: type[Benchmark], questions: Sequence[Path | str] = ()
+def import_predictions(path: Path | str, benchmark: type[Benchmark], questions: Sequence[Path | str] = (),
+                       annotations: Optional[Path | str] = None, settings: Optional[dict[str, str]] = None
                        ) -> tuple[pd.DataFrame, str]:
     """Read `path`, detect its format and return (PredictionRow frame, format name). Rows without a
-    task of their own are scored with the benchmark's first task."""
+    task of their own are scored with the benchmark's first task. `annotations` (a ground-truth
+    file or folder) and `settings` (KEY=VALUE) are for the benchmark's own format only."""
     if not benchmark.tasks:
         raise PredictionImportError(f"{benchmark.__name__} declares no task to score imported predictions with")
     task = benchmark.tasks[0]
     records = load_records(path)
-    own = task.imports.own_rows(records, questions, path) if task.imports.own_rows is not None else None
-    if own is not None:  # the task's own result format reads its --questions itself
+    extras = {k: v for k, v in (("annotations", annotations), ("settings", settings)) if v}
+    hook = task.imports.own_rows
+    unused = [k for k in extras if hook is None or k not in inspect.signature(hook).parameters]
+    if unused:
+        raise PredictionImportError(f"{path}: {benchmark.__name__}'s import takes no --{unused[0].replace('settings', 'set')}")
+    own = hook(records, questions, path, **extras) if hook is not None else None
+    if own is not None:  # the task's own result format reads its --questions / --annotations itself
         return _frame(own, path), task.imports.own_format or "own"
+    if extras:
+        raise PredictionImportError(f"{path}: --annotations / --set apply to {benchmark.__name__}'s own result format "
+                                    f"({task.imports.own_format}), which this file is not")
     fmt = detect_format(records, path)
     if fmt == "evalkit":
         frame = from_evalkit(records, task, path)
