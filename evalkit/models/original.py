@@ -235,7 +235,7 @@ def resolve_checkpoint(path, base: Optional[str] = None, vision_tower: Optional[
         if base or vision_tower:
             raise ConfigError(f"model.base / model.vision_tower apply to original-format LLaVA checkpoints; "
                               f"{path} is not one (no config.json with mm_* keys)")
-        return str(path), None
+        return str(path), conversion_record(path)  # a `python -m evalkit.convert` output keeps its record
     ckpt = inspect_original(path, base, vision_tower)
     out = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     target = out / content_key(ckpt)

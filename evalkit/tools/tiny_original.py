@@ -111,7 +111,8 @@ def original_config(tower: Path, vocab_size: int, anyres: bool = False, **change
     }
     if anyres:
         config.update(image_aspect_ratio="anyres", image_grid_pinpoints=PINPOINTS_WH,
-                      mm_patch_merge_type="spatial_unpad", unfreeze_mm_vision_tower=True)
+                      mm_patch_merge_type="spatial_unpad", unfreeze_mm_vision_tower=True,
+                      tokenizer_model_max_length=4096)  # as llava-v1.6-vicuna-7b: no truncation
     config.update(changes)
     return config
 
