@@ -71,13 +71,13 @@ def save_tokenizer(out: Path, vocab_size: int = 400) -> int:
     return spm.SentencePieceProcessor(model_proto=buffer.getvalue()).get_piece_size()
 
 
-def save_vision_tower(out: Path, seed: int = 1) -> Path:
+def save_vision_tower(out: Path, seed: int = 1, vision: dict = VISION) -> Path:
     """A CLIP vision tower directory like openai/clip-vit-large-patch14-336 (config, weights,
     preprocessor_config.json), only narrower and shallower."""
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
     torch.manual_seed(seed)
-    model = CLIPVisionModel(CLIPVisionConfig(**VISION))
+    model = CLIPVisionModel(CLIPVisionConfig(**vision))
     with torch.no_grad():
         for param in model.parameters():
             if param.dim() >= 2:
@@ -96,15 +96,16 @@ def save_vision_tower(out: Path, seed: int = 1) -> Path:
     return out
 
 
-def original_config(tower: Path, vocab_size: int, anyres: bool = False, **changes) -> dict:
+def original_config(tower: Path, vocab_size: int, anyres: bool = False, text: dict = TEXT, vision: dict = VISION,
+                    **changes) -> dict:
     """config.json as LLaVA's training writes it (llava-v1.5-7b / llava-v1.6-vicuna-7b keys)."""
     config = {
-        "architectures": ["LlavaLlamaForCausalLM"], "model_type": "llava_llama", **TEXT,
+        "architectures": ["LlavaLlamaForCausalLM"], "model_type": "llava_llama", **text,
         "vocab_size": vocab_size, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0, "hidden_act": "silu",
         "initializer_range": 0.02, "pretraining_tp": 1, "rope_theta": 10000.0, "rope_scaling": None,
         "tie_word_embeddings": False, "torch_dtype": "float16", "use_cache": True, "attention_bias": False,
         "freeze_mm_mlp_adapter": False, "tune_mm_mlp_adapter": False, "use_mm_proj": True,
-        "mm_hidden_size": VISION["hidden_size"], "mm_projector_type": "mlp2x_gelu", "mm_projector_lr": None,
+        "mm_hidden_size": vision["hidden_size"], "mm_projector_type": "mlp2x_gelu", "mm_projector_lr": None,
         "mm_vision_select_feature": "patch", "mm_vision_select_layer": -2, "mm_vision_tower": str(tower),
         "mm_use_im_patch_token": False, "mm_use_im_start_end": False, "tokenizer_model_max_length": 2048,
         "tokenizer_padding_side": "right", "image_aspect_ratio": "pad", "mm_patch_merge_type": "flat",
@@ -117,14 +118,14 @@ def original_config(tower: Path, vocab_size: int, anyres: bool = False, **change
     return config
 
 
-def language_weights(vocab_size: int, generator) -> dict:
+def language_weights(vocab_size: int, generator, text: dict = TEXT) -> dict:
     """A Llama LM's weights under LLaVA's (= LlamaForCausalLM's) key names."""
-    width, inner = TEXT["hidden_size"], TEXT["intermediate_size"]
+    width, inner = text["hidden_size"], text["intermediate_size"]
     lm_head = _random((vocab_size, width), generator)
     lm_head[3:259] = 0  # the 256 byte pieces: answers in word pieces decode to the same text everywhere
     state = {"model.embed_tokens.weight": _random((vocab_size, width), generator),
              "model.norm.weight": torch.ones(width, dtype=torch.float16), "lm_head.weight": lm_head}
-    for i in range(TEXT["num_hidden_layers"]):
+    for i in range(text["num_hidden_layers"]):
         p = f"model.layers.{i}."
         for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
             state[p + f"self_attn.{name}.weight"] = _random((width, width), generator)
@@ -136,22 +137,23 @@ def language_weights(vocab_size: int, generator) -> dict:
     return state
 
 
-def projector_weights(generator, prefix: str = "model.") -> dict:
-    vision, width = VISION["hidden_size"], TEXT["hidden_size"]
+def projector_weights(generator, prefix: str = "model.", text: dict = TEXT, vision: dict = VISION) -> dict:
+    vision, width = vision["hidden_size"], text["hidden_size"]
     return {f"{prefix}mm_projector.0.weight": _random((width, vision), generator),
             f"{prefix}mm_projector.0.bias": _random((width,), generator),
             f"{prefix}mm_projector.2.weight": _random((width, width), generator),
             f"{prefix}mm_projector.2.bias": _random((width,), generator)}
 
 
-def save_full(out: Path, tower: Path, anyres: bool = False, seed: int = 0, **config_changes) -> Path:
+def save_full(out: Path, tower: Path, anyres: bool = False, seed: int = 0, text: dict = TEXT, vision: dict = VISION,
+              vocab_size: int = 0, **config_changes) -> Path:
     """A full fine-tune: LLaVA-1.5 (pad, flat) or, with `anyres`, LLaVA-1.6 (anyres,
     spatial_unpad, image_newline, a tuned vision tower stored in the checkpoint)."""
-    vocab = save_tokenizer(out)
+    vocab = max(save_tokenizer(out), vocab_size)  # a larger embedding than the tokenizer: as padded vocabularies
     generator = torch.Generator().manual_seed(seed)
-    state = {**language_weights(vocab, generator), **projector_weights(generator)}
+    state = {**language_weights(vocab, generator, text), **projector_weights(generator, "model.", text, vision)}
     if anyres:
-        state["model.image_newline"] = _random((TEXT["hidden_size"],), generator)
+        state["model.image_newline"] = _random((text["hidden_size"],), generator)
         from safetensors.torch import load_file
 
         tower_state = load_file(str(tower / "model.safetensors"))
@@ -159,30 +161,32 @@ def save_full(out: Path, tower: Path, anyres: bool = False, seed: int = 0, **con
             state[f"model.vision_tower.vision_tower.{key}"] = (value.float() + _random(value.shape, generator, 0.02)
                                                                .float()).to(torch.float16)
     _save_weights(state, out)
-    (out / "config.json").write_text(json.dumps(original_config(tower, vocab, anyres, **config_changes), indent=2))
+    config = original_config(tower, vocab, anyres, text, vision, **config_changes)
+    (out / "config.json").write_text(json.dumps(config, indent=2))
     (out / "generation_config.json").write_text(json.dumps(
         {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0, "max_length": 4096}, indent=2))
     return out
 
 
-def save_lora(out: Path, base: Path, tower: Path, r: int = 8, alpha: int = 16, seed: int = 3) -> Path:
+def save_lora(out: Path, base: Path, tower: Path, r: int = 8, alpha: int = 16, seed: int = 3, text: dict = TEXT,
+              vision: dict = VISION) -> Path:
     """A LoRA output of `train.py --lora_enable True` on top of `base` (the handbook's r:alpha = 1:2):
     config.json, adapter_config.json, adapter_model.safetensors, non_lora_trainables.bin."""
     out.mkdir(parents=True, exist_ok=True)
     base_config = json.loads((base / "config.json").read_text())
     generator = torch.Generator().manual_seed(seed)
-    width, inner = TEXT["hidden_size"], TEXT["intermediate_size"]
+    width, inner = text["hidden_size"], text["intermediate_size"]
     shapes = {"q_proj": (width, width), "k_proj": (width, width), "v_proj": (width, width), "o_proj": (width, width),
               "gate_proj": (inner, width), "up_proj": (inner, width), "down_proj": (width, inner)}
     adapter = {}
-    for i in range(TEXT["num_hidden_layers"]):
+    for i in range(text["num_hidden_layers"]):
         for name, (out_dim, in_dim) in shapes.items():
             group = "self_attn" if name.endswith(("q_proj", "k_proj", "v_proj", "o_proj")) else "mlp"
             p = f"base_model.model.model.layers.{i}.{group}.{name}."
             adapter[p + "lora_A.weight"] = _random((r, in_dim), generator)
             adapter[p + "lora_B.weight"] = _random((out_dim, r), generator)
     _save_weights(adapter, out, "adapter_model.safetensors")
-    torch.save(projector_weights(generator, prefix="base_model.model.model."), out / "non_lora_trainables.bin")
+    torch.save(projector_weights(generator, "base_model.model.model.", text, vision), out / "non_lora_trainables.bin")
     (out / "adapter_config.json").write_text(json.dumps({
         "alpha_pattern": {}, "auto_mapping": None, "base_model_name_or_path": str(base), "bias": "none",
         "fan_in_fan_out": False, "inference_mode": True, "init_lora_weights": True, "layers_pattern": None,
