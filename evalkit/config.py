@@ -114,7 +114,6 @@ class ModelConfig:
                     "positive multiples of the 14 px patch size"
                 )
 
-
     def _check_checkpoint_sources(self) -> None:
         """An original-format checkpoint is recognised and validated here from its JSON files
         (every refusal before any weight loads); its family then decides the checks below."""

@@ -254,7 +254,8 @@ def convert(ckpt: OriginalCheckpoint, target: Path) -> dict:
         raise OriginalFormatError(f"{ckpt.path}: converted weights do not fit llava-hf's {cls.__name__}: "
                                   f"missing {missing[:5]}, unexpected {unexpected[:5]}")
     gen_file = text_source / "generation_config.json"
-    generation = GenerationConfig.from_dict(json.loads(gen_file.read_text())) if gen_file.is_file() else GenerationConfig()
+    generation = GenerationConfig.from_dict(json.loads(gen_file.read_text())) if gen_file.is_file() else \
+        GenerationConfig()
     generation.pad_token_id, generation.suppress_tokens = pad_id, [image_id]
     if generation.eos_token_id is None:
         generation.eos_token_id = tokenizer.eos_token_id
