@@ -66,20 +66,31 @@ class ModelConfig:
     _target_: str = "evalkit.models.llava.LlavaModel"
     name: str = MISSING  # short name used in run directories and reports
     path: str = MISSING  # hub id (llava-hf/...) or a local checkpoint directory
-    family: str = MISSING  # llava15 (pad / LlavaForConditionalGeneration) | llava16 (anyres / LlavaNext...)
+    # llava15 (pad / LlavaForConditionalGeneration) | llava16 (anyres / LlavaNext...) | None: the checkpoint's
+    family: Optional[str] = None
     prompt: str = "llava_eval"  # llava_eval | hf_chat | mistral_inst
     # None keeps what the checkpoint's config says; an int or a list of ints overrides it.
     vision_feature_layer: Any = None
     vision_feature_select_strategy: Optional[str] = None  # default | full | None (checkpoint's)
     image_grid_pinpoints: Optional[List[List[int]]] = None  # llava16 only; None = checkpoint's
-    image_aspect_ratio: str = "pad"  # llava15 only: pad (LLaVA's expand-to-square) | crop (HF default)
+    # llava15 only: pad (LLaVA's expand-to-square) | crop (HF default) | None: the checkpoint's (pad for llava-hf)
+    image_aspect_ratio: Optional[str] = None
     revision: Optional[str] = None
     feature_cache: FeatureCacheConfig = field(default_factory=FeatureCacheConfig)
+    # Original-format LLaVA checkpoints (docs/fine_tuned.md): the LoRA output's base (an LLM or a
+    # LLaVA checkpoint), a vision tower replacing mm_vision_tower, where conversions are cached.
+    base: Optional[str] = None
+    vision_tower: Optional[str] = None
+    convert_cache: Optional[str] = None  # None: $EVALKIT_CACHE/converted or ~/.cache/evalkit/converted
+    adapter: Optional[str] = None  # a PEFT adapter trained on a llava-hf model, merged at load (needs peft)
 
     def __post_init__(self):
-        check_choice("model", "family", self.family, FAMILIES)
+        if self.family is not None:
+            check_choice("model", "family", self.family, FAMILIES)
+        if self.image_aspect_ratio is not None:
+            check_choice("model", "image_aspect_ratio", self.image_aspect_ratio, ASPECT_MODES)
+        self._check_checkpoint_sources()
         check_choice("model", "prompt", self.prompt, PROMPTS)
-        check_choice("model", "image_aspect_ratio", self.image_aspect_ratio, ASPECT_MODES)
         if self.vision_feature_select_strategy is not None:
             check_choice(
                 "model", "vision_feature_select_strategy", self.vision_feature_select_strategy, SELECT_STRATEGIES
@@ -102,6 +113,26 @@ class ModelConfig:
                     f"model.image_grid_pinpoints entry {list(pinpoint)} must be [height, width], "
                     "positive multiples of the 14 px patch size"
                 )
+
+    def _check_checkpoint_sources(self) -> None:
+        """An original-format checkpoint is recognised and validated here from its JSON files
+        (every refusal before any weight loads); its family then decides the checks below."""
+        from evalkit.models.original import inspect_original, is_original
+
+        if self.adapter:
+            from evalkit.models.adapter import check_adapter
+
+            check_adapter(self.adapter)
+        if not is_original(self.path):
+            if self.base or self.vision_tower:
+                raise ConfigError(f"model.base / model.vision_tower apply to original-format LLaVA checkpoints; "
+                                  f"{self.path} is not one (no local config.json with mm_* keys)")
+            return
+        found = inspect_original(self.path, self.base, self.vision_tower)
+        if self.family is not None and self.family != found.family:
+            raise ConfigError(f"model.family={self.family}, but {self.path} is a {found.family} checkpoint "
+                              f"(image_aspect_ratio={found.image_aspect_ratio}); drop model.family")
+        self.family = found.family
 
 
 @dataclass

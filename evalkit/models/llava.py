@@ -43,26 +43,37 @@ class LlavaModel:
         self,
         name: str,
         path: str,
-        family: str,
+        family: Optional[str] = None,
         prompt: str = "llava_eval",
         vision_feature_layer: Any = None,
         vision_feature_select_strategy: Optional[str] = None,
         image_grid_pinpoints: Optional[Sequence[Sequence[int]]] = None,
-        image_aspect_ratio: str = "pad",
+        image_aspect_ratio: Optional[str] = None,
         revision: Optional[str] = None,
         device: str = "auto",
         dtype: str = "auto",
         feature_cache: Optional[Mapping[str, Any]] = None,
+        base: Optional[str] = None,
+        vision_tower: Optional[str] = None,
+        adapter: Optional[str] = None,
+        convert_cache: Optional[str] = None,
     ):
-        """`feature_cache`: {enabled, max_items, disk_dir, share_prefix}, defaults in feature_cache.py."""
+        """`feature_cache`: {enabled, max_items, disk_dir, share_prefix}, defaults in feature_cache.py.
+        An original-format LLaVA checkpoint (with `base` for a LoRA output) is converted once and
+        loaded from the cache (evalkit/models/original.py); `adapter` is a PEFT adapter merged at load."""
         from transformers import AutoConfig, AutoProcessor
 
-        self.name, self.path, self.family, self.prompt_name = name, str(path), family, prompt
-        self.image_aspect_ratio = image_aspect_ratio
+        from evalkit.models.original import resolve_checkpoint, settle_family
+
+        self.source, self.adapter = str(path), adapter
+        path, self.conversion = resolve_checkpoint(path, base, vision_tower, convert_cache)
+        self.name, self.path, self.prompt_name = name, str(path), prompt
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
 
         config = AutoConfig.from_pretrained(self.path, revision=revision)
+        self.family, self.image_aspect_ratio = settle_family(self.source, config, family, image_aspect_ratio,
+                                                             self.conversion)
         self.processor = AutoProcessor.from_pretrained(self.path, revision=revision)
         self._apply_overrides(config, vision_feature_layer, vision_feature_select_strategy, image_grid_pinpoints)
         self.config = config
@@ -72,6 +83,10 @@ class LlavaModel:
             raise ValueError(f"{self.path}: the tokenizer has no pad token; batched generation needs one")
 
         self.model = self._load_weights(self._model_class(config), config, revision)
+        if adapter:
+            from evalkit.models.adapter import merge_adapter
+
+            self.model = merge_adapter(self.model, adapter)
         self.model.to(self.device).eval()
 
         # The processor's own kwargs, so the split image / text preparation equals processor(...).
@@ -160,6 +175,10 @@ class LlavaModel:
             out["image_grid_pinpoints"] = self.config.image_grid_pinpoints
         else:
             out["image_aspect_ratio"] = self.image_aspect_ratio
+        if self.conversion is not None:
+            out["converted_from"] = {k: self.conversion[k] for k in ("source", "base", "vision_tower", "key")}
+        if self.adapter:
+            out["adapter"] = self.adapter
         out["feature_cache"] = dict(self.cache_settings)
         if self._yes_no is not None:
             out["yes_no_tokens"] = {side: sorted(ids.values()) for side, ids in self._yes_no.items()}
