@@ -81,8 +81,9 @@ class ImportRules:
     lmms_eval_group: Optional[Callable[[dict], str]] = None  # the group of an lmms-eval `doc`
     id_stride: Optional[int] = None  # answer ids offset per category by this stride (LLaVA's POPE file)
     # The benchmark's own result format (its official tool's output), tried before the generic ones:
-    # own_rows(records, questions, path) -> minimal rows (id, task, question, answer, category, group,
+    # own_rows(records, questions, path, annotations=None) -> minimal rows (id, task, question, answer, category, group,
     # prediction, meta) when the records are in that format, else None; own_format names it.
+    # `annotations`: the --annotations path of `python -m evalkit.score` (ground truth the records lack).
     own_format: Optional[str] = None
     own_rows: Optional[Callable[[Sequence[dict], Sequence[Any], Any], Optional[list[dict]]]] = None
 
@@ -102,6 +103,14 @@ class Task:
     summary_rows: frozenset = frozenset({OVERALL})  # table rows that summarise, not categories
     note: str = ""  # how to read the numbers (joined into summary.json's note)
     imports: ImportRules = ImportRules()
+    max_new_tokens: Optional[int] = None  # the generation length it needs (captions); None: the default
+
+    def check_ready(self) -> None:
+        """Fail (before any model loads) on what scoring this task would miss, e.g. NLTK data."""
+
+    def details(self, text: str, answer: Any) -> dict:
+        """Extra facts a prediction row keeps in its meta (a caption's objects); {} for none."""
+        return {}
 
     def rule(self, rule: Optional[str]) -> str:
         """The rule to apply: `rule` if this task knows it, the official one for None."""

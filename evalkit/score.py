@@ -4,11 +4,12 @@
         re-parse RUN_DIR/predictions.jsonl, print the tables, rewrite metrics.csv and
         summary.json["metrics"] (predictions.jsonl itself is never modified).
 
-    python -m evalkit.score --benchmark NAME FILE [--questions Q ...] [--out DIR] [--rule ...]
+    python -m evalkit.score --benchmark NAME FILE [--questions Q ...] [--annotations A] [--out DIR] [--rule ...]
         import another tool's predictions (simple rows with question_id/answer/prediction, LLaVA
         answer files joined by id with --questions, lmms-eval sample logs, evalkit predictions),
         score them with the benchmark NAME (an option of conf/dataset: mme, pope, yesno, ...; or
-        module.Class of your own benchmark) and write DIR (default FILE's folder/<stem>_scores) as a run directory:
+        module.Class of your own benchmark; --annotations hands the ground truth FILE lacks to the
+        benchmark's own import, e.g. chair_coco's COCO annotation folder) and write DIR (default FILE's folder/<stem>_scores) as a run directory:
         predictions.jsonl, metrics.csv, summary.json. DIR can be rescored later like any run.
 
 Bad input prints one line naming the file and what is missing, and exits 2.
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="import FILE as predictions on this benchmark (mme, pope, yesno, ... or module.Class)")
     parser.add_argument("--questions", type=Path, action="append", default=[],
                         help="question/label file joined by id with LLaVA answer files (repeatable)")
+    parser.add_argument("--annotations", type=Path, default=None,
+                        help="ground-truth annotations FILE lacks, handed to the benchmark's own import (e.g. "
+                             "chair_coco: the COCO annotation folder)")
     parser.add_argument("--out", type=Path, help="output directory for --benchmark (default FILE's dir/<stem>_scores)")
     return parser
 
@@ -64,10 +68,10 @@ def rescore_run(path: Path, rule: Optional[str]) -> tuple[Path, Scores]:
 
 
 def score_file(path: Path, benchmark: str, questions: Sequence[Path], out: Optional[Path],
-               rule: Optional[str]) -> tuple[Path, Scores]:
+               rule: Optional[str], annotations: Optional[Path] = None) -> tuple[Path, Scores]:
     """Import another tool's predictions, score them and write a run directory."""
     cls = benchmark_named(benchmark)
-    frame, fmt = import_predictions(path, cls, questions)
+    frame, fmt = import_predictions(path, cls, questions, annotations)
     scores = score_predictions(frame, cls, rule=rule)
     out = out if out is not None else path.parent / f"{path.stem}_scores"
     out.mkdir(parents=True, exist_ok=True)
@@ -77,7 +81,8 @@ def score_file(path: Path, benchmark: str, questions: Sequence[Path], out: Optio
     summary_path = out / "summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
     summary["source"] = {"file": str(path), "format": fmt, "benchmark": benchmark,
-                         "questions": [str(q) for q in questions]}
+                         "questions": [str(q) for q in questions],
+                         **({"annotations": str(annotations)} if annotations is not None else {})}
     write_json_atomic(summary_path, summary)
     write_scores(out, scores)
     return out, scores
@@ -88,10 +93,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rule = None if args.rule == "official" else args.rule
     try:
         if args.benchmark:
-            out, scores = score_file(args.path, args.benchmark, args.questions, args.out, rule)
+            out, scores = score_file(args.path, args.benchmark, args.questions, args.out, rule, args.annotations)
         else:
-            if args.questions or args.out:
-                raise EvalkitError("--questions and --out need --benchmark (they apply to imported files)")
+            if args.questions or args.out or args.annotations:
+                raise EvalkitError("--questions, --annotations and --out need --benchmark (they apply to imported files)")
             out, scores = rescore_run(args.path, rule)
     except (EvalkitError, ValueError, OSError) as exc:
         print(f"evalkit.score: error: {exc}", file=sys.stderr)

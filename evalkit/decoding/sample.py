@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
-from evalkit.decoding.base import Decoded, DecodeBatch, DecodingConfig, DecodingMethod
+from evalkit.decoding.base import DEFAULT_MAX_NEW_TOKENS, Decoded, DecodeBatch, DecodingConfig, DecodingMethod
 from evalkit.errors import ConfigError
 
 
@@ -22,12 +23,12 @@ from evalkit.errors import ConfigError
 class SampleConfig(DecodingConfig):
     _target_: str = "evalkit.decoding.sample.Sample"
     name: str = "sample"
-    max_new_tokens: int = 128
+    max_new_tokens: Optional[int] = None  # None: the run's tasks' length (evalkit/generation.py)
     temperature: float = 1.0
     top_p: float = 1.0
 
     def __post_init__(self):
-        if self.max_new_tokens < 1:
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ConfigError(f"decoding.max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if not (self.temperature > 0 and 0 < self.top_p <= 1):
             raise ConfigError("decoding: sampling needs temperature > 0 and 0 < top_p <= 1")
@@ -62,12 +63,13 @@ class Sample(DecodingMethod):
             + ([TopPLogitsWarper(s.top_p, min_tokens_to_keep=1)] if s.top_p < 1.0 else []))
 
     def decode(self, model, batch: DecodeBatch) -> Decoded:
+        length = self.settings.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
         generators = [torch.Generator().manual_seed(item_seed(batch.seed, i)) for i in batch.item_ids]
         stop, pad = set(model.eos_token_ids()), model.tokenizer.pad_token_id
         rows: list[list[int]] = [[] for _ in batch.item_ids]
         done = [False] * len(rows)
         step = model.start(batch.inputs)
-        for n in range(self.settings.max_new_tokens):
+        for n in range(length):
             scores = self.warpers(None, step.logits.float())  # these warpers never read input ids
             probs = torch.softmax(scores, dim=-1).cpu()
             fed = []
@@ -77,7 +79,7 @@ class Sample(DecodingMethod):
                     rows[r].append(token)
                     done[r] = token in stop
                 fed.append(token)
-            if all(done) or n + 1 == self.settings.max_new_tokens:
+            if all(done) or n + 1 == length:
                 break
             step = model.step(step.state, torch.tensor(fed))
         texts = model.tokenizer.batch_decode(rows, skip_special_tokens=True, clean_up_tokenization_spaces=False)

@@ -309,17 +309,22 @@ def from_evalkit(records: Sequence[dict], task: Optional[Task], path: Path | str
     return frame
 
 
-def import_predictions(path: Path | str, benchmark: type[Benchmark], questions: Sequence[Path | str] = ()
-                       ) -> tuple[pd.DataFrame, str]:
+def import_predictions(path: Path | str, benchmark: type[Benchmark], questions: Sequence[Path | str] = (),
+                       annotations: Optional[Path | str] = None) -> tuple[pd.DataFrame, str]:
     """Read `path`, detect its format and return (PredictionRow frame, format name). Rows without a
-    task of their own are scored with the benchmark's first task."""
+    task of their own are scored with the benchmark's first task. `annotations` goes to the task's
+    own import hook (ground truth the file lacks); a benchmark without one refuses it."""
     if not benchmark.tasks:
         raise PredictionImportError(f"{benchmark.__name__} declares no task to score imported predictions with")
     task = benchmark.tasks[0]
     records = load_records(path)
-    own = task.imports.own_rows(records, questions, path) if task.imports.own_rows is not None else None
-    if own is not None:  # the task's own result format reads its --questions itself
+    own = (task.imports.own_rows(records, questions, path, annotations=annotations)
+           if task.imports.own_rows is not None else None)
+    if own is not None:  # the task's own result format reads its --questions / --annotations itself
         return _frame(own, path), task.imports.own_format or "own"
+    if annotations is not None:
+        raise PredictionImportError(f"{path}: --annotations is read by a benchmark's own import format only, and "
+                                    f"{benchmark.__name__} did not recognise this file as one")
     fmt = detect_format(records, path)
     if fmt == "evalkit":
         frame = from_evalkit(records, task, path)

@@ -50,7 +50,7 @@ def test_shared_prefix_loss_equals_per_question_loss(family):
     model = build_model(family, tokenizer, init_std=0.1, vision_width=32, vision_layers=2, text_width=64)
     encoder = train_tiny.Encoder(processor, family)
     example = next(train_examples(seed=3))
-    loss, n_tokens, _ = train_tiny.image_loss(model, encoder, example)
+    loss, n_tokens, *_ = train_tiny.image_loss(model, encoder, example)
     pixels, ids = encoder.encode(example.image, [qa.question for qa in example.qas])
     expected = 0.0
     for row, qa in zip(ids, example.qas):
