@@ -11,7 +11,7 @@ from evalkit.report.captions import mark
 from evalkit.report.compare import compare_runs
 from evalkit.report.discover import describe_runs, load_runs
 from evalkit.report.leaderboard import headlines, leaderboard
-from test_chair_parity import write_coco
+from support.coco_files import write_coco
 
 A = {1: "A man walks his dog past a cat.", 2: "A bird on a chair.", 3: "An airplane.", 5: "A man in a bow tie.",
      6: "A dining table.", 8: "An elephant and a giraffe."}
