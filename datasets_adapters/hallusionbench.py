@@ -95,7 +95,8 @@ def read_questions(path: Path | str) -> list[dict]:
 
 # ------------------------------------------------------------------------------------ importing
 
-def result_rows(records: Sequence[dict], questions: Sequence[Path | str], path: Path | str) -> Optional[list[dict]]:
+def result_rows(records: Sequence[dict], questions: Sequence[Path | str], path: Path | str,
+                annotations: Optional[Path | str] = None) -> Optional[list[dict]]:
     """Rows of the official result format (question rows plus `model_prediction`), or None for
     another format. The ground truth is the rows' gt_answer; a file without it (the official
     HallusionBench_result_sample.json) is joined by the official key with HallusionBench.json

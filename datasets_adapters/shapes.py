@@ -3,6 +3,10 @@
 Procedurally drawn scenes (see `shapes_scene.py`) with two task sets, both balanced yes/no:
 - MME-style (task "mme", category = subtask, group = image): `existence`, `color`, `count`,
   `position`, one yes and one no question per image and subtask, so acc+ applies.
+- describe (task "describe", opt-in: `dataset.tasks=[mme,pope,describe]` or `[describe]`): one open-ended
+  caption per image, item id `describe-<image>`, scored with CHAIR through a shapes synonym table
+  (`shapes_describe`); its answer is the scene's classes. Off by default so the default set (and its
+  headline numbers) stays the 480 yes/no items; adding it changes none of their ids or questions.
 - POPE-style object probes (task "pope", category = split): "Is there a <colour> <shape> in the
   image?" for up to 3 present objects and as many absent ones per image, the absent ones sampled
   as POPE does: `random`, `popular` (most frequent objects of the set) and `adversarial` (absent
@@ -28,6 +32,7 @@ from PIL import Image
 from datasets_adapters.shapes_scene import (
     CLASSES,
     COLORS,
+    DESCRIBE_PROMPT,
     MME_CATEGORIES,
     QA,
     SHAPES,
@@ -43,10 +48,12 @@ from datasets_adapters.shapes_scene import (
     sample_scene,
 )
 from datasets_adapters.mme import MME
+from datasets_adapters.shapes_describe import DESCRIBE
 from datasets_adapters.pope import POPE
 from evalkit.benchmark import Benchmark
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
+from evalkit.scoring.chair_task import objects_answer
 from evalkit.types import Item
 
 SPLITS = ("eval", "train")
@@ -58,14 +65,14 @@ class ShapesDatasetConfig(DatasetConfig):
     split: str = "eval"
     n_images: int = 24  # 192 MME + 288 POPE = 480 items
     seed: int = 1_000_003
-    tasks: List[str] = field(default_factory=lambda: ["mme", "pope"])
+    tasks: List[str] = field(default_factory=lambda: ["mme", "pope"])  # + "describe": captions (opt-in)
     pope_splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])
     mme_categories: List[str] = field(default_factory=lambda: ["existence", "color", "count", "position"])
 
 
 
 _DEFAULTS = ShapesDatasetConfig()  # defaults live in the schema, also when built directly (tests, tools)
-TASKS = ("mme", "pope")
+TASKS = ("mme", "pope", "describe")
 POPE_SPLITS = ("random", "popular", "adversarial")
 POPE_PER_IMAGE = 3  # yes probes per image and split (as POPE); as many no probes
 
@@ -94,7 +101,7 @@ class ShapesDataset(Benchmark):
     # MME-style pairs and POPE-style probes, scored as MME and POPE score theirs; a leaderboard of
     # shapes runs sorts by POPE's mean F1 (the hallucination number), else MME's perception score.
     schema = ShapesDatasetConfig
-    tasks = (MME, POPE)
+    tasks = (MME, POPE, DESCRIBE)
     primary_metrics = ("pope_mean_f1", "mme_perception", "accuracy")
 
     def __init__(
@@ -141,6 +148,10 @@ class ShapesDataset(Benchmark):
                     for k, qa in enumerate(pope_probes(scene, split, stats)):
                         probe = {"probe": probe_kind(qa)}
                         items.append(self._item(f"pope-{split}-{img}-{k}", image, qa, split, img, "pope", {**base, **probe}))
+            if "describe" in self.task_names:
+                items.append(Item(id=f"describe-{img}", image=image, question=DESCRIBE_PROMPT,
+                                  answer=objects_answer(scene.classes), category="describe", group=img,
+                                  task=DESCRIBE.name, prompt_question=DESCRIBE_PROMPT, meta=dict(base)))
         return items
 
     def _item(self, id_: str, image: Image.Image, qa: QA, category: str, group: str, task: str, base: dict) -> Item:

@@ -308,3 +308,21 @@ def article(word: str) -> str:
 
 def pope_question(name: str) -> str:
     return f"Is there {article(name)} {name} in the image?"
+
+
+# -- the describe task: one caption per image ---------------------------------------------------
+DESCRIBE_PROMPT = "Please describe this image in detail."  # the CHAIR prompt (OPERA, LLaVA papers)
+
+
+def reading_order(scene: Scene) -> list[Obj]:
+    """Objects top to bottom, then left to right (by centre): the order a caption lists them."""
+    return sorted(scene.objects, key=lambda o: (o.y, o.x))
+
+
+def caption(scene: Scene) -> str:
+    """The reference caption: every object in reading order, e.g. "The image shows a red circle,
+    a blue square and a red circle." (a plain in-order list, which a 2-layer LM can copy from the
+    image tokens; CHAIR counts mentions, recall counts classes). Its objects are `scene.classes`."""
+    names = [f"{article(o.color)} {o.name}" for o in reading_order(scene)]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"The image shows {listed}."

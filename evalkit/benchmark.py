@@ -83,7 +83,8 @@ class ImportRules:
     # The benchmark's own result format (its official tool's output), tried before the generic ones:
     # own_rows(records, questions, path) -> minimal rows (id, task, question, answer, category, group,
     # prediction, meta) when the records are in that format, else None; own_format names it. The
-    # CLI's --annotations PATH and --set KEY=VALUE reach it as keywords `annotations` / `settings`.
+    # CLI's --annotations PATH (ground truth the records lack) and --set KEY=VALUE reach it as
+    # keywords `annotations` / `settings`.
     own_format: Optional[str] = None
     own_rows: Optional[Callable[[Sequence[dict], Sequence[Any], Any], Optional[list[dict]]]] = None
 
@@ -104,6 +105,14 @@ class Task:
     note: str = ""  # how to read the numbers (joined into summary.json's note)
     imports: ImportRules = ImportRules()
     paired_columns: tuple[str, ...] = ()  # annotated columns `report compare` carries per run (name_a, name_b)
+    max_new_tokens: Optional[int] = None  # the generation length it needs (captions); None: the default
+
+    def check_ready(self) -> None:
+        """Fail (before any model loads) on what scoring this task would miss, e.g. NLTK data."""
+
+    def details(self, text: str, answer: Any) -> dict:
+        """Extra facts a prediction row keeps in its meta (a caption's objects); {} for none."""
+        return {}
 
     def rule(self, rule: Optional[str]) -> str:
         """The rule to apply: `rule` if this task knows it, the official one for None."""

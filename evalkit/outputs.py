@@ -27,7 +27,9 @@ def default_run_dir(results_root: str, dataset: str, model: str, run_name: Optio
     return Path(results_root) / dataset / model / (run_name or datetime.now().strftime("%Y%m%d-%H%M%S"))
 
 
-def to_row(item: Item, prediction: Prediction, parsed: Optional[str], prompt: Optional[str]) -> PredictionRow:
+def to_row(item: Item, prediction: Prediction, parsed: Optional[str], prompt: Optional[str],
+           details: Optional[dict] = None) -> PredictionRow:
+    """The row of one prediction; `details` (the task's, e.g. a caption's objects) join its meta."""
     return PredictionRow(
         id=item.id,
         task=item.task,
@@ -45,7 +47,7 @@ def to_row(item: Item, prediction: Prediction, parsed: Optional[str], prompt: Op
         batch_time_s=prediction.batch_time_s,
         n_input_tokens=prediction.n_input_tokens,
         prompt=prompt,
-        meta=_jsonable(item.meta),
+        meta=_jsonable({**item.meta, **(details or {})}),
     )
 
 

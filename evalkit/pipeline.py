@@ -14,12 +14,13 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from evalkit import outputs, settings, shards
-from evalkit.config import Config, validate
+from evalkit.config import Config, validate, validate_decoding
 from evalkit.distributed import init_ranks
 from evalkit.benchmark import Benchmark, benchmark_class
 from evalkit.decoding.base import DecodingMethod
 from evalkit.errors import ConfigError, DatasetError, EvalkitError
 from evalkit.fileio import write_atomic
+from evalkit.generation import resolve_max_new_tokens
 from evalkit.runner import iterate_predictions, padding_fraction, plan
 from evalkit.scoring.scorer import score_predictions, write_scores
 from evalkit.types import Item
@@ -80,6 +81,8 @@ def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
             type(adapter).task(item.task).check_item(item)
         except (ValueError, EvalkitError) as exc:
             raise DatasetError(f"dataset {dataset_cfg.name}: {exc}") from None
+    for name in dict.fromkeys(item.task for item in items):  # e.g. NLTK data for captions: before any model loads
+        type(adapter).task(name).check_ready()
     seen: set[str] = set()
     duplicates = {item.id for item in items if item.id in seen or seen.add(item.id)}
     if duplicates:
@@ -125,10 +128,13 @@ def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
 
 def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     typed: Config = validate(cfg)  # every config error surfaces here, before any model loads
-    decoding: DecodingMethod = _build(cfg.decoding, f"decoding {typed.decoding.name}")
     ranks = init_ranks(typed.device)
     scoring = scoring_of(cfg.dataset)  # a parse rule no task knows fails here, before any model loads
     items = load_items(cfg.dataset, typed.limit)
+    # A null decoding.max_new_tokens becomes the items' tasks' length (captions: 512), recorded in config.yaml.
+    generation = resolve_max_new_tokens(cfg, scoring[0], items)
+    typed.decoding = validate_decoding(cfg.decoding)
+    decoding: DecodingMethod = _build(cfg.decoding, f"decoding {typed.decoding.name}")
 
     # One directory for all ranks: the main rank names it (a timestamp must not differ per rank).
     run_dir = ranks.broadcast(str(resolve_run_dir(typed, cfg.dataset.name, sweep_dir) if ranks.is_main else None))
@@ -166,7 +172,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     if not ranks.is_main:
         return None
     if shard.count == 1:
-        return finish(run_dir, cfg, typed, items, model, all_stats, resumed=len(done))
+        return finish(run_dir, cfg, typed, items, model, all_stats, resumed=len(done), generation=generation)
     shards.write_stats(run_dir, shard.index, shard.count, all_stats)
     generated = sum(s["n_items"] for s in all_stats)
     print(f"shard {shard.index}/{shard.count}: {len(ours)} items ({len(ours) - generated} resumed, "
@@ -231,8 +237,10 @@ def generate_rows(mine: list[Item], model, decoding: DecodingMethod, scoring: tu
                 keep_prompt = prompt is not None and (prompts_kept < typed.num_prompt_samples if prompt_ids is None
                                                       else item.id in prompt_ids)
                 prompts_kept += keep_prompt
-                parsed = benchmark.task(item.task).parse(prediction.text, rule)
-                rows.append(outputs.to_row(item, prediction, parsed, prompt if keep_prompt else None))
+                task = benchmark.task(item.task)
+                parsed = task.parse(prediction.text, rule)
+                details = None if prediction.error else task.details(prediction.text, item.answer)
+                rows.append(outputs.to_row(item, prediction, parsed, prompt if keep_prompt else None, details))
             writer.write(rows)
             progress.update(len(rows))
     finally:
@@ -245,7 +253,7 @@ def generate_rows(mine: list[Item], model, decoding: DecodingMethod, scoring: tu
 
 
 def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], model, all_stats: list[dict],
-           resumed: int) -> Path:
+           resumed: int, generation: Optional[dict] = None) -> Path:
     """Main rank: merge shards (each item exactly once), score, write summary, print the table."""
     rows = outputs.merge_shards(run_dir, [item.id for item in items])
     benchmark, rule = scoring_of(cfg.dataset)
@@ -258,6 +266,7 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
         "model": model.describe() if model is not None else OmegaConf.to_container(cfg.model, resolve=True),
         "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
         "decoding": OmegaConf.to_container(cfg.decoding, resolve=True),
+        **({"generation": generation} if generation else {}),
         "batch_size": typed.batch_size,
         "n_items": len(items),
         "n_errors": sum(1 for r in rows if r["error"]),

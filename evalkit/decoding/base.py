@@ -21,6 +21,10 @@ from omegaconf import MISSING
 
 from evalkit.errors import ConfigError
 
+# Generation length when neither the user (decoding.max_new_tokens) nor the run's tasks set one:
+# LLaVA's evaluation setting. A caption task asks for its own (evalkit/generation.py).
+DEFAULT_MAX_NEW_TOKENS = 128
+
 
 @dataclass
 class DecodingConfig:

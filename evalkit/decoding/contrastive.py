@@ -28,7 +28,7 @@ from typing import Optional
 
 import torch
 
-from evalkit.decoding.base import Decoded, DecodeBatch, DecodingConfig, DecodingMethod
+from evalkit.decoding.base import DEFAULT_MAX_NEW_TOKENS, Decoded, DecodeBatch, DecodingConfig, DecodingMethod
 from evalkit.decoding.steploop import argmax_rows, decode_texts, draw_rows, item_generators, item_seed, run_steps
 from evalkit.errors import ConfigError
 from evalkit.models.interface import NEGATIVE_KINDS, NegativeSpec
@@ -75,11 +75,11 @@ class ContrastiveConfig(ContrastConfig):
     do_sample: bool = False
     temperature: float = 1.0
     top_p: float = 1.0
-    max_new_tokens: int = 128
+    max_new_tokens: Optional[int] = None  # None: the run's tasks' length (evalkit/generation.py)
 
     def __post_init__(self):
         super().__post_init__()
-        if self.max_new_tokens < 1:
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ConfigError(f"decoding.max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if not (self.temperature > 0 and 0 < self.top_p <= 1):
             raise ConfigError("decoding: sampling needs temperature > 0 and 0 < top_p <= 1")
@@ -190,7 +190,7 @@ class Contrastive(_Contrast):
 
         first, advance = self.first_step(model, batch)
         tokens = run_steps(first, advance, pick, model.eos_token_ids(), model.tokenizer.pad_token_id,
-                           s.max_new_tokens, n_rows=rows)
+                           s.max_new_tokens or DEFAULT_MAX_NEW_TOKENS, n_rows=rows)
         texts = decode_texts(model, tokens)
         p_yes: tuple = (None,) * rows
         if not s.do_sample:  # as greedy: p_yes from the first step's scores, where the tokenizer has yes/no

@@ -4,8 +4,9 @@ the first step's scores (greedy only), so it equals decoding=yesno_logits' p_yes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
-from evalkit.decoding.base import Decoded, DecodeBatch, DecodingConfig, DecodingMethod
+from evalkit.decoding.base import DEFAULT_MAX_NEW_TOKENS, Decoded, DecodeBatch, DecodingConfig, DecodingMethod
 from evalkit.errors import ConfigError
 
 
@@ -13,11 +14,11 @@ from evalkit.errors import ConfigError
 class GreedyConfig(DecodingConfig):
     _target_: str = "evalkit.decoding.greedy.Greedy"
     name: str = "greedy"
-    max_new_tokens: int = 128  # LLaVA's evaluation setting
+    max_new_tokens: Optional[int] = None  # None: the run's tasks' length (evalkit/generation.py)
     num_beams: int = 1
 
     def __post_init__(self):
-        if self.max_new_tokens < 1:
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ConfigError(f"decoding.max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if self.num_beams < 1:
             raise ConfigError(f"decoding.num_beams must be >= 1, got {self.num_beams}")
@@ -28,6 +29,7 @@ class Greedy(DecodingMethod):
     answer_keys = ("max_new_tokens", "num_beams")
 
     def decode(self, model, batch: DecodeBatch) -> Decoded:
-        texts, p_yes = model.generate(batch.inputs, max_new_tokens=self.settings.max_new_tokens,
+        length = self.settings.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
+        texts, p_yes = model.generate(batch.inputs, max_new_tokens=length,
                                       num_beams=self.settings.num_beams, with_p_yes=True)
         return Decoded(tuple(texts), tuple(p_yes))

@@ -11,10 +11,11 @@ The loop itself is evalkit.decoding.steploop's, shared with the contrastive deco
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
-from evalkit.decoding.base import Decoded, DecodeBatch, DecodingConfig, DecodingMethod
+from evalkit.decoding.base import DEFAULT_MAX_NEW_TOKENS, Decoded, DecodeBatch, DecodingConfig, DecodingMethod
 from evalkit.decoding.steploop import decode_texts, draw, draw_rows, item_generators, item_seed, run_steps
 from evalkit.errors import ConfigError
 
@@ -23,12 +24,12 @@ from evalkit.errors import ConfigError
 class SampleConfig(DecodingConfig):
     _target_: str = "evalkit.decoding.sample.Sample"
     name: str = "sample"
-    max_new_tokens: int = 128
+    max_new_tokens: Optional[int] = None  # None: the run's tasks' length (evalkit/generation.py)
     temperature: float = 1.0
     top_p: float = 1.0
 
     def __post_init__(self):
-        if self.max_new_tokens < 1:
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ConfigError(f"decoding.max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if not (self.temperature > 0 and 0 < self.top_p <= 1):
             raise ConfigError("decoding: sampling needs temperature > 0 and 0 < top_p <= 1")
@@ -56,7 +57,7 @@ class Sample(DecodingMethod):
             return draw_rows(torch.softmax(scores, dim=-1), generators, done)
 
         rows = run_steps(model.start(batch.inputs), lambda step, fed: model.step(step.state, fed), pick,
-                         model.eos_token_ids(), model.tokenizer.pad_token_id, self.settings.max_new_tokens)
+                         model.eos_token_ids(), model.tokenizer.pad_token_id, self.settings.max_new_tokens or DEFAULT_MAX_NEW_TOKENS)
         texts = decode_texts(model, rows)
         return Decoded(texts, (None,) * len(texts))
 

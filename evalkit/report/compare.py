@@ -15,7 +15,7 @@ import pandas as pd
 
 from evalkit.report import stats as S
 from evalkit.report.discover import ReportError, Run
-from evalkit.scoring.yesno import is_yesno, pooled_deltas
+from evalkit.scoring.yesno import pooled_deltas, yesno_tasks
 
 FLIP_COLUMNS = ["id", "task", "category", "question", "answer", "parsed_a", "parsed_b", "text_a", "text_b", "change"]
 _ITEM_COLUMNS = ["id", "task", "category", "group", "question", "answer"]
@@ -110,7 +110,8 @@ def compare_runs(a: Run, b: Run, intersect: bool = False, n_boot: int = 2000, se
     # A's benchmark decides the statistics (the same ground truth per id is checked above).
     benchmark = a.benchmark
     present = [task for task in benchmark.tasks if (joined["task"] == task.name).any()]
-    deltas = pooled_deltas(joined, boot) if is_yesno(present) else {}
+    yes_names = [task.name for task in yesno_tasks(present)]
+    deltas = pooled_deltas(joined[joined["task"].isin(yes_names)], boot) if yes_names else {}
     for task in present:
         deltas.update(task.paired_deltas(joined[joined["task"] == task.name], boot))
     formats = {h.name: h.format for h in benchmark.headlines()}

@@ -12,6 +12,7 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from evalkit.report import svg
+from evalkit.report.captions import caption_sections
 from evalkit.report.compare import Comparison, fmt_delta, fmt_stat
 from evalkit.report.discover import Run
 from evalkit.report.leaderboard import display_board, format_value, formats_of, tag_of
@@ -153,6 +154,8 @@ def render_report(runs: Sequence[Run], keys: Sequence[str], board: pd.DataFrame,
                       + table(frame.map(lambda v, c=value: format_value(c, v, formats)), index=True, swatches=colours)
                       + "</details></div>")
     body.append(f'<div class="charts">{"".join(charts)}</div>')
+
+    body += caption_sections(runs)  # runs with caption tasks: a few captions, hallucinations marked
 
     if pivots:
         body.append("<h2>Ablations</h2>")

@@ -20,7 +20,7 @@ import pandas as pd
 from evalkit.benchmark import Benchmark, Task
 from evalkit.fileio import read_jsonl, write_json_atomic
 from evalkit.scoring import metrics as M
-from evalkit.scoring.yesno import calibration_scores, is_yesno, pooled_headline
+from evalkit.scoring.yesno import calibration_scores, pooled_headline, yesno_tasks
 
 POOLED_NOTE = "errors counted as wrong; rates are fractions in [0, 1]"
 
@@ -78,11 +78,14 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
         parts.append(task.annotate(frame[mine].copy(), rules[task.name], is_error[mine]))
     frame = pd.concat(parts).reindex(frame.index) if parts else frame
 
-    yesno = is_yesno(present)
+    # Pooled yes/no numbers over the yes/no tasks' rows only (a caption task may share the run).
+    yes_names = [t.name for t in yesno_tasks(present)]
+    yesno = bool(yes_names)
+    yes_rows = frame[frame["task"].isin(yes_names)]
     headline: dict[str, Any] = {"rule": "official" if rule is None else rule, "rules": rules,
                                 "n_items": int(len(frame)), "n_errors": int(is_error.sum())}
     if yesno:
-        headline.update(pooled_headline(frame))
+        headline.update(pooled_headline(yes_rows))
     tidy: list[pd.DataFrame] = []
     tables: dict[str, pd.DataFrame] = {}
     for task in present:
@@ -90,7 +93,7 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
         tables[task.name] = result.table
         tidy.append(result.table.assign(task=task.name))
         headline.update(result.headline)
-    calibration = calibration_scores(frame) if yesno else None
+    calibration = calibration_scores(yes_rows) if yesno else None
     if calibration is not None:
         tables["calibration"], extra = calibration
         headline.update(extra)

@@ -56,9 +56,14 @@ def is_yesno(tasks: Sequence[Task]) -> bool:
     return bool(tasks) and all(isinstance(task, YesNoTask) for task in tasks)
 
 
+def yesno_tasks(tasks: Sequence[Task]) -> list[Task]:
+    """The yes/no tasks among `tasks` (a benchmark may mix them with caption tasks: shapes describe)."""
+    return [task for task in tasks if isinstance(task, YesNoTask)]
+
+
 def pooled_headlines(tasks: Sequence[Task]) -> tuple[tuple[Headline, ...], tuple[Headline, ...]]:
-    """Headline numbers pooled over all rows, shown before / after the tasks' own."""
-    return (POOLED_FRONT, POOLED_BACK) if is_yesno(tasks) else ((), ())
+    """Headline numbers pooled over the yes/no tasks' rows, shown before / after the tasks' own."""
+    return (POOLED_FRONT, POOLED_BACK) if yesno_tasks(tasks) else ((), ())
 
 
 def pooled_headline(rows: pd.DataFrame) -> dict[str, Any]:

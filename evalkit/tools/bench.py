@@ -161,7 +161,7 @@ def decoder_rows(models: list[str], items: list[Item], batch_size: int, max_new_
     def build(name: str) -> DecodingMethod:
         node = yaml.safe_load((conf_dir() / "decoding" / f"{name}.yaml").read_text(encoding="utf-8"))
         if "max_new_tokens" in node:
-            node["max_new_tokens"] = min(int(node["max_new_tokens"]), max_new_tokens)
+            node["max_new_tokens"] = min(int(node["max_new_tokens"] or max_new_tokens), max_new_tokens)
         return method_class(node.pop("_target_"))(**node)
 
     plain = {"vcd": "sample", "icd": "sample", "apc_sample": "sample", "m3id": "greedy", "sample": "greedy",
@@ -190,6 +190,31 @@ def decoder_rows(models: list[str], items: list[Item], batch_size: int, max_new_
     return rows
 
 
+def caption_table(models: list[str], n_images: int, batch_size: int, max_new_tokens: int, scratch: Path) -> list[str]:
+    """Caption rows: the shapes describe items (one open-ended caption per image, greedy up to
+    `max_new_tokens`, stopping at EOS) at batch size 1 and batched, on the LLaVA-1.5 / 1.6 models
+    (the shipped checkpoints when they are there): items/s, generated tokens per item, padding and
+    whether the batched captions equal bs=1's."""
+    from datasets_adapters.shapes import ShapesDataset
+
+    items = ShapesDataset(n_images=n_images, tasks=["describe"]).load()
+    greedy = Greedy(max_new_tokens=max_new_tokens)
+    lines = [f"captions: {len(items)} shapes describe items, greedy max_new_tokens={max_new_tokens} (stop at EOS)",
+             f"{'model':<13}{'bs':>3}{'items/s':>9}{'vs bs=1':>8}{'tok/item':>9}{'padding':>8}  same as bs=1"]
+    for name in [m for m in models if not MODELS[m][1]]:  # the caption-capable geometries, not the vision-heavy toy
+        family = MODELS[name][0]
+        model = LlavaModel(name=name, path=str(checkpoint(family, scratch)), family=family, device="cpu")
+        base = None
+        for bs in (1, batch_size):
+            result = measure(model, items, bs, greedy, cache="feat+pfx")
+            texts = result["answers"]
+            tokens = sum(len(model.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts.values()) / len(texts)
+            base = base or result
+            lines.append(f"{name:<13}{bs:>3}{result['items_per_s']:>9.2f}{result['items_per_s'] / base['items_per_s']:>7.2f}x"
+                         f"{tokens:>9.1f}{result['padding']:>8.1%}  {texts == base['answers']}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8)
@@ -203,6 +228,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs per row; the fastest counts")
     parser.add_argument("--decoders", action="store_true", help="instead: items/s of each decoding preset "
                         "(greedy, sample, apc_sample, vcd, icd, m3id, yes/no variants) against greedy")
+    parser.add_argument("--caption-images", type=int, default=4, help="describe items in the caption rows (0: none)")
+    parser.add_argument("--caption-tokens", type=int, default=512, help="max_new_tokens of the caption rows")
     parser.add_argument("--no-prime", action="store_true", help="keep random tiny models babbling (greedy then "
                         "runs max_new_tokens steps; shows logit mode against long answers)")
     args = parser.parse_args(argv)
@@ -253,10 +280,13 @@ def main(argv: list[str] | None = None) -> None:
                          f"logits vs greedy like for like: {speed[4] / speed[1]:.2f}x batched, {speed[5] / speed[3]:.2f}x "
                          f"batched+cache; logits+cache {speed[5] / speed[1]:.2f}x batched greedy, "
                          f"{speed[5] / speed[0]:.2f}x bs=1 greedy")
+        captions = (caption_table(args.models, args.caption_images, bs, args.caption_tokens, Path(scratch))
+                    if args.caption_images else [])
     print(f"evalkit.tools.bench: {len(items)} items ({args.images} images x {args.questions_per_image} questions), "
           f"greedy max_new_tokens={args.max_new_tokens}, CPU threads={torch.get_num_threads()}")
     print("\n".join(rows))
     print("\n".join(goals))
+    print("\n".join(captions))
 
 
 if __name__ == "__main__":

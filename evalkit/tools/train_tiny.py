@@ -5,7 +5,8 @@
 
 The model is the real HF LlavaForConditionalGeneration / LlavaNextForConditionalGeneration built by
 `evalkit.tools.tiny` (336 px / patch-14 CLIP tower, llava-hf tokenizer conventions), trained from scratch
-to answer yes/no questions with "Yes"/"No" + EOS (loss on those two tokens only). Prompts and
+to answer yes/no questions with "Yes"/"No" + EOS (loss on those two tokens only) and to describe
+each image with its reference caption + EOS (the shapes describe task, `shapes_scene.caption`). Prompts and
 images are prepared exactly as evaluation prepares them: LLaVA's evaluation prompt
 (`llava_eval`), expand-to-square with the CLIP mean colour for llava15, the processor's anyres for
 llava16.
@@ -20,29 +21,34 @@ the harness CLI is the real evaluator.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import logging
 import math
-import random
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional
 
-import numpy as np
 import torch
-from PIL import Image
 
-from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.shapes import TrainExample, train_examples
-from datasets_adapters.shapes_scene import COLORS, SHAPES, SIDES, draw
-from evalkit.images import expand_to_square
-from evalkit.models.prefix import cache_keyword, output_cache
+from datasets_adapters.shapes import train_examples
+from datasets_adapters.shapes_scene import caption
 from evalkit.fileio import write_json_atomic
-from evalkit.models.prompts import render_prompt
 from evalkit.tools.tiny import build_model, build_processor, build_tokenizer
 from evalkit.tools.tiny_eval import evaluate, format_report
+from evalkit.tools.train_tiny_losses import (  # noqa: F401  (re-exported: tests and tiny_eval use them here)
+    PROMPT,
+    Encoder,
+    Losses,
+    SceneTokens,
+    image_loss,
+    patch_cells,
+    prefix_length,
+    pretrain_patches,
+    qa_loss,
+    question_kind,
+    text_loss,
+)
 
 log = logging.getLogger("evalkit.tools.train_tiny")
 
@@ -57,220 +63,40 @@ SIZES = {"llava15": dict(vision_width=64, vision_layers=3, text_width=128, text_
 # "align": vision tower + projector alone pulled patch-wise towards those tokens, `align_steps` x
 # `images` at `lr`; "image": everything on real images and questions, `steps` x `images`, vision at
 # `lr_images`, the LM at `lm_lr_images`, plus `align_weight` x the alignment loss. `pad_first`: see train().
+# `describe_weight`: the text and image stages also learn each image's caption (the shapes describe
+# task), its mean per-token loss weighted this much against the yes/no answers' (0: yes/no only).
+# `finetune`: the overrides of `--init CHECKPOINT`, which continues a trained checkpoint instead of
+# starting from scratch (no patch / alignment stages, no pad_first; fresh train images): how the
+# shipped checkpoints learned to describe within the CPU budget, from the yes/no-only checkpoints.
 RECIPES = {
     "llava15": dict(patch_steps=1000, patch_images=200, lm_steps=450, lm_batch=16, lm_lr=5e-4, align_steps=300,
-                    images=8, lr=1e-3, steps=500, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0),
+                    images=8, lr=1e-3, steps=500, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0,
+                    describe_weight=0.5,
+                    finetune=dict(patch_steps=0, lm_steps=150, lm_batch=8, lm_lr=3e-4, align_steps=0, steps=100,
+                                  lr_images=2e-4, lm_lr_images=2e-4)),
     # LLaVA-1.6: every stage on the pad geometry first (`pad_first` overrides), then anyres.
     # `p_small`: the anyres stages draw half their objects small, which only the high-res tiles show.
     # Most of the budget goes to the cheap pad steps (what `existence` needs); the anyres alignment
     # (300 steps) is what teaches the tower the tiles' scales, where small objects show.
     "llava16": dict(patch_steps=1000, patch_images=200, lm_steps=350, lm_batch=16, lm_lr=5e-4, align_steps=300,
-                    images=4, lr=1e-3, steps=150, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0, p_small=0.5,
-                    pad_first=dict(align_steps=300, images=8, steps=400)),
+                    images=4, lr=1e-3, steps=150, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0, describe_weight=0.5,
+                    p_small=0.5,
+                    pad_first=dict(align_steps=300, images=8, steps=400),
+                    finetune=dict(patch_steps=0, lm_steps=150, lm_batch=8, lm_lr=3e-4, align_steps=0, steps=60,
+                                  lr_images=2e-4, lm_lr_images=2e-4)),
 }
-PROMPT = "llava_eval"
-
-
-class Encoder:
-    """Images and prompts as evaluation prepares them, split into the shared prefix (up to the
-    last image token) and each question's suffix."""
-
-    def __init__(self, processor, family: str):
-        self.processor, self.family = processor, family
-        self.tokenizer = processor.tokenizer
-        self.image_id = self.tokenizer.convert_tokens_to_ids(processor.image_token)
-        probe = self.prompt("Is there a red circle in the image?")
-        base = self.tokenizer(probe)["input_ids"]
-        self.answer_ids = {}
-        for answer in ("yes", "no"):  # the answer as a continuation of the prompt, then EOS
-            ids = self.tokenizer(probe + " " + answer.capitalize())["input_ids"]
-            assert ids[: len(base)] == base, "answer tokens must extend the prompt tokens"
-            self.answer_ids[answer] = ids[len(base):] + [self.tokenizer.eos_token_id]
-
-    def prompt(self, question: str) -> str:
-        return render_prompt(PROMPT, question + LLAVA_SHORT_ANSWER, self.processor)
-
-    def image(self, image: Image.Image) -> Image.Image:
-        if self.family == "llava15":
-            return expand_to_square(image, self.processor.image_processor.image_mean)
-        return image
-
-    def encode(self, image: Image.Image, questions: Sequence[str]) -> tuple[dict, list[list[int]]]:
-        """(pixel inputs for one image, the full prompt ids of each question)."""
-        out = self.processor(images=[self.image(image)], text=[self.prompt(questions[0])], return_tensors="pt")
-        n_image = int((out["input_ids"][0] == self.image_id).sum())
-        pixels = {k: out[k] for k in ("pixel_values", "image_sizes") if k in out}
-        token = self.processor.image_token
-        texts = [self.prompt(q).replace(token, token * n_image) for q in questions]
-        ids = [self.tokenizer(t)["input_ids"] for t in texts]
-        assert ids[0] == out["input_ids"][0].tolist(), "prompt ids must equal the processor's"
-        return pixels, ids
-
-
-class SceneTokens:
-    """What an image token should look like to the LM: an object patch is the sum of the input
-    embeddings of <image>, its colour, its shape and its side words; a background patch is the
-    <image> embedding. Stage 1 trains the LM on scenes written this way (one token per object,
-    short sequences: fast), stage 2 pulls the projector's output towards them patch by patch."""
-
-    def __init__(self, tokenizer):
-        words = list(COLORS) + list(SHAPES) + list(SIDES)
-        self.ids = {w: tokenizer(w, add_special_tokens=False)["input_ids"] for w in words}
-        self.image_id = tokenizer.convert_tokens_to_ids("<image>")
-
-    def vectors(self, embed: torch.Tensor, scene) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        background = embed[self.image_id]
-        objects = []
-        for o in scene.objects:
-            ids = self.ids[o.color] + self.ids[o.shape] + [i for side in o.sides(scene.width, scene.height) for i in self.ids[side]]
-            objects.append(background + embed[ids].sum(0))
-        return background, objects
-
-    def sequence(self, embed: torch.Tensor, scene) -> torch.Tensor:
-        """Stage 1: objects in reading order, 1-3 background tokens around each."""
-        background, objects = self.vectors(embed, scene)
-        rng = random.Random(scene.key + "/tokens")
-        order = sorted(range(len(objects)), key=lambda i: (scene.objects[i].y, scene.objects[i].x))
-        rows = [v for i in order for v in [background] * rng.randint(1, 3) + [objects[i]]]
-        return torch.stack(rows + [background] * rng.randint(1, 3))
-
-    def patch_targets(self, embed: torch.Tensor, scene, cells: torch.Tensor) -> torch.Tensor:
-        """Stage 2: the target of every patch ([tiles, 576] object index or -1 -> [tiles, 576, D])."""
-        background, objects = self.vectors(embed.detach(), scene)
-        table = torch.stack([*objects, background])
-        return table[cells]  # index -1 is the background row
-
-
-def patch_cells(scene, family: str, processor, grid: int = 24, cover: float = 0.2) -> torch.Tensor:
-    """The object under each vision patch ([tiles, 576]; -1 = background), found by sending a label
-    image through the same geometry as the pixels (LLaVA's square padding or the anyres tiling)."""
-    labels = draw(scene, labels=True)
-    if family == "llava15":
-        side = max(scene.width, scene.height)
-        square = Image.new("L", (side, side), 0)
-        square.paste(labels, ((side - scene.width) // 2, (side - scene.height) // 2))
-        tiles = np.asarray(square.resize((grid * 14, grid * 14), Image.NEAREST))[None]
-    else:
-        out = processor.image_processor(images=[labels.convert("RGB")], resample=Image.NEAREST, do_rescale=False,
-                                        do_normalize=False, return_tensors="np")
-        tiles = out["pixel_values"][0][:, 0].astype(np.int64)
-    n = tiles.shape[0]
-    blocks = tiles.reshape(n, grid, 14, grid, 14).transpose(0, 1, 3, 2, 4).reshape(n, grid * grid, 196)
-    cover_k = np.stack([(blocks == k + 1).mean(-1) for k in range(len(scene.objects))], -1)
-    return torch.from_numpy(np.where(cover_k.max(-1) >= cover, cover_k.argmax(-1), -1))
-
-
-def prefix_length(row: list[int], image_id: int) -> int:
-    """Tokens up to and including the last image token: the part every question of an image shares."""
-    return max(i for i, t in enumerate(row) if t == image_id) + 1
-
-
-def qa_loss(model, encoder: Encoder, ids: list[list[int]], qas, prefix: dict) -> tuple[torch.Tensor, int, int]:
-    """(summed loss over answer+EOS tokens, tokens, per question: first answer token right) for one
-    image's questions.
-    The prompt up to the last image token runs once (`prefix`: pixels or embeddings); its KV cache
-    is repeated for every question, which equals running each question on its own."""
-    cut = prefix_length(ids[0], encoder.image_id)
-    cache = output_cache(model(**prefix, use_cache=True))
-    n = len(ids)
-    cache.batch_select_indices(torch.zeros(n, dtype=torch.long))
-    rows = [row[cut:] + encoder.answer_ids[qa.answer] for row, qa in zip(ids, qas)]
-    inputs = torch.full((n, max(map(len, rows))), encoder.tokenizer.pad_token_id, dtype=torch.long)
-    labels = torch.full_like(inputs, -100)
-    for r, (row, qa) in enumerate(zip(rows, qas)):
-        k = len(encoder.answer_ids[qa.answer])
-        inputs[r, : len(row)] = torch.tensor(row)
-        labels[r, len(row) - k - 1: len(row) - 1] = torch.tensor(row[-k:])
-    # Right padding is harmless here: pads come after every supervised position (causal attention).
-    logits = model(input_ids=inputs, use_cache=False, **{cache_keyword(model): cache}).logits
-    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="sum")
-    first = (labels != -100).float().argmax(dim=1)
-    rows_ = torch.arange(n)
-    correct = (logits[rows_, first].argmax(-1) == labels[rows_, first]).tolist()
-    return loss, int((labels != -100).sum()), correct
-
-
-def question_kind(question: str) -> str:
-    """existence | color | count | position | object (POPE-style), from the templates."""
-    words = question.split()
-    if "exactly" in words:
-        return "count"
-    if " on the " in question:
-        return "position"
-    if words[1] == "the":
-        return "color"
-    return "existence" if len(words) == 7 else "object"
-
-
-def image_loss(model, encoder: Encoder, example: TrainExample) -> tuple[torch.Tensor, int, list]:
-    pixels, ids = encoder.encode(example.image, [qa.question for qa in example.qas])
-    cut = prefix_length(ids[0], encoder.image_id)
-    return qa_loss(model, encoder, ids, example.qas, {"input_ids": torch.tensor([ids[0][:cut]]), **pixels})
-
-
-def text_loss(model, encoder: Encoder, tokens: SceneTokens, example: TrainExample) -> tuple[torch.Tensor, int, list]:
-    """Stage 1: the scene written as one token per object where the image goes."""
-    embed = model.get_input_embeddings()
-    sequence = tokens.sequence(embed.weight, example.scene)
-    token = encoder.processor.image_token
-    ids = [encoder.tokenizer(encoder.prompt(qa.question).replace(token, token * len(sequence)))["input_ids"]
-           for qa in example.qas]
-    cut = prefix_length(ids[0], encoder.image_id)
-    prefix = torch.tensor([ids[0][:cut]])
-    embeds = embed(prefix).clone()
-    embeds[0, prefix[0] == encoder.image_id] = sequence
-    return qa_loss(model, encoder, ids, example.qas, {"inputs_embeds": embeds})
-
-
-def pretrain_patches(model, encoders: Sequence[Encoder], seed: int, steps: int, n_images: int) -> dict:
-    """Stage "patches": the patch embedding (a linear map of each 14x14 patch) learns to separate
-    colours and fill patterns, through a throwaway MLP head, on single patches of pooled images
-    (cheap: no transformer). From scratch, the tower otherwise needs far more images than the
-    budget allows before shape questions leave chance. Patches are pooled over the geometries of
-    `encoders` (anyres tiles show the patterns at other scales than the padded 336-px view)."""
-    conv = model.model.vision_tower.embeddings.patch_embedding
-    width = conv.out_channels
-    patches, labels = [], []
-    for encoder in encoders:
-        for example in itertools.islice(train_examples(seed=seed, start=10**7), n_images):  # a range stage 2 never reaches
-            pixels, _ = encoder.encode(example.image, ["?"])
-            tiles = pixels["pixel_values"].reshape(-1, 3, 336, 336)
-            cells = patch_cells(example.scene, encoder.family, encoder.processor)
-            shape, color = torch.full(cells.shape, len(SHAPES)), torch.full(cells.shape, len(COLORS))  # background
-            for k, o in enumerate(example.scene.objects):
-                shape[cells == k], color[cells == k] = SHAPES.index(o.shape), list(COLORS).index(o.color)
-            patches.append(tiles.reshape(-1, 3, 24, 14, 24, 14).permute(0, 2, 4, 1, 3, 5).reshape(-1, 3 * 14 * 14))
-            labels.append(torch.stack([shape.flatten(), color.flatten()], -1))
-    x, y = torch.cat(patches), torch.cat(labels)
-    on_object = torch.nonzero(y[:, 0] < len(SHAPES))[:, 0]
-    head = torch.nn.Sequential(torch.nn.LayerNorm(width), torch.nn.Linear(width, 2 * width), torch.nn.GELU(),
-                               torch.nn.Linear(2 * width, len(SHAPES) + len(COLORS) + 2))
-    optimizer = torch.optim.AdamW([conv.weight, *head.parameters()], lr=2e-3)
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(steps):  # half object patches (few), half any
-        rows = torch.cat([on_object[torch.randint(len(on_object), (128,), generator=generator)],
-                          torch.randint(len(x), (128,), generator=generator)])
-        out = head(x[rows] @ conv.weight.reshape(width, -1).T)
-        loss = (torch.nn.functional.cross_entropy(out[:, : len(SHAPES) + 1], y[rows, 0])
-                + torch.nn.functional.cross_entropy(out[:, len(SHAPES) + 1:], y[rows, 1]))
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-    with torch.no_grad():
-        out = head(x[on_object] @ conv.weight.reshape(width, -1).T)
-        shape_acc = (out[:, : len(SHAPES) + 1].argmax(-1) == y[on_object, 0]).float().mean().item()
-    log.info("patches: %d patches of %d images x %d geometries, object-patch pattern accuracy %.3f", len(x), n_images,
-             len(encoders), shape_acc)
-    return {"stage": "patches", "steps": steps, "loss": loss.item(), "pattern_acc": round(shape_acc, 3)}
-
 
 def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0, lm_steps: Optional[int] = None,
-          threads: int = 1, log_every: int = 25) -> dict:
+          threads: int = 1, log_every: int = 25, init: Optional[Path] = None) -> dict:
     """Train one tiny checkpoint from scratch and save it (with its processor) to `out_dir`.
     A recipe with `pad_first` (LLaVA-1.6) runs those stages on the LLaVA-1.5 geometry first (576
     image tokens per image instead of up to ~2.9k: about 3x cheaper per step), then moves the
-    same weights (the architectures share every parameter but `image_newline`) to anyres."""
+    same weights (the architectures share every parameter but `image_newline`) to anyres.
+    With `init` (a checkpoint of this family) training continues from it with the recipe's
+    `finetune` overrides, on train images no earlier stage drew."""
     recipe = dict(RECIPES[family])
+    if init is not None:
+        recipe = {k: v for k, v in {**recipe, **recipe.get("finetune", {})}.items() if k not in ("pad_first", "finetune")}
     recipe["steps"] = recipe["steps"] if steps is None else steps
     recipe["lm_steps"] = recipe["lm_steps"] if lm_steps is None else lm_steps
     torch.set_num_threads(threads)
@@ -279,7 +105,12 @@ def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0
     start, history, applied = time.time(), [], dict(recipe)
     stream = train_examples(seed=seed)
     tokenizer = build_tokenizer()
-    model = build_model(family, tokenizer, seed=seed, init_std=0.02, **SIZES[family]).train()
+    if init is not None:
+        model = checkpoint_class(family).from_pretrained(init).train()
+        stream = train_examples(seed=seed, start=2 * 10**6, **({"p_small": recipe["p_small"]} if "p_small" in recipe else {}))
+        applied["init"] = {"path": str(init), **_init_record(init)}
+    else:
+        model = build_model(family, tokenizer, seed=seed, init_std=0.02, **SIZES[family]).train()
     if recipe.get("pad_first"):
         pad_model = build_model("llava15", tokenizer, seed=seed, init_std=0.02, **SIZES[family]).train()
         fit(pad_model, tokenizer, "llava15", {**recipe, **recipe["pad_first"]}, stream, seed, history, start,
@@ -296,6 +127,21 @@ def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0
     processor.save_pretrained(out_dir)
     return {"family": family, "seed": seed, "recipe": applied, "sizes": SIZES[family], "threads": threads,
             "train_time_s": round(time.time() - start, 1), "history": history}
+
+
+def checkpoint_class(family: str):
+    from transformers import LlavaForConditionalGeneration, LlavaNextForConditionalGeneration
+
+    return LlavaForConditionalGeneration if family == "llava15" else LlavaNextForConditionalGeneration
+
+
+def _init_record(init: Path) -> dict:
+    """What the --init checkpoint's own training.json says about it (recipe, time), if it has one."""
+    try:
+        info = json.loads((Path(init) / "training.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: info.get(k) for k in ("recipe", "seed", "train_time_s")}
 
 
 def fit(model, tokenizer, family: str, recipe: dict, stream, seed: int, history: list, start: float,
@@ -320,14 +166,18 @@ def fit(model, tokenizer, family: str, recipe: dict, stream, seed: int, history:
                 group["lr"] = group["peak"] * min(1.0, max(0, step + 1 - begin) / warm) * cosine
             examples = [next(stream) for _ in range(per_step)]
             total = 2 * sum(len(e.qas) for e in examples)  # answer + EOS per question
+            describe = weight > 0 and name.split()[-1] in ("text", "image")
+            caption_total = sum(len(encoder.caption_ids(caption(e.scene))) for e in examples) if describe else 1
             for example in examples:
-                loss, n_tokens, correct, align = loss_fn(example)
-                (loss / total + recipe["align_weight"] * align / per_step).backward()
-                for key, value in (("loss", loss.item()), ("tokens", n_tokens), ("correct", sum(correct)),
-                                   ("questions", len(example.qas)), ("align", float(torch.as_tensor(align).detach())),
-                                   ("images", 1)):
+                losses, align = loss_fn(example, describe)
+                (losses.answer / total + weight * losses.caption / caption_total
+                 + recipe["align_weight"] * align / per_step).backward()
+                for key, value in (("loss", losses.answer.item()), ("tokens", losses.answer_tokens),
+                                   ("caption_loss", float(losses.caption)), ("caption_tokens", losses.caption_tokens),
+                                   ("correct", sum(losses.correct)), ("questions", len(losses.correct)),
+                                   ("align", float(torch.as_tensor(align).detach())), ("images", 1)):
                     window[key] += value
-                for qa, ok in zip(example.qas, correct):
+                for qa, ok in zip(example.qas, losses.correct):
                     window["n_" + question_kind(qa.question)] += 1
                     window["ok_" + question_kind(qa.question)] += ok
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -336,16 +186,19 @@ def fit(model, tokenizer, family: str, recipe: dict, stream, seed: int, history:
             if (step + 1) % log_every == 0 or step + 1 == n_steps:
                 row = {"stage": name, "step": step + 1, "loss": window["loss"] / max(1, window["tokens"]),
                        "answer_acc": window["correct"] / max(1, window["questions"]), "align": window["align"] / window["images"],
+                       "caption_loss": window["caption_loss"] / max(1, window["caption_tokens"]),
                        "elapsed_s": round(time.time() - start, 1),
                        "by_kind": {k[2:]: round(window["ok_" + k[2:]] / v, 3) for k, v in window.items() if k[:2] == "n_"}}
                 history.append(row)
-                log.info("%(stage)s step %(step)d loss %(loss).4f answer acc %(answer_acc).3f align %(align).3f "
+                log.info("%(stage)s step %(step)d loss %(loss).4f answer acc %(answer_acc).3f caption loss "
+                         "%(caption_loss).4f align %(align).3f "
                          "%(elapsed_s).0fs %(by_kind)s", row)
                 window.clear()
 
-    def stage1(example):
-        loss, n_tokens, correct = text_loss(model, encoder, tokens, example)
-        return loss, n_tokens, correct, 0.0
+    weight = recipe.get("describe_weight", 0.0)
+
+    def stage1(example, describe):
+        return text_loss(model, encoder, tokens, example, describe), 0.0
 
     def alignment(example) -> torch.Tensor:
         """Relative squared error of the projector's patches (hooked) against their scene tokens."""
@@ -356,14 +209,13 @@ def fit(model, tokenizer, family: str, recipe: dict, stream, seed: int, history:
         # object patches are few: weigh them as much as all the background together
         return error[cells < 0].mean() if (cells < 0).all() else 0.5 * (error[cells >= 0].mean() + error[cells < 0].mean())
 
-    def align_only(example):
+    def align_only(example, describe):
         pixels, _ = encoder.encode(example.image, ["?"])
         model.model.get_image_features(**pixels)  # the hook keeps the projector output
-        return torch.zeros(()), 0, [], alignment(example)
+        return Losses(torch.zeros(()), 0, [], torch.zeros(()), 0), alignment(example)
 
-    def stage2(example):
-        loss, n_tokens, correct = image_loss(model, encoder, example)
-        return loss, n_tokens, correct, alignment(example)
+    def stage2(example, describe):
+        return image_loss(model, encoder, example, describe), alignment(example)
 
     lm = [p for n, p in model.named_parameters() if n.startswith(("model.language_model", "lm_head"))]
     vision = [p for n, p in model.named_parameters() if not n.startswith(("model.language_model", "lm_head"))]
@@ -387,6 +239,8 @@ def main(argv: Optional[Iterable[str]] = None) -> None:
     parser.add_argument("--steps", type=int, default=None, help="image-stage steps (default: the family's recipe)")
     parser.add_argument("--lm-steps", type=int, default=None, help="text-stage steps (default: the family's recipe)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", type=Path, default=None,
+                        help="continue from this checkpoint with the recipe's `finetune` overrides (not from scratch)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: fastest on a shared CPU; results depend on it)")
     parser.add_argument("--log-every", type=int, default=25)
     parser.add_argument("--eval", action="store_true", help="evaluate on the shapes eval set after training")
@@ -397,7 +251,7 @@ def main(argv: Optional[Iterable[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not args.eval_only:
         info = train(args.family, args.out, args.steps, args.seed, args.lm_steps, threads=args.threads,
-                     log_every=args.log_every)
+                     log_every=args.log_every, init=args.init)
         write_json_atomic(args.out / "training.json", info, indent=1)
         log.info("trained in %.0fs -> %s", info["train_time_s"], args.out)
     if args.eval or args.eval_only:

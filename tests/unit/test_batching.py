@@ -83,3 +83,23 @@ def test_dataloader_workers_give_identical_predictions(tiny_checkpoints, items):
     for predictions, _ in iterate_predictions(items, model, GREEDY, 4, num_workers=2):
         with_workers.update({p.item_id: p.raw_text for p in predictions})
     assert with_workers == in_process
+
+
+@pytest.mark.parametrize("family", ["llava15", "llava16"])
+def test_batched_equals_batch_size_one_on_multi_token_outputs(family, tiny_checkpoints, items):
+    """Open-ended answers (captions): rows of one batch finish at different steps, the finished
+    ones are padded while the others go on; every text still equals its batch-size-1 text."""
+    model = LlavaModel(name=f"tiny_{family}", path=str(tiny_checkpoints[family]), family=family, device="cpu")
+    long_greedy = Greedy(max_new_tokens=20)
+    subset = items[:6]
+
+    def texts(batch_size):
+        out = {}
+        for predictions, _ in iterate_predictions(subset, model, long_greedy, batch_size):
+            out.update({p.item_id: p.raw_text for p in predictions if p.error is None})
+        return out
+
+    single, batched = texts(1), texts(6)
+    assert len(single) == len(subset) and batched == single
+    lengths = [len(model.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in single.values()]
+    assert max(lengths) >= 10 and len(set(lengths)) > 1  # long outputs, of different lengths

@@ -163,4 +163,11 @@ def test_the_default_run_keeps_its_effective_values():
     typed = validate(_compose([]))
     assert (typed.dataset.name, typed.dataset.n_images, typed.dataset.version) == ("shapes", 24, 2)
     assert typed.model.feature_cache.enabled and typed.model.prompt == "llava_eval"
-    assert (typed.decoding.name, typed.decoding.max_new_tokens, typed.batch_size) == ("greedy", 128, 8)
+    assert (typed.decoding.name, typed.decoding.max_new_tokens, typed.batch_size) == ("greedy", None, 8)
+    # null: the run's tasks' length (evalkit/generation.py), LLaVA's 128 for the default yes/no set
+    from datasets_adapters.shapes import ShapesDataset
+    from evalkit.generation import resolve_max_new_tokens
+
+    cfg = _compose([])
+    assert resolve_max_new_tokens(cfg, ShapesDataset, ShapesDataset(n_images=1).load())["max_new_tokens"] == 128
+    assert cfg.decoding.max_new_tokens == 128

@@ -50,7 +50,7 @@ def test_shared_prefix_loss_equals_per_question_loss(family):
     model = build_model(family, tokenizer, init_std=0.1, vision_width=32, vision_layers=2, text_width=64)
     encoder = train_tiny.Encoder(processor, family)
     example = next(train_examples(seed=3))
-    loss, n_tokens, _ = train_tiny.image_loss(model, encoder, example)
+    loss, n_tokens, *_ = train_tiny.image_loss(model, encoder, example)
     pixels, ids = encoder.encode(example.image, [qa.question for qa in example.qas])
     expected = 0.0
     for row, qa in zip(ids, example.qas):
@@ -117,3 +117,16 @@ def test_full_recipe_meets_the_quality_bar(family, tmp_path):
     result = tiny_eval.evaluate(tmp_path / family, family, n_images=24, seed=1_000_003)
     assert result["mme/existence"]["acc"] >= 0.85
     assert result["overall"]["acc"] >= 0.70
+
+
+def test_init_continues_a_checkpoint_and_learns_captions(tmp_path, monkeypatch):
+    """--init: the recipe's `finetune` overrides on a trained checkpoint, captions in the text and image stages."""
+    tiny = dict(SMALL, lm_steps=2, align_steps=1, steps=1, images=1, patch_steps=2)
+    monkeypatch.setitem(train_tiny.RECIPES, "llava15", dict(tiny, describe_weight=0.5,
+                                                              finetune=dict(patch_steps=0, lm_steps=2, align_steps=0, steps=2)))
+    train_tiny.train("llava15", tmp_path / "base", log_every=1)
+    info = train_tiny.train("llava15", tmp_path / "tuned", log_every=1, init=tmp_path / "base")
+    stages = [row["stage"] for row in info["history"]]
+    assert stages == ["text", "text", "image", "image"] and info["recipe"]["init"]["path"] == str(tmp_path / "base")
+    assert all(row["caption_loss"] > 0 for row in info["history"])
+    assert LlavaForConditionalGeneration.from_pretrained(tmp_path / "tuned")
