@@ -30,14 +30,29 @@ from evalkit.workers import resolve_workers
 
 
 def estimate_lengths(items: Sequence[Item], model) -> list[int]:
-    """Prompt length in tokens incl. image tokens, without decoding any image."""
+    """Prompt length in tokens incl. image tokens, without decoding any image. Benchmarks repeat
+    questions (POPE: the same probe on many images) and images (6 questions each) and sizes, so
+    each distinct question is tokenized, each image file's header read and each size's token
+    count asked once."""
     image_token_id = model.tokenizer.convert_tokens_to_ids(model.processor.image_token)
+    text_tokens: dict[str, int] = {}
+    sizes: dict[str, Optional[tuple[int, int]]] = {}
+    image_tokens: dict[Optional[tuple[int, int]], int] = {}
     lengths = []
     for item in items:
-        ids = model.tokenizer(model.render_prompt(item.text_for_prompt))["input_ids"]
-        # The processor replaces each <image> placeholder with the image's feature tokens.
-        text = len(ids) - ids.count(image_token_id)
-        lengths.append(text + model.num_image_tokens(image_size(item.image)))
+        question = item.text_for_prompt
+        if question not in text_tokens:
+            ids = model.tokenizer(model.render_prompt(question))["input_ids"]
+            # The processor replaces each <image> placeholder with the image's feature tokens.
+            text_tokens[question] = len(ids) - ids.count(image_token_id)
+        if isinstance(item.image, (str, Path)):
+            path = str(item.image)
+            size = sizes[path] if path in sizes else sizes.setdefault(path, image_size(path))
+        else:
+            size = image_size(item.image)
+        if size not in image_tokens:
+            image_tokens[size] = model.num_image_tokens(size)
+        lengths.append(text_tokens[question] + image_tokens[size])
     return lengths
 
 
