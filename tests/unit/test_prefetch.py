@@ -68,8 +68,16 @@ def test_broken_image_is_an_error_row_in_place_with_workers(tmp_path, tiny_check
 @pytest.mark.parametrize("setting, cores, expected", [
     ("auto", 1, 0), ("auto", 2, 1), ("auto", 3, 2), ("auto", 16, 4), ("0", 16, 0), (3, 1, 3), ("2", 2, 2),
 ])
-def test_auto_workers_use_the_spare_cores(setting, cores, expected):
+def test_auto_workers_use_the_spare_cores(setting, cores, expected, monkeypatch):
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     assert resolve_workers(setting, cores=cores) == expected
+
+
+def test_ranks_on_one_machine_split_its_cores(monkeypatch):
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert resolve_workers("auto", cores=16) == 4
+    assert resolve_workers("auto", cores=4) == 1
+    assert resolve_workers("auto", cores=2) == 0
 
 
 def test_num_workers_config_accepts_auto_or_a_count():
