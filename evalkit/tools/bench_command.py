@@ -34,11 +34,15 @@ def write_set(folder: Path, n_items: int, questions_per_image: int) -> Path:
     if path.is_file():
         return path
     n_images = -(-n_items // questions_per_image)
-    per_image: dict[str, list] = {}
-    for item in ShapesDataset(split="eval", n_images=2 * n_images + 8, tasks=["pope"], pope_splits=["random"],
-                              question_suffix="").load():
-        per_image.setdefault(item.group, []).append(item)
-    groups = [rows for rows in per_image.values() if len(rows) >= questions_per_image][:n_images]
+    groups: list = []
+    scenes = 2 * n_images + 8
+    while len(groups) < n_images:  # scenes with fewer probes than asked are skipped: draw more
+        per_image: dict[str, list] = {}
+        for item in ShapesDataset(split="eval", n_images=scenes, tasks=["pope"], pope_splits=["random"],
+                                  question_suffix="").load():
+            per_image.setdefault(item.group, []).append(item)
+        groups = [rows for rows in per_image.values() if len(rows) >= questions_per_image][:n_images]
+        scenes *= 2
     rows = []
     for index, group in enumerate(groups):
         name = f"{group[0].group}.jpg"
