@@ -28,6 +28,7 @@ from evalkit.tools.bench import MODELS, bench_items, checkpoint, measure
 from evalkit.models.llava import LlavaModel
 from evalkit.decoding.greedy import Greedy
 from evalkit.decoding.yesno_logits import YesNoLogits
+from evalkit.images import load_image
 
 
 def lmms_eval_run(path, items, max_new_tokens: int) -> dict:
@@ -41,8 +42,9 @@ def lmms_eval_run(path, items, max_new_tokens: int) -> dict:
     docs = {i: {"image": item.image} for i, item in enumerate(items)}
     model.task_dict = {"bench": {"test": docs}}
 
-    def visual(doc):
-        return [doc["image"]]
+    def visual(doc):  # a file is decoded here, inside the timed loop, as a task's doc_to_visual would
+        image = doc["image"]
+        return [load_image(image) if isinstance(image, (str, Path)) else image]
 
     requests = [Instance(request_type="generate_until", idx=0, metadata={"task": "bench", "doc_id": i, "repeats": 1},
                          arguments=(item.prompt_question or item.question,
