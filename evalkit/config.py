@@ -174,7 +174,9 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
     dtype: str = "auto"  # auto (fp16 on cuda, fp32 on cpu) | float32 | float16 | bfloat16
     sort_by_length: bool = True  # group items of similar length into batches (less padding)
-    num_workers: int = 0  # DataLoader workers decoding/preprocessing images while the model generates
+    # DataLoader worker processes decoding/preprocessing images ahead of the model: auto (one per
+    # spare core, up to 4; none on a 1-core machine or where fork is missing) or a number, 0 = inline.
+    num_workers: str = "auto"
     # An existing output_dir is always resumed; resume=true without output_dir picks the latest
     # run directory of this dataset and model.
     resume: bool = False
@@ -187,8 +189,8 @@ class Config:
         check_choice("", "dtype", self.dtype, DTYPES)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.num_workers < 0:
-            raise ConfigError(f"num_workers must be >= 0, got {self.num_workers}")
+        if not (self.num_workers == "auto" or str(self.num_workers).isdigit()):
+            raise ConfigError(f"num_workers must be auto or an integer >= 0, got {self.num_workers!r}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be >= 1 or null, got {self.limit}")
 

@@ -23,6 +23,7 @@ from evalkit.fileio import write_atomic
 from evalkit.generation import resolve_max_new_tokens
 from evalkit.runner import iterate_predictions, padding_fraction, plan
 from evalkit.scoring.scorer import score_predictions, write_scores
+from evalkit.timing import startup_seconds
 from evalkit.types import Item
 
 log = logging.getLogger("evalkit")
@@ -248,8 +249,21 @@ def generate_rows(mine: list[Item], model, decoding: DecodingMethod, scoring: tu
         progress.close()
     wall = time.perf_counter() - started
     stats.update(n_items=len(mine), wall_time_s=round(wall, 3), items_per_s=round(len(mine) / wall, 3) if wall else None,
-                 padding_fraction=round(padding_fraction(stats), 4))
+                 padding_fraction=round(padding_fraction(stats), 4),
+                 startup_s=startup_seconds(stats.get("first_batch_at")))
     return stats
+
+
+def _overhead(all_stats: list[dict]) -> dict:
+    """Where the loop's time outside the model went (slowest rank), and the start-up: launch to the
+    first batch ready (evalkit.timing; None where the process start is unknown)."""
+    first = [s["first_batch_at"] for s in all_stats if s.get("first_batch_at")]
+    startup = [s["startup_s"] for s in all_stats if s.get("startup_s") is not None]
+    return {"plan_s": max(s.get("plan_s", 0.0) for s in all_stats),
+            "wait_for_batches_s": round(max(s.get("wait_s", 0.0) for s in all_stats), 3),
+            "num_workers": max(s.get("num_workers", 0) for s in all_stats),
+            "first_batch_at": min(first) if first else None,
+            "startup_s": max(startup) if startup else None}
 
 
 def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], model, all_stats: list[dict],
@@ -277,6 +291,7 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
         "items_per_s": round(generated / wall, 3) if wall else None,
         "generate_time_s": round(generate_time, 3),
         "share_outside_generate": round(1 - generate_time / wall, 4) if wall else None,
+        **_overhead(all_stats),
         "padding_fraction": round(sum(s.get("padding_fraction", 0) for s in all_stats) / len(all_stats), 4),
         "oom_splits": sum(s.get("oom_splits", 0) for s in all_stats),
         # Vision-tower runs and image preprocessings this session (the feature cache makes them < items).

@@ -15,6 +15,7 @@ yesno_logits, or any class the config names); the runner only plans, prepares an
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
@@ -25,17 +26,33 @@ from torch.utils.data import DataLoader, Dataset
 from evalkit.decoding.base import DecodeBatch, DecodingMethod
 from evalkit.images import image_size, load_image
 from evalkit.types import Item, Prediction
+from evalkit.workers import resolve_workers
 
 
 def estimate_lengths(items: Sequence[Item], model) -> list[int]:
-    """Prompt length in tokens incl. image tokens, without decoding any image."""
+    """Prompt length in tokens incl. image tokens, without decoding any image. Benchmarks repeat
+    questions (POPE: the same probe on many images) and images (6 questions each) and sizes, so
+    each distinct question is tokenized, each image file's header read and each size's token
+    count asked once."""
     image_token_id = model.tokenizer.convert_tokens_to_ids(model.processor.image_token)
+    text_tokens: dict[str, int] = {}
+    sizes: dict[str, Optional[tuple[int, int]]] = {}
+    image_tokens: dict[Optional[tuple[int, int]], int] = {}
     lengths = []
     for item in items:
-        ids = model.tokenizer(model.render_prompt(item.text_for_prompt))["input_ids"]
-        # The processor replaces each <image> placeholder with the image's feature tokens.
-        text = len(ids) - ids.count(image_token_id)
-        lengths.append(text + model.num_image_tokens(image_size(item.image)))
+        question = item.text_for_prompt
+        if question not in text_tokens:
+            ids = model.tokenizer(model.render_prompt(question))["input_ids"]
+            # The processor replaces each <image> placeholder with the image's feature tokens.
+            text_tokens[question] = len(ids) - ids.count(image_token_id)
+        if isinstance(item.image, (str, Path)):
+            path = str(item.image)
+            size = sizes[path] if path in sizes else sizes.setdefault(path, image_size(path))
+        else:
+            size = image_size(item.image)
+        if size not in image_tokens:
+            image_tokens[size] = model.num_image_tokens(size)
+        lengths.append(text_tokens[question] + image_tokens[size])
     return lengths
 
 
@@ -140,7 +157,7 @@ def iterate_predictions(
     decoding: DecodingMethod,
     batch_size: int,
     sort_by_length: bool = True,
-    num_workers: int = 0,
+    num_workers: int | str = 0,
     seed: int = 0,
     stats: Optional[dict] = None,
     group_by_image: Optional[bool] = None,
@@ -148,12 +165,22 @@ def iterate_predictions(
     """Yield (predictions, prompts) per batch, in planned (not dataset) order.
 
     `stats`, if given, is filled as batches finish: time inside the model (`generate_time_s`,
-    vision encoding included), padding, batch counts, images preprocessed and vision encodes.
+    vision encoding included), planning (`plan_s`), waiting for prepared batches (`wait_s`),
+    when the first batch was ready (`first_batch_at`, epoch seconds), padding, batch counts,
+    images preprocessed and vision encodes. `num_workers` ("auto" or a count, evalkit.workers)
+    worker processes prepare the next batches while this one generates.
     `group_by_image` (default: when the model's feature cache is on) plans image, then length.
     `seed` reaches the method with every batch (sampling derives each item's draws from it).
     """
     decoding.prepare(model)  # what would fail every batch fails here, before the first
+    planned = time.perf_counter()
     batches = plan(items, model, batch_size, sort_by_length, group_by_image)
+    plan_s = time.perf_counter() - planned
+    num_workers = min(resolve_workers(num_workers), len(batches))
+    if num_workers:
+        # The tokenizer runs in the forked workers; HF tokenizers would warn and turn its thread
+        # pool off there anyway (prompts are tokenized one at a time, it has no use for one).
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     counters = getattr(model, "counters", {})
     encodes_before = counters.get("vision_encodes", 0)
     loader = DataLoader(
@@ -166,8 +193,16 @@ def iterate_predictions(
         prefetch_factor=2 if num_workers else None,
     )
     totals = {"generate_time_s": 0.0, "padded_positions": 0, "real_positions": 0, "n_batches": 0, "oom_splits": 0,
-              "image_preps": 0, "vision_encodes": 0}
-    for prepared in loader:
+              "image_preps": 0, "vision_encodes": 0, "plan_s": round(plan_s, 4), "wait_s": 0.0,
+              "num_workers": num_workers}
+    batches_ready = iter(loader)
+    while True:
+        waited = time.perf_counter()
+        prepared = next(batches_ready, None)
+        if prepared is None:
+            break
+        totals["wait_s"] += time.perf_counter() - waited
+        totals.setdefault("first_batch_at", time.time())
         ok = [(item, x) for item, x in prepared if not isinstance(x, str)]
         predictions = [_error(item, x) for item, x in prepared if isinstance(x, str)]
         prompts = {item.id: x.prompt for item, x in ok}

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -214,8 +215,19 @@ def caption_table(models: list[str], n_images: int, batch_size: int, max_new_tok
                          f"{tokens:>9.1f}{result['padding']:>8.1%}  {texts == base['answers']}")
     return lines
 
+def whole_command_rows(argv: list[str]) -> None:
+    """`--whole-command [options]`: whole `python -m evalkit` commands at 1,000 items, 1 and 6
+    questions per image, both families, beside lmms-eval where its environment exists, with the
+    share of time outside the model and the start-up per row (evalkit.tools.bench_command)."""
+    from evalkit.tools.bench_command import main as whole_command
+
+    whole_command(argv)
+
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--whole-command" in argv:
+        return whole_command_rows([a for a in argv if a != "--whole-command"])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--questions-per-image", type=int, default=6)

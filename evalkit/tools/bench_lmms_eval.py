@@ -28,6 +28,7 @@ from evalkit.tools.bench import MODELS, bench_items, checkpoint, measure
 from evalkit.models.llava import LlavaModel
 from evalkit.decoding.greedy import Greedy
 from evalkit.decoding.yesno_logits import YesNoLogits
+from evalkit.images import load_image
 
 
 def lmms_eval_run(path, items, max_new_tokens: int) -> dict:
@@ -41,18 +42,45 @@ def lmms_eval_run(path, items, max_new_tokens: int) -> dict:
     docs = {i: {"image": item.image} for i, item in enumerate(items)}
     model.task_dict = {"bench": {"test": docs}}
 
-    def visual(doc):
-        return [doc["image"]]
+    def visual(doc):  # a file is decoded here, inside the timed loop, as a task's doc_to_visual would
+        image = doc["image"]
+        return [load_image(image) if isinstance(image, (str, Path)) else image]
 
     requests = [Instance(request_type="generate_until", idx=0, metadata={"task": "bench", "doc_id": i, "repeats": 1},
                          arguments=(item.prompt_question or item.question,
                                     {"max_new_tokens": max_new_tokens, "temperature": 0}, visual, i, "bench", "test"))
                 for i, item in enumerate(items)]
     model.generate_until(requests[:2])  # warm-up, as evalkit's rows get
+    hf, inside = model.model, [0.0]
+    generate = hf.generate
+
+    def timed_generate(*args, **kwargs):  # the time inside the model, for the share outside it
+        started = time.perf_counter()
+        try:
+            return generate(*args, **kwargs)
+        finally:
+            inside[0] += time.perf_counter() - started
+
+    hf.generate = timed_generate
     start = time.perf_counter()
     texts = model.generate_until(requests)
     wall = time.perf_counter() - start
-    return {"items_per_s": len(items) / wall, "answers": {item.id: t.strip() for item, t in zip(items, texts)}}
+    hf.generate = generate
+    return {"items_per_s": len(items) / wall, "loop_s": wall, "inside_s": inside[0],
+            "answers": {item.id: t.strip() for item, t in zip(items, texts)}}
+
+
+def whole_file_run(args) -> None:
+    """`--file questions.jsonl`: one model over a yes/no file, answers and times to `--out`
+    (the lmms-eval rows of `python -m evalkit.tools.bench --whole-command`)."""
+    import json
+
+    from datasets_adapters.yesno_files import YesNoFileDataset
+
+    items = YesNoFileDataset(args.file).load()
+    family = args.models[0]
+    result = lmms_eval_run(checkpoint(family, Path(args.out).parent), items, args.max_new_tokens)
+    Path(args.out).write_text(json.dumps(result))
 
 
 def main(argv=None) -> None:
@@ -62,8 +90,12 @@ def main(argv=None) -> None:
     parser.add_argument("--questions-per-image", type=int, default=6)
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--file", help="run lmms-eval alone on this yes/no file (with --out)")
+    parser.add_argument("--out", help="with --file: where to write answers and times (JSON)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.file:
+        return whole_file_run(args)
     items = bench_items(args.images * args.questions_per_image, args.questions_per_image)
     greedy = Greedy(max_new_tokens=args.max_new_tokens)
     rows = [f"{'model':<9}{'harness':<10}{'mode':<8}{'bs':>3}{'cache':>9}{'items/s':>9}{'vs lmms-eval':>13}  same answers"]
