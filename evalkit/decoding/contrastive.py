@@ -29,7 +29,8 @@ from typing import Optional
 import torch
 
 from evalkit.decoding.base import DEFAULT_MAX_NEW_TOKENS, Decoded, DecodeBatch, DecodingConfig, DecodingMethod
-from evalkit.decoding.steploop import argmax_rows, decode_texts, draw_rows, item_generators, item_seed, run_steps
+from evalkit.decoding.steploop import (argmax_rows, decode_texts, draw_rows, item_generators, item_seed, run_steps,
+                                      sampling_warpers)
 from evalkit.errors import ConfigError
 from evalkit.models.interface import NEGATIVE_KINDS, NegativeSpec
 from evalkit.models.yesno import decision, p_yes_from_logits
@@ -168,12 +169,7 @@ class Contrastive(_Contrast):
 
     def __init__(self, **settings):
         super().__init__(**settings)
-        from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
-
-        s = self.settings
-        self.warpers = LogitsProcessorList(
-            ([TemperatureLogitsWarper(s.temperature)] if s.temperature != 1.0 else [])
-            + ([TopPLogitsWarper(s.top_p, min_tokens_to_keep=1)] if s.top_p < 1.0 else []))
+        self.warpers = sampling_warpers(self.settings.temperature, self.settings.top_p)
 
     def decode(self, model, batch: DecodeBatch) -> Decoded:
         s, rows = self.settings, len(batch.item_ids)

@@ -47,6 +47,16 @@ def draw_rows(probs: torch.Tensor, generators: Sequence[torch.Generator], done: 
     return [-1 if d else draw(probs[r], g) for r, (g, d) in enumerate(zip(generators, done))]
 
 
+def sampling_warpers(temperature: float, top_p: float):
+    """HF's temperature and top-p warpers as `generate(do_sample=True)` applies them (identity
+    settings left out); they read only the scores, so callers pass None for the input ids."""
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+
+    return LogitsProcessorList(
+        ([TemperatureLogitsWarper(temperature)] if temperature != 1.0 else [])
+        + ([TopPLogitsWarper(top_p, min_tokens_to_keep=1)] if top_p < 1.0 else []))
+
+
 def argmax_rows(scores: torch.Tensor) -> list[int]:
     return scores.argmax(-1).tolist()
 
