@@ -25,6 +25,7 @@ from evalkit.images import expand_to_square
 from evalkit.models.feature_cache import FeatureCache, cache_settings, feature_settings, settings_digest
 from evalkit.models import negatives
 from evalkit.models.interface import DecodeState, NegativeSpec, Step
+from evalkit.models.overrides import apply_overrides
 from evalkit.models.prefix import cache_keyword, prefix_cache, split_points
 from evalkit.models.records import PreparedImage, PreparedInput, resolve_device, resolve_dtype
 from evalkit.models.steps import decode_step, prefill
@@ -75,7 +76,8 @@ class LlavaModel:
         self.family, self.image_aspect_ratio = settle_family(self.source, config, family, image_aspect_ratio,
                                                              self.conversion)
         self.processor = AutoProcessor.from_pretrained(self.path, revision=revision)
-        self._apply_overrides(config, vision_feature_layer, vision_feature_select_strategy, image_grid_pinpoints)
+        apply_overrides(config, self.processor, self.family, self.path, vision_feature_layer,
+                        vision_feature_select_strategy, image_grid_pinpoints)
         self.config = config
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"  # right padding silently changes batched answers
@@ -124,40 +126,6 @@ class LlavaModel:
     def _load_weights(self, model_cls, config, revision):
         """The checkpoint's weights (evalkit.tools.gpu_check builds random ones here instead)."""
         return model_cls.from_pretrained(self.path, config=config, revision=revision, dtype=self.dtype)
-
-    def _apply_overrides(self, config, layer, strategy, pinpoints) -> None:
-        """Apply ablation overrides consistently: the processor decides how many image tokens the
-        prompt gets, the model how many features it produces; they must agree."""
-        processor, image_processor = self.processor, self.processor.image_processor
-        config.vision_feature_layer = self._checked_layers(config.vision_feature_layer if layer is None else layer,
-                                                           config.vision_config)
-        if strategy is not None:
-            config.vision_feature_select_strategy = strategy
-        processor.vision_feature_select_strategy = config.vision_feature_select_strategy
-        # Older processor configs lack these; without them the token count is wrong.
-        if getattr(processor, "patch_size", None) is None:
-            processor.patch_size = config.vision_config.patch_size
-        if getattr(processor, "num_additional_image_tokens", 0) == 0 and "clip" in config.vision_config.model_type:
-            processor.num_additional_image_tokens = 1  # CLIP's CLS token
-        if self.family == "llava16":
-            if pinpoints is not None:
-                config.image_grid_pinpoints = [list(map(int, p)) for p in pinpoints]
-            image_processor.image_grid_pinpoints = config.image_grid_pinpoints
-        if hasattr(image_processor, "do_pad") and self.family == "llava15":
-            image_processor.do_pad = False  # we pad ourselves (LLaVA's expand2square) when asked
-
-    def _checked_layers(self, layer, vision_config):
-        """Vision feature layer(s) in range; 0 (the embeddings) written as -(layers + 1), the same
-        hidden state: transformers passes the index on as `output_hidden_states`, and 0 would turn
-        hidden states off and fail on every item."""
-        n = vision_config.num_hidden_layers
-        layers = list(layer) if isinstance(layer, (list, tuple)) else [layer]
-        for value in layers:
-            if not -(n + 1) <= int(value) <= n:
-                raise ValueError(f"{self.path}: vision_feature_layer {value} is out of range for a vision tower of "
-                                 f"{n} layers (valid: 0..{n} or -{n + 1}..-1; -2 is LLaVA's penultimate layer)")
-        fixed = [-(n + 1) if int(v) == 0 else int(v) for v in layers]
-        return fixed if isinstance(layer, (list, tuple)) else fixed[0]
 
     def describe(self) -> dict:
         """What determines this model's answers (recorded in summary.json)."""
