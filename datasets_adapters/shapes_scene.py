@@ -314,15 +314,13 @@ def pope_question(name: str) -> str:
 DESCRIBE_PROMPT = "Please describe this image in detail."  # the CHAIR prompt (OPERA, LLaVA papers)
 
 
-def reading_order(scene: Scene) -> list[Obj]:
-    """Objects top to bottom, then left to right (by centre): the order a caption lists them."""
-    return sorted(scene.objects, key=lambda o: (o.y, o.x))
-
-
 def caption(scene: Scene) -> str:
-    """The reference caption: every object in reading order, e.g. "The image shows a red circle,
-    a blue square and a red circle." (a plain in-order list, which a 2-layer LM can copy from the
-    image tokens; CHAIR counts mentions, recall counts classes). Its objects are `scene.classes`."""
-    names = [f"{article(o.color)} {o.name}" for o in reading_order(scene)]
-    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return f"The image shows {listed}."
+    """The reference caption: each class present once, in `CLASSES` order, e.g. "The image shows a
+    red circle, a blue square, a green star." Why this form: every next word is a decision about
+    the set of classes in the image (is there a class after the last one named?), which a 2-layer
+    LM can make from image tokens in any arrangement, while a list in reading order (or "and"
+    before the last item) asks it to track positions and count what is left, and tiny models
+    trained on that repeat one object. CHAIR counts mentions, recall counts classes; the caption
+    names exactly `scene.classes`."""
+    names = [f"{article(c)} {c}" for c in CLASSES if c in scene.classes]
+    return f"The image shows {', '.join(names)}."

@@ -173,7 +173,7 @@ def fit(model, tokenizer, family: str, recipe: dict, stream, seed: int, history:
                 (losses.answer / total + weight * losses.caption / caption_total
                  + recipe["align_weight"] * align / per_step).backward()
                 for key, value in (("loss", losses.answer.item()), ("tokens", losses.answer_tokens),
-                                   ("caption_loss", float(losses.caption)), ("caption_tokens", losses.caption_tokens),
+                                   ("caption_loss", losses.caption.detach().item()), ("caption_tokens", losses.caption_tokens),
                                    ("correct", sum(losses.correct)), ("questions", len(losses.correct)),
                                    ("align", float(torch.as_tensor(align).detach())), ("images", 1)):
                     window[key] += value

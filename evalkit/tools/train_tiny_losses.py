@@ -108,10 +108,13 @@ class SceneTokens:
         return background, objects
 
     def sequence(self, embed: torch.Tensor, scene) -> torch.Tensor:
-        """Stage 1: objects in reading order, 1-3 background tokens around each."""
+        """Stage 1: objects in a random order, 1-3 background tokens around each. Random, not
+        reading order: an image's object patches come in raster order, several per object, so
+        nothing learnt here may depend on where in the sequence an object stands."""
         background, objects = self.vectors(embed, scene)
         rng = random.Random(scene.key + "/tokens")
-        order = sorted(range(len(objects)), key=lambda i: (scene.objects[i].y, scene.objects[i].x))
+        order = list(range(len(objects)))
+        rng.shuffle(order)
         rows = [v for i in order for v in [background] * rng.randint(1, 3) + [objects[i]]]
         return torch.stack(rows + [background] * rng.randint(1, 3))
 
@@ -150,31 +153,42 @@ def qa_loss(model, encoder: Encoder, ids: list[list[int]], qas, prefix: dict, ca
     """The losses of one image's questions (`ids` rows, answered as `qas` say) and, with
     `caption_text`, of its caption (the last row of `ids` is then the describe prompt).
     The prompt up to the last image token runs once (`prefix`: pixels or embeddings); its KV cache
-    is repeated for every row, which equals running each row on its own."""
+    is repeated for every row, which equals running each row on its own. The caption row, about
+    twice as long as a question row, runs as a batch of its own so the questions are not padded to it."""
+    from transformers import DynamicCache
+
     cut = prefix_length(ids[0], encoder.image_id)
-    cache = output_cache(model(**prefix, use_cache=True))
-    n = len(ids)
-    cache.batch_select_indices(torch.zeros(n, dtype=torch.long))
+    layers = [(layer.keys, layer.values) for layer in output_cache(model(**prefix, use_cache=True)).layers]
     targets = [encoder.answer_ids[qa.answer] for qa in qas]
     if caption_text is not None:
         targets.append(encoder.caption_ids(caption_text))
-    assert len(targets) == n, "one target per row"
+    assert len(targets) == len(ids), "one target per row"
     rows = [row[cut:] + target for row, target in zip(ids, targets)]
-    inputs = torch.full((n, max(map(len, rows))), encoder.tokenizer.pad_token_id, dtype=torch.long)
-    labels = torch.full_like(inputs, -100)
-    for r, (row, target) in enumerate(zip(rows, targets)):
-        k = len(target)
-        inputs[r, : len(row)] = torch.tensor(row)
-        labels[r, len(row) - k - 1: len(row) - 1] = torch.tensor(row[-k:])
-    # Right padding is harmless here: pads come after every supervised position (causal attention).
-    logits = model(input_ids=inputs, use_cache=False, **{cache_keyword(model): cache}).logits
-    per_token = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
-    per_row = per_token.view(n, -1).sum(1)
-    first = (labels != -100).float().argmax(dim=1)
-    rows_ = torch.arange(n)
-    correct = (logits[rows_, first].argmax(-1) == labels[rows_, first]).tolist()
     q = len(qas)
-    tokens = (labels != -100).sum(1).tolist()
+    per_row, correct, tokens = [], [], []
+    for part in (slice(0, q), slice(q, len(rows))):
+        part_rows, part_targets = rows[part], targets[part]
+        n = len(part_rows)
+        if n == 0:
+            continue
+        cache = DynamicCache(config=model.config)
+        for index, (k, v) in enumerate(layers):
+            cache.update(k.expand(n, *k.shape[1:]), v.expand(n, *v.shape[1:]), index)
+        inputs = torch.full((n, max(map(len, part_rows))), encoder.tokenizer.pad_token_id, dtype=torch.long)
+        labels = torch.full_like(inputs, -100)
+        for r, (row, target) in enumerate(zip(part_rows, part_targets)):
+            k = len(target)
+            inputs[r, : len(row)] = torch.tensor(row)
+            labels[r, len(row) - k - 1: len(row) - 1] = torch.tensor(row[-k:])
+        # Right padding is harmless here: pads come after every supervised position (causal attention).
+        logits = model(input_ids=inputs, use_cache=False, **{cache_keyword(model): cache}).logits
+        per_token = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
+        per_row.append(per_token.view(n, -1).sum(1))
+        first = (labels != -100).float().argmax(dim=1)
+        rows_ = torch.arange(n)
+        correct += (logits[rows_, first].argmax(-1) == labels[rows_, first]).tolist()
+        tokens += (labels != -100).sum(1).tolist()
+    per_row = torch.cat(per_row)
     caption_loss = per_row[q:].sum() if caption_text is not None else torch.zeros(())
     return Losses(per_row[:q].sum(), int(sum(tokens[:q])), correct[:q], caption_loss, int(sum(tokens[q:])))
 

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from datasets_adapters.shapes import ShapesDataset
 from datasets_adapters.shapes_describe import DESCRIBE, SHAPES_VOCABULARY
-from datasets_adapters.shapes_scene import caption, sample_scene
+from datasets_adapters.shapes_scene import CLASSES, caption, sample_scene
 from evalkit.generation import resolve_max_new_tokens
 from evalkit.scoring.chair import NltkDataError, chair_totals, score_caption
 from evalkit.scoring.chair_task import answer_objects
@@ -33,6 +33,9 @@ def test_reference_captions_score_perfectly_and_synonyms_count(nltk_data):
     scenes = [sample_scene(f"shapes/v2/eval/1000003/{i}") for i in range(12)]
     perfect = [score_caption(SHAPES_VOCABULARY, caption(s), s.classes) for s in scenes]
     assert chair_totals(perfect)["chair_s"] == 0 and chair_totals(perfect)["recall"] == 1.0
+    for s, score in zip(scenes, perfect):  # each class once, in CLASSES order (what the tiny models learn)
+        assert list(score.mentioned) == [c for c in CLASSES if c in s.classes], caption(s)
+    assert caption(scenes[0]).startswith("The image shows ") and caption(scenes[0]).endswith(".")
     gt = {"purple circle", "red cross"}
     score = score_caption(SHAPES_VOCABULARY, "Two violet discs, red crosses, a blue star and a square.", gt)
     assert score.mentioned == ("purple circle", "red cross", "blue star")  # "a square" names no colour: no mention

@@ -12,6 +12,7 @@ from transformers import AutoProcessor, LlavaForConditionalGeneration, LlavaNext
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.shapes import ShapesDataset, train_examples
+from datasets_adapters.shapes_scene import caption
 from evalkit.tools import tiny_eval, train_tiny
 from evalkit.models.llava import LlavaModel
 from evalkit.tools.tiny import build_model, build_processor, build_tokenizer
@@ -60,6 +61,27 @@ def test_shared_prefix_loss_equals_per_question_loss(family):
                                                       torch.tensor(answer), reduction="sum").item()
     assert n_tokens == 2 * len(example.qas)  # "Yes"/"No" + EOS
     assert loss.item() == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_caption_row_loss_equals_running_the_caption_alone(family):
+    """The caption row runs as its own batch on the shared prefix: the same loss as the caption
+    prompt + reference caption in one plain forward, and the question losses do not change."""
+    tokenizer = build_tokenizer()
+    processor = build_processor(family, tokenizer)
+    model = build_model(family, tokenizer, init_std=0.1, vision_width=32, vision_layers=2, text_width=64)
+    encoder = train_tiny.Encoder(processor, family)
+    example = next(train_examples(seed=3))
+    plain = train_tiny.image_loss(model, encoder, example)
+    both = train_tiny.image_loss(model, encoder, example, describe=True)
+    assert both.answer.item() == pytest.approx(plain.answer.item(), rel=1e-5) and both.correct == plain.correct
+    pixels, ids = encoder.encode(example.image, [example.qas[0].question], describe=True)
+    target = encoder.caption_ids(caption(example.scene))
+    logits = model(input_ids=torch.tensor([ids[-1] + target]), **pixels).logits[0]
+    expected = torch.nn.functional.cross_entropy(logits[len(ids[-1]) - 1: len(ids[-1]) - 1 + len(target)],
+                                                 torch.tensor(target), reduction="sum").item()
+    assert both.caption_tokens == len(target)
+    assert both.caption.item() == pytest.approx(expected, rel=1e-4)
 
 
 def test_answer_tokens_are_yes_no_then_eos():
