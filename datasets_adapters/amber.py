@@ -32,7 +32,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pandas as pd
 
 from datasets_adapters import amber_metrics as A
-from evalkit.benchmark import Benchmark, Headline, ImportRules, Task, TaskResult
+from evalkit.benchmark import Benchmark, CaptionMarks, Headline, ImportRules, Task, TaskResult
 from evalkit.config import DatasetConfig
 from evalkit.errors import ConfigError, DatasetError
 from evalkit.types import Item
@@ -231,6 +231,16 @@ class AmberTask(Task):
             headline["amber_score"] = A.amber_score(headline["amber_chair"], headline["amber_f1"])
         table = pd.DataFrame(out).reindex(columns=["category", *self.columns])
         return TaskResult(table, headline)
+
+    def caption_marks(self, rows: pd.DataFrame) -> list[CaptionMarks]:
+        """The generative rows: the nouns inference.py counts against CHAIR (neither a truth
+        object, its associate, a safe word nor spaCy-similar to a truth object) and the truth."""
+        if "hallucinated" not in rows:
+            return []
+        captions = rows[(rows["category"] == A.GENERATIVE) & rows["hallucinated"].notna()]
+        return [CaptionMarks(str(r["id"]), str(r["response"]), tuple(r["hallucinated"]),
+                             tuple((r["meta"] or {}).get("truth", ())))
+                for r in captions.to_dict("records")]
 
     def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
         from datasets_adapters.amber_compare import amber_deltas

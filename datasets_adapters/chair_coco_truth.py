@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from evalkit.errors import DatasetError
-from evalkit.fileio import write_json_atomic
+from evalkit.fileio import update_digest, write_json_atomic
 from evalkit.scoring.chair import ChairVocabulary
 
 log = logging.getLogger("evalkit.chair_coco")
@@ -50,9 +50,7 @@ def cache_key(paths: list[Path], vocabulary: ChairVocabulary) -> str:
                  json.dumps(sorted(vocabulary.double_words.items())), json.dumps(vocabulary.drop_when)):
         digest.update(part.encode("utf-8") + b"\0")
     for path in paths:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                digest.update(block)
+        update_digest(digest, path)
         digest.update(b"\0")
     return digest.hexdigest()
 

@@ -145,6 +145,21 @@ class Task:
         """Task-specific paired statistics for `report compare` (name -> stats.Delta)."""
         return {}
 
+    def caption_marks(self, rows: pd.DataFrame) -> list["CaptionMarks"]:
+        """For report.html: this task's scored caption rows (annotated by `annotate`) with their
+        hallucinated words; [] for tasks without captions."""
+        return []
+
+
+@dataclass(frozen=True)
+class CaptionMarks:
+    """One caption as report.html shows it: the text, the words to mark, the ground truth."""
+
+    id: str
+    text: str
+    hallucinated: tuple[str, ...]
+    ground_truth: tuple[str, ...]
+
 
 class Benchmark:
     """Base class of the adapters in conf/dataset: `load()` yields the items; the class declares

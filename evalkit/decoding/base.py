@@ -59,6 +59,12 @@ class DecodingMethod(ABC):
     def name(self) -> str:
         return self.settings.name
 
+    @property
+    def max_new_tokens(self) -> int:
+        """The generation length: the setting, which `evalkit.generation` resolves for a run before
+        the method is built; LLaVA's default for methods built directly (the bench, tests)."""
+        return getattr(self.settings, "max_new_tokens", None) or DEFAULT_MAX_NEW_TOKENS
+
     def prepare(self, model) -> None:
         """Called once before any batch: fail here on what would fail every batch."""
 

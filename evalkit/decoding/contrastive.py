@@ -28,7 +28,7 @@ from typing import Optional
 
 import torch
 
-from evalkit.decoding.base import DEFAULT_MAX_NEW_TOKENS, Decoded, DecodeBatch, DecodingConfig, DecodingMethod
+from evalkit.decoding.base import Decoded, DecodeBatch, DecodingConfig, DecodingMethod
 from evalkit.decoding.steploop import (argmax_rows, decode_texts, draw_rows, item_generators, item_seed, run_steps,
                                       sampling_warpers)
 from evalkit.errors import ConfigError
@@ -186,7 +186,7 @@ class Contrastive(_Contrast):
 
         first, advance = self.first_step(model, batch)
         tokens = run_steps(first, advance, pick, model.eos_token_ids(), model.tokenizer.pad_token_id,
-                           s.max_new_tokens or DEFAULT_MAX_NEW_TOKENS, n_rows=rows)
+                           self.max_new_tokens, n_rows=rows)
         texts = decode_texts(model, tokens)
         p_yes: tuple = (None,) * rows
         if not s.do_sample:  # as greedy: p_yes from the first step's scores, where the tokenizer has yes/no

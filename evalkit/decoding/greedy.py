@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from evalkit.decoding.base import DEFAULT_MAX_NEW_TOKENS, Decoded, DecodeBatch, DecodingConfig, DecodingMethod
+from evalkit.decoding.base import Decoded, DecodeBatch, DecodingConfig, DecodingMethod
 from evalkit.errors import ConfigError
 
 
@@ -29,7 +29,7 @@ class Greedy(DecodingMethod):
     answer_keys = ("max_new_tokens", "num_beams")
 
     def decode(self, model, batch: DecodeBatch) -> Decoded:
-        length = self.settings.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
+        length = self.max_new_tokens
         texts, p_yes = model.generate(batch.inputs, max_new_tokens=length,
                                       num_beams=self.settings.num_beams, with_p_yes=True)
         return Decoded(tuple(texts), tuple(p_yes))

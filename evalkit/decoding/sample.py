@@ -15,7 +15,7 @@ from typing import Optional
 
 import torch
 
-from evalkit.decoding.base import DEFAULT_MAX_NEW_TOKENS, Decoded, DecodeBatch, DecodingConfig, DecodingMethod
+from evalkit.decoding.base import Decoded, DecodeBatch, DecodingConfig, DecodingMethod
 from evalkit.decoding.steploop import (decode_texts, draw, draw_rows, item_generators, item_seed, run_steps,
                                       sampling_warpers)
 from evalkit.errors import ConfigError
@@ -53,7 +53,7 @@ class Sample(DecodingMethod):
             return draw_rows(torch.softmax(scores, dim=-1), generators, done)
 
         rows = run_steps(model.start(batch.inputs), lambda step, fed: model.step(step.state, fed), pick,
-                         model.eos_token_ids(), model.tokenizer.pad_token_id, self.settings.max_new_tokens or DEFAULT_MAX_NEW_TOKENS)
+                         model.eos_token_ids(), model.tokenizer.pad_token_id, self.max_new_tokens)
         texts = decode_texts(model, rows)
         return Decoded(texts, (None,) * len(texts))
 

@@ -26,6 +26,7 @@ from evalkit.models.feature_cache import FeatureCache, cache_settings, feature_s
 from evalkit.models import negatives
 from evalkit.models.interface import DecodeState, NegativeSpec, Step
 from evalkit.models.overrides import apply_overrides
+from evalkit.models.pixels import FastPixels, process_images
 from evalkit.models.prefix import cache_keyword, prefix_cache, split_points
 from evalkit.models.records import PreparedImage, PreparedInput, resolve_device, resolve_dtype
 from evalkit.models.steps import decode_step, prefill
@@ -94,6 +95,7 @@ class LlavaModel:
         # The processor's own kwargs, so the split image / text preparation equals processor(...).
         merged = self.processor._merge_kwargs(tokenizer_init_kwargs=self.tokenizer.init_kwargs, return_tensors="pt")
         self._images_kwargs, self._text_kwargs = merged["images_kwargs"], merged["text_kwargs"]
+        self._pixels = FastPixels(self.processor, self._images_kwargs)  # the processor's pixels, faster
         self.configure_cache(feature_cache)
         self.counters = {"vision_encodes": 0}  # images run through the vision tower
         self._yes_no: Optional[dict] = None
@@ -187,7 +189,7 @@ class LlavaModel:
                                      key=key, features=hit)
         if self.family == "llava15" and self.image_aspect_ratio == "pad":
             image = expand_to_square(image, self.processor.image_processor.image_mean)
-        processed, replacements = self.processor._process_images([image], **self._images_kwargs)
+        processed, replacements = process_images(self._pixels, self.processor, image, self._images_kwargs)
         return PreparedImage(
             n_tokens=replacements[0].count(self.processor.image_token),
             pixel_values=processed["pixel_values"][0],

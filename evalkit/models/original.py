@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Optional
 
 from evalkit.errors import ConfigError
+from evalkit.fileio import update_digest, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -205,26 +206,61 @@ def default_cache_dir() -> Path:
     return Path(root).expanduser() / "converted"
 
 
-def _hash_dir(digest, directory: Path) -> None:
-    """Every top-level file that conversion reads (weights, JSON, tokenizer), by name and content."""
-    for file in sorted(p for p in directory.iterdir() if p.is_file()):
-        if file.suffix not in (".json", ".safetensors", ".bin", ".model", ".txt") or file.name == MARKER:
-            continue
-        digest.update(file.name.encode() + b"\0")
-        with open(file, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(chunk)
-
-
-def content_key(ckpt: OriginalCheckpoint) -> str:
-    digest = hashlib.sha256(f"evalkit-convert {CONVERTER_VERSION}\0".encode())
+def _input_files(ckpt: OriginalCheckpoint) -> list[tuple[str, str, Optional[list[Path]]]]:
+    """(role, source, files) of what conversion reads: every top-level weight, JSON and tokenizer
+    file of the checkpoint, its base and its tower where they are directories (None: a hub id)."""
+    out = []
     for role, source in (("path", str(ckpt.path)), ("base", ckpt.base), ("tower", ckpt.vision_tower)):
-        digest.update(role.encode() + b"\0")
+        files = None
         if source and os.path.isdir(source):
-            _hash_dir(digest, Path(source))
-        else:
-            digest.update(str(source).encode())  # a hub id (resolved to its current snapshot)
-    return digest.hexdigest()[:24]
+            files = sorted(p for p in Path(source).iterdir() if p.is_file()
+                           and p.suffix in (".json", ".safetensors", ".bin", ".model", ".txt") and p.name != MARKER)
+        out.append((role, str(source), files))
+    return out
+
+
+_KEYS: dict[str, str] = {}  # stat fingerprint -> content key, for this process
+
+
+def content_key(ckpt: OriginalCheckpoint, index: Optional[Path] = None) -> str:
+    """The conversion cache key: a SHA-256 of the input files' names and bytes (a hub id by name,
+    resolved to its current snapshot). Hashing a 7B checkpoint takes seconds on every load, so the
+    key is remembered by the files' (name, size, mtime) fingerprint, in this process and, with
+    `index`, in a JSON file beside the conversions: an unchanged checkpoint is not read again."""
+    inputs = _input_files(ckpt)
+    stats = hashlib.sha256(f"evalkit-convert {CONVERTER_VERSION}\0".encode())
+    for role, source, files in inputs:
+        stats.update(f"{role}\0{source}\0".encode())
+        for file in files or ():
+            st = file.stat()
+            stats.update(f"{file.name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    fingerprint = stats.hexdigest()
+    known = _KEYS.get(fingerprint) or (_read_index(index).get(fingerprint) if index else None)
+    if known:
+        return _KEYS.setdefault(fingerprint, known)
+    digest = hashlib.sha256(f"evalkit-convert {CONVERTER_VERSION}\0".encode())
+    for role, source, files in inputs:
+        digest.update(role.encode() + b"\0")
+        if files is None:
+            digest.update(source.encode())  # a hub id (resolved to its current snapshot)
+        for file in files or ():
+            digest.update(file.name.encode() + b"\0")
+            update_digest(digest, file)
+    key = _KEYS[fingerprint] = digest.hexdigest()[:24]
+    if index is not None:
+        try:
+            index.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(index, {**_read_index(index), fingerprint: key})
+        except OSError as exc:  # a read-only cache folder: the key is still right, only slower next time
+            log.warning("cannot remember the conversion key in %s: %s", index, exc)
+    return key
+
+
+def _read_index(index: Path) -> dict:
+    try:
+        return json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def resolve_checkpoint(path, base: Optional[str] = None, vision_tower: Optional[str] = None,
@@ -238,7 +274,7 @@ def resolve_checkpoint(path, base: Optional[str] = None, vision_tower: Optional[
         return str(path), conversion_record(path)  # a `python -m evalkit.convert` output keeps its record
     ckpt = inspect_original(path, base, vision_tower)
     out = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    target = out / content_key(ckpt)
+    target = out / content_key(ckpt, index=out / "keys.json")
     if (target / MARKER).is_file():
         log.info("%s: using its conversion in %s", path, target)
         return str(target), read_json(target / MARKER)

@@ -1,7 +1,8 @@
-"""report.html's caption section: for runs with caption (CHAIR) tasks, a few captions with their
-hallucinated objects marked (and the ground truth beside them), the most hallucinating first.
+"""report.html's caption section: for runs with caption tasks (those whose `Task.caption_marks`
+returns rows: CHAIR's, AMBER's generative part), a few captions with their hallucinated objects
+marked (and the ground truth beside them), the most hallucinating first.
 
-CHAIR finds objects after lemmatising and merging two-word phrases, so the marks are placed by
+The scorers find objects after lemmatising and merging two-word phrases, so the marks are placed by
 matching each hallucinated word (and its plural) in the caption text: a display aid; the counts
 are CHAIR's own."""
 
@@ -12,7 +13,6 @@ from html import escape
 from typing import Sequence
 
 from evalkit.report.discover import Run
-from evalkit.scoring.chair_task import ChairTask
 
 SHOWN = 4  # captions per run and task
 
@@ -34,23 +34,21 @@ def mark(text: str, words: Sequence[str]) -> str:
 def caption_sections(runs: Sequence[Run]) -> list[str]:
     body = []
     for run in runs:
-        caption_tasks = [t for t in run.benchmark.tasks if isinstance(t, ChairTask)]
-        frame = run.scores.frame if caption_tasks else None
-        for task in caption_tasks:
-            rows = frame[(frame["task"] == task.name) & frame["chair_score"].notna()] if "chair_score" in frame else []
-            if not len(rows):
+        frame = run.scores.frame
+        for task in run.benchmark.tasks:
+            marks = task.caption_marks(frame[frame["task"] == task.name]) if "task" in frame else []
+            if not marks:
                 continue
-            ranked = sorted(rows.to_dict("records"), key=lambda r: (-len(r["chair_score"].hallucinated), str(r["id"])))
+            ranked = sorted(marks, key=lambda m: (-len(m.hallucinated), m.id))
             items = []
-            for r in ranked[:SHOWN]:
-                score = r["chair_score"]
-                words = [w for w, _ in score.hallucinated]
-                items.append(f"<li><b>{escape(str(r['id']))}</b>: {mark(str(r['text']), words)}"
-                             f'<br><span class="note">hallucinated: {escape(", ".join(words) or "none")}; '
-                             f'ground truth: {escape(", ".join(score.ground_truth) or "none")}</span></li>')
+            for m in ranked[:SHOWN]:
+                items.append(f"<li><b>{escape(m.id)}</b>: {mark(m.text, m.hallucinated)}"
+                             f'<br><span class="note">hallucinated: {escape(", ".join(m.hallucinated) or "none")}; '
+                             f'ground truth: {escape(", ".join(m.ground_truth) or "none")}</span></li>')
             body.append(f"<h3>{escape(run.label or run.name)} · {escape(task.name)}</h3><ul>{''.join(items)}</ul>")
     if body:
         body.insert(0, "<h2>Captions: hallucinated objects marked</h2>"
-                       '<p class="note">The captions with the most hallucinated objects (CHAIR: a mentioned object not '
-                       "in the image's ground truth), marked where their words occur in the text.</p>")
+                       '<p class="note">The captions with the most hallucinated objects (a mentioned object not in '
+                       "the image's ground truth, as the task's official script counts it), marked where their words "
+                       "occur in the text.</p>")
     return body

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.benchmark import OVERALL, Headline, ImportRules, Task, TaskResult
+from evalkit.benchmark import OVERALL, CaptionMarks, Headline, ImportRules, Task, TaskResult
 from evalkit.scoring.chair import CaptionScore, ChairVocabulary, chair_totals, check_nltk, score_caption
 
 SEPARATOR = ", "
@@ -104,6 +104,13 @@ class ChairTask(Task):
                 "n_mentions": sum(len(s.mentioned) for s in scores),
                 "n_hallucinated": sum(len(s.hallucinated) for s in scores),
                 "n_error": int(rows["chair_score"].isna().sum())}
+
+    def caption_marks(self, rows: pd.DataFrame) -> list[CaptionMarks]:
+        if "chair_score" not in rows:
+            return []
+        return [CaptionMarks(str(r["id"]), str(r["text"]), tuple(w for w, _ in r["chair_score"].hallucinated),
+                             tuple(r["chair_score"].ground_truth))
+                for r in rows.to_dict("records") if r["chair_score"] is not None]
 
     def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
         """CHAIR_s, CHAIR_i and Recall, B - A, bootstrapped over images (one caption per image)."""

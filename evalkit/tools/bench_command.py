@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lmms-python", help="python of an lmms-eval environment (default: $LMMS_EVAL_PYTHON)")
     parser.add_argument("--before", help="another checkout of evalkit (e.g. the main branch) to time beside this one")
     parser.add_argument("--data-dir", help="keep the generated image sets here (default: a temporary folder)")
+    parser.add_argument("--no-inline", action="store_true",
+                        help="leave out the num_workers=0 rows (preprocessing on the main thread)")
     args = parser.parse_args(argv)
 
     lmms_python, why_not = lmms_eval_python(args.lmms_python)
@@ -152,8 +154,8 @@ def main(argv: list[str] | None = None) -> None:
                     runs.append(("lmms-eval llava_hf bs1", run_lmms_eval(lmms_python, questions, model,
                                                                          Path(scratch) / f"lmms-{q}-{model}.json",
                                                                          args.max_new_tokens, args.threads)))
-                variants = [("evalkit num_workers=0", None, ("num_workers=0",)),
-                            ("evalkit (default)", None, ())]
+                variants = [("evalkit num_workers=0", None, ("num_workers=0",))] if not args.no_inline else []
+                variants.append(("evalkit (default)", None, ()))
                 if args.before:
                     variants.insert(0, ("evalkit before", Path(args.before), ()))
                 if lmms_python and model == "llava15":  # lmms-eval's llava_hf crops instead of padding

@@ -189,6 +189,17 @@ def test_compare_gives_mcnemar_on_questions_and_bootstrap_on_captions(tmp_path, 
     assert deltas["amber_chair"].delta < 0  # B dropped its hallucinated object
     assert deltas["amber_chair"].low <= deltas["amber_chair"].delta <= deltas["amber_chair"].high
 
+    # report.html marks each run's hallucinated caption nouns, as the official scorer counts them
+    from evalkit.report.__main__ import main as report_main
+
+    assert report_main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "report"),
+                        "--n-boot", "50"]) == 0
+    html = (tmp_path / "report" / "report.html").read_text()
+    section = html[html.index("Captions: hallucinated objects marked"):]
+    marks = runs[0].benchmark.tasks[0].caption_marks(runs[0].scores.frame)
+    assert marks and "dog" in marks[0].hallucinated, marks
+    assert "<mark>dog</mark>" in section and "amber" in section
+
 
 @pytest.mark.slow
 def test_full_annotations_rescoring_equals_official_inference_py(tmp_path, nltk_data, amber_nlp):

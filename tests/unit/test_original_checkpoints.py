@@ -210,6 +210,27 @@ def test_cache_is_keyed_by_content(originals, cache, tmp_path):
     assert json.loads((Path(other) / "config.json").read_text())["vision_feature_layer"] == -3
 
 
+def test_an_unchanged_checkpoint_is_not_hashed_again(originals, cache, tmp_path, monkeypatch):
+    """The content key is remembered by the files' (name, size, mtime) in the cache's keys.json,
+    so later loads of a large checkpoint read no weights; a changed file is hashed again."""
+    from evalkit.models import original
+
+    source = shutil.copytree(originals["llava15"], tmp_path / "ckpt")
+    first, _ = resolve_checkpoint(source, cache_dir=str(cache))
+    assert (cache / "keys.json").is_file()
+    monkeypatch.setattr(original, "_KEYS", {})  # a new process: only keys.json remembers
+    read = []
+    monkeypatch.setattr(original, "update_digest", lambda digest, path: read.append(path))
+    again, _ = resolve_checkpoint(source, cache_dir=str(cache))
+    assert again == first and read == []
+    config = source / "config.json"
+    config.write_text(config.read_text() + " ")  # same content for conversion, new size: hashed again
+    monkeypatch.undo()
+    monkeypatch.setattr(original, "_KEYS", {})
+    changed, _ = resolve_checkpoint(source, cache_dir=str(cache))
+    assert changed != first  # the key is of the bytes, and the bytes changed
+
+
 def test_convert_cli_writes_a_llava_hf_directory(originals, tmp_path, capsys):
     from evalkit.convert import main
 
