@@ -27,7 +27,7 @@ import pandas as pd
 
 from evalkit.report.compare import compare_runs, fmt_delta, fmt_stat, paired_frame
 from evalkit.report.discover import ReportError, Run, label_keys, short_names
-from evalkit.scoring.yesno import is_yesno
+from evalkit.scoring.yesno import yesno_tasks
 from evalkit.settings import method_of, upgrade
 
 
@@ -116,10 +116,13 @@ def _share_correct(base: Run, run: Run, n_boot: int, seed: int, confidence: floa
     return S.paired_bootstrap(S.accuracy_stat, ok_a, ok_b, n_boot=n_boot, seed=seed, confidence=confidence)
 
 
-def yesno_shift(base: Run, run: Run) -> dict:
+def yesno_shift(base: Run, run: Run, tasks: Optional[set] = None) -> dict:
     """Yes-ratio and flips from the control's answers to the mitigation's, and accuracy changes
-    on the items whose ground truth is yes / no."""
+    on the items whose ground truth is yes / no; over the items of `tasks` (names; None: all), so
+    a run that mixes yes/no probes with captions (shapes pope + describe) gets its probes' shift."""
     joined, _, _ = paired_frame(base, run)
+    if tasks is not None:
+        joined = joined[joined["task"].isin(tasks)]
     yes_a, yes_b = joined["parsed_a"] == "yes", joined["parsed_b"] == "yes"
     truth = joined["answer"] == "yes"
     ok_a, ok_b = joined["correct_a"].astype(bool), joined["correct_b"].astype(bool)
@@ -177,9 +180,9 @@ def mitigation_report(runs: Sequence[Run], n_boot: int = 2000, seed: int = 0,
                                       "statistic": name, "base": d.a, "value": d.b, "delta": d.delta, "low": d.low,
                                       "high": d.high, "p_mcnemar": c.p_mcnemar, "n_paired": c.n_paired})
                 tasks = [t for t in run.benchmark.tasks if (run.scores.frame["task"] == t.name).any()]
-                if is_yesno(tasks):
+                if yesno_tasks(tasks):
                     shift_rows.append({"arm": arm.label, "control": role, "control_arm": control.label, "seed": s,
-                                       **yesno_shift(base, run)})
+                                       **yesno_shift(base, run, {t.name for t in yesno_tasks(tasks)})})
     return MitigationReport(pd.DataFrame(arm_rows), pd.DataFrame(pair_rows), pd.DataFrame(shift_rows), formats,
                             directions, missing)
 

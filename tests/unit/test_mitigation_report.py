@@ -107,3 +107,20 @@ def test_a_benchmark_of_its_own_enters_through_its_headlines(tmp_path, monkeypat
     row = report.pairs[report.pairs["statistic"] == "share_correct"].iloc[0]
     assert (row["base"], row["value"]) == pytest.approx((6 / 8, 7 / 8))
     assert report.shifts.empty
+
+
+def test_the_yes_no_shift_counts_only_the_yes_no_tasks_items(sweep):
+    """A run mixing yes/no probes with captions (shapes pope + describe) gets the shift of its
+    probes: yesno_shift is restricted to the named tasks' items."""
+    from evalkit.report.mitigation import yesno_shift
+
+    runs = {(r.config["decoding"]["name"], r.config["seed"]): r for r in load_runs([sweep / "multirun"])}
+    base, run = runs[("greedy", 0)], runs[("vcd", 0)]
+    assert yesno_shift(base, run, {"yesno"}) == yesno_shift(base, run)  # every fixture item is a yesno item
+    frame = run.scores.frame
+    frame.loc[frame["id"].isin(["q1", "q2"]), "task"] = "describe"  # two items become another task's
+    base.scores.frame.loc[base.scores.frame["id"].isin(["q1", "q2"]), "task"] = "describe"
+    only = yesno_shift(base, run, {"yesno"})
+    # greedy Y N N N Y N N N -> vcd Y Y Y N Y Y Y N without q1, q2: 2 no->yes (q5, q6) of 6 items
+    assert (only["no_to_yes"], only["yes_to_no"]) == (2, 0)
+    assert only["yes_ratio_shift"] == pytest.approx(4 / 6 - 2 / 6)
