@@ -66,8 +66,9 @@ SIZES = {"llava15": dict(vision_width=64, vision_layers=3, text_width=128, text_
 # `describe_weight`: the text and image stages also learn each image's caption (the shapes describe
 # task), its mean per-token loss weighted this much against the yes/no answers' (0: yes/no only).
 # `finetune`: the overrides of `--init CHECKPOINT`, which continues a trained checkpoint instead of
-# starting from scratch (no patch / alignment stages, no pad_first; fresh train images): how the
-# shipped checkpoints learned to describe within the CPU budget, from the yes/no-only checkpoints.
+# starting from scratch (no patch / alignment stages, no pad_first; fresh train images). The shipped
+# checkpoints are trained from scratch; a fine-tune of the earlier yes/no-only LLaVA-1.6 with these
+# overrides learnt to repeat one object instead of describing (docs/tiny_checkpoints.md).
 RECIPES = {
     "llava15": dict(patch_steps=1000, patch_images=200, lm_steps=450, lm_batch=16, lm_lr=5e-4, align_steps=300,
                     images=8, lr=1e-3, steps=500, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0,
