@@ -36,7 +36,7 @@ def test_lora_and_base_evaluate_with_one_command(yesno_file, tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["model"]["converted_from"]["source"] == str(originals["llava15_lora"])
     assert summary["model"]["family"] == "llava15" and summary["model"]["image_aspect_ratio"] == "pad"
-    (converted,) = (tmp_path / "cache").iterdir()  # one conversion, keyed by content
+    (converted,) = [p for p in (tmp_path / "cache").iterdir() if p.is_dir()]  # one conversion, keyed by content (beside keys.json)
 
     rows = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 6 and all(row["error"] is None for row in rows)
