@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from evalkit.decoding.base import DecodeBatch, DecodingMethod
+from evalkit.errors import ConfigError
 from evalkit.images import image_size, load_image
 from evalkit.types import Item, Prediction
 from evalkit.workers import resolve_workers
@@ -176,6 +177,11 @@ def iterate_predictions(
     score options instead of generating.
     """
     decoding.prepare(model)  # what would fail every batch fails here, before the first
+    for labels in sorted(set((choices or {}).values())):
+        try:
+            model.option_tokens(labels)  # options the tokenizer cannot tell apart fail here too
+        except ValueError as exc:
+            raise ConfigError(f"decoding={decoding.name}: {exc}") from None
     planned = time.perf_counter()
     batches = plan(items, model, batch_size, sort_by_length, group_by_image)
     plan_s = time.perf_counter() - planned

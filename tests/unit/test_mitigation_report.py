@@ -91,7 +91,7 @@ def test_cli_writes_tables_and_refuses_runs_without_controls(sweep, tmp_path, ca
 def test_a_benchmark_of_its_own_enters_through_its_headlines(tmp_path, monkeypatch):
     """No yes/no table and no named metric: the dots example's headline numbers (one of them
     lower-is-better) per arm, and the share correct per seed pair where its task declares no
-    paired statistics."""
+    paired statistics (the mean per-item score every task gets from report compare)."""
     from pathlib import Path
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "docs" / "examples" / "dots"))
@@ -104,7 +104,7 @@ def test_a_benchmark_of_its_own_enters_through_its_headlines(tmp_path, monkeypat
     report = mitigation_report(load_runs([tmp_path]), n_boot=100)
     assert set(report.arms["metric"]) == {"count_accuracy", "count_mae"}
     assert report.directions["count_mae"] == "lower"
-    row = report.pairs[report.pairs["statistic"] == "share_correct"].iloc[0]
+    row = report.pairs[report.pairs["statistic"] == "accuracy"].iloc[0]
     assert (row["base"], row["value"]) == pytest.approx((6 / 8, 7 / 8))
     assert report.shifts.empty
 
