@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+from evalkit.errors import EvalkitError
 from evalkit.fileio import JsonlAppender, read_jsonl, write_json_atomic, write_jsonl_atomic
 from evalkit.types import Item, Prediction, PredictionRow
 
@@ -84,7 +85,7 @@ def completed_ids(run_dir: Path) -> set[str]:
     return {row["id"] for row in shard_rows(run_dir)} if (run_dir / SHARD_DIR).is_dir() else set()
 
 
-class ExactlyOnceError(RuntimeError):
+class ExactlyOnceError(EvalkitError, RuntimeError):
     pass
 
 
@@ -101,6 +102,7 @@ def merge_shards(run_dir: Path, item_order: Sequence[str]) -> list[dict]:
         raise ExactlyOnceError(
             f"{run_dir}: predictions are not exactly once per item: "
             f"{len(missing)} missing {missing[:10]}, {len(duplicates)} duplicated {sorted(duplicates)[:10]}"
+            + (f"; `python -m evalkit.merge {run_dir} --repair` keeps the first copy of each" if duplicates else "")
         )
     rows = [by_id[i] for i in item_order]
     write_jsonl_atomic(run_dir / "predictions.jsonl", rows)

@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from evalkit import outputs, settings, shards
+from evalkit import outputs, rundir, settings, shards, weights
 from evalkit.config import Config, validate, validate_decoding
 from evalkit.distributed import init_ranks
 from evalkit.benchmark import Benchmark, benchmark_class
@@ -28,8 +28,7 @@ from evalkit.types import Item
 
 log = logging.getLogger("evalkit")
 
-class RunDirError(EvalkitError):
-    pass
+RunDirError = rundir.RunDirError
 
 
 class BuildError(EvalkitError):
@@ -68,6 +67,10 @@ def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
     """The benchmark's items (its adapter, built from the dataset config), each checked against
     the task that will score it."""
     args = {k: v for k, v in dataset_cfg.items() if k not in _NOT_ADAPTER_ARGS}
+    try:  # the class is checked before anything is built from the config
+        benchmark_class(str(dataset_cfg.get("_target_")))
+    except EvalkitError as exc:
+        raise DatasetError(f"dataset {dataset_cfg.get('name')}: {exc}") from None
     adapter = _build(args, f"dataset {dataset_cfg.name}")
     if not isinstance(adapter, Benchmark):
         raise DatasetError(f"dataset {dataset_cfg.name}: {type(adapter).__name__} is not an evalkit benchmark "
@@ -129,6 +132,8 @@ def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
 
 def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     typed: Config = validate(cfg)  # every config error surfaces here, before any model loads
+    rundir.check_names(typed.model.name, cfg.dataset.get("name"), typed.run_name)  # before anything is written
+    weights.check_sources(OmegaConf.to_container(cfg.model, resolve=True))
     ranks = init_ranks(typed.device)
     scoring = scoring_of(cfg.dataset)  # a parse rule no task knows fails here, before any model loads
     items = load_items(cfg.dataset, typed.limit)
@@ -141,10 +146,38 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     run_dir = ranks.broadcast(str(resolve_run_dir(typed, cfg.dataset.name, sweep_dir) if ranks.is_main else None))
     run_dir = Path(run_dir)
     check_resumable(run_dir, cfg)
-    ranks.barrier()
+    # One writer per run directory (per shard job of a sharded run): the main rank holds the lock
+    # until the run ends; every rank stops at once when it is held by another run.
+    lock = rundir.RunLock(run_dir, _lock_name(typed.shard)) if ranks.is_main else None
+    problem = None
     if ranks.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        try:
+            lock.acquire()
+            fingerprint = weights.fingerprint(OmegaConf.to_container(cfg.model, resolve=True))
+            weights.check_and_record(run_dir, fingerprint)  # resuming onto changed weights is refused
+            write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        except EvalkitError as exc:
+            problem = exc
+            lock.release()
+    failed = ranks.broadcast(str(problem) if problem else None)
+    if problem is not None:
+        raise problem
+    if failed:
+        raise RunDirError(failed)
+    try:
+        return _run_locked(cfg, typed, ranks, run_dir, scoring, items, generation, decoding)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _lock_name(shard) -> str:
+    return f"{outputs.SHARD_DIR}/{shards.file_stem(shard.index, shard.count)}.lock" if shard.count > 1 \
+        else rundir.LOCK_NAME
+
+
+def _run_locked(cfg: DictConfig, typed: Config, ranks, run_dir: Path, scoring, items: list[Item],
+                generation, decoding: DecodingMethod) -> Optional[Path]:
     ranks.barrier()
 
     done = outputs.completed_ids(run_dir)
@@ -281,6 +314,7 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
         "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
         "decoding": OmegaConf.to_container(cfg.decoding, resolve=True),
         **({"generation": generation} if generation else {}),
+        "weights": weights.recorded(run_dir),  # sha256 of every weight file loaded (evalkit.weights)
         "batch_size": typed.batch_size,
         "n_items": len(items),
         "n_errors": sum(1 for r in rows if r["error"]),
