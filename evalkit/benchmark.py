@@ -126,6 +126,10 @@ class Task:
         """A stripped model answer read under `rule` (None: the official one)."""
         return self.rules[self.rule(rule)](text if isinstance(text, str) else "")
 
+    def known_category(self, category: str) -> bool:
+        """Whether an imported row's category can be one of this task's (False refuses the file)."""
+        return True
+
     def check_item(self, item: Item) -> None:
         if self.answers is not None and item.answer not in self.answers:
             raise ValueError(f"item {item.id!r}: answer must be one of {self.answers} for task {self.name}, "

@@ -99,10 +99,12 @@ def check(target: Any, where: str) -> str:
 
 @contextmanager
 def without_cwd() -> Iterator[None]:
-    """sys.path without the current directory (python -m's first entry) for the imports inside."""
+    """sys.path without the current directory (python -m's first entry) for the imports inside,
+    and with the folder evalkit itself was imported from first (its sibling packages live there)."""
     cwd = os.path.realpath(os.getcwd())
+    home = str(Path(__file__).resolve().parents[1])
     saved = list(sys.path)
-    sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != cwd]
+    sys.path[:] = [home] + [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != cwd]
     try:
         yield
     finally:
