@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from evalkit import outputs, rundir, settings, shards, weights
+from evalkit import images, outputs, rundir, settings, shards, weights
 from evalkit.config import Config, validate, validate_decoding
 from evalkit.distributed import init_ranks
 from evalkit.benchmark import Benchmark, benchmark_class
@@ -192,6 +192,7 @@ def _run_locked(cfg: DictConfig, typed: Config, ranks, run_dir: Path, scoring, i
             len(ours), len(ours) - len(todo), len(todo), ranks.world_size, run_dir,
         )
 
+    images.MAX_PIXELS = typed.max_image_pixels  # read by load_image, here and in the forked workers
     started = time.perf_counter()
     model = _build(cfg.model, f"model.path={typed.model.path}", device=str(ranks.device), dtype=typed.dtype) if mine else None
     load_time = time.perf_counter() - started
