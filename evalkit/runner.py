@@ -14,6 +14,7 @@ yesno_logits, or any class the config names); the runner only plans, prepares an
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -26,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from evalkit.decoding.base import DecodeBatch, DecodingMethod
 from evalkit.images import image_size, load_image
 from evalkit.types import Item, Prediction
-from evalkit.workers import resolve_workers
+from evalkit.workers import die_with_parent, resolve_workers
 
 
 def estimate_lengths(items: Sequence[Item], model) -> list[int]:
@@ -213,6 +214,7 @@ def iterate_predictions(
         # Workers only decode and preprocess (deterministic); generation stays in this process.
         multiprocessing_context="fork" if num_workers else None,
         prefetch_factor=2 if num_workers else None,
+        worker_init_fn=functools.partial(die_with_parent, os.getpid()) if num_workers else None,
     )
     totals = {"generate_time_s": 0.0, "padded_positions": 0, "real_positions": 0, "n_batches": 0, "oom_splits": 0,
               "image_preps": 0, "vision_encodes": 0, "plan_s": round(plan_s, 4), "wait_s": 0.0,
