@@ -126,9 +126,17 @@ def _hydra_main(cfg: DictConfig) -> None:
     sweep_dir = Path(hydra_cfg.sweep.dir) / str(hydra_cfg.sweep.subdir) if multirun else None
     try:
         run(cfg, sweep_dir=sweep_dir)
-    except EvalkitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (EvalkitError, OSError) as exc:  # file-system faults too: one line naming the file and cause
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         sys.exit(2)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line: its message, or for a bare OSError the file and the cause."""
+    if isinstance(exc, OSError) and not isinstance(exc, EvalkitError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def main() -> None:

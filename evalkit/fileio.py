@@ -18,11 +18,22 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
+from evalkit.errors import EvalkitError
+
 TornTail = Literal["drop", "error"]
 
 
 class JsonlError(ValueError):
     """A JSON-lines file with a bad line; the message starts with `file:line`."""
+
+
+class WriteError(EvalkitError, OSError):
+    """A file evalkit could not write (read-only folder, full disk): names the file meant, not a
+    temporary one, and the cause."""
+
+
+def _write_error(path: Path, exc: OSError) -> WriteError:
+    return WriteError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def jsonl_values(text: str, source: Path | str, *, torn_tail: TornTail = "drop") -> Iterator[tuple[int, Any]]:
@@ -71,17 +82,26 @@ class JsonlAppender:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        cut_torn_tail(self.path)
-        self._file = open(self.path, "a", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            cut_torn_tail(self.path)
+            self._file = open(self.path, "a", encoding="utf-8")
+        except OSError as exc:
+            raise _write_error(self.path, exc) from exc
 
     def write(self, values: Iterable[Any]) -> None:
-        self._file.write("".join(json_line(v) for v in values))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write("".join(json_line(v) for v in values))
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:  # a full disk: what was written of this batch is a torn tail, cut on resume
+            raise _write_error(self.path, exc) from exc
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:  # the write that failed already said why
+            pass
 
     def __enter__(self) -> "JsonlAppender":
         return self
@@ -111,6 +131,8 @@ def write_atomic(path: Path | str, data: str | bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # the cause, about the file meant (not the temporary one)
+        raise _write_error(path, exc) from exc
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from evalkit.errors import EvalkitError
-from evalkit.fileio import JsonlAppender, read_jsonl, write_json_atomic, write_jsonl_atomic
+from evalkit.fileio import JsonlAppender, JsonlError, read_jsonl, write_json_atomic, write_jsonl_atomic
 from evalkit.types import Item, Prediction, PredictionRow
 
 SHARD_DIR = "shards"
@@ -56,6 +56,10 @@ def _jsonable(meta) -> dict:
     return json.loads(json.dumps(dict(meta), default=str))
 
 
+class DamagedShard(EvalkitError):
+    """A shard file with a bad line other than a torn tail, or one that cannot be read."""
+
+
 class ShardWriter:
     """Each rank appends its predictions to its own file, whole lines flushed per batch (a kill
     loses at most the batch in flight); a resumed run (any world size) appends to the file of its
@@ -76,7 +80,12 @@ class ShardWriter:
 def shard_rows(run_dir: Path) -> list[dict]:
     rows = []
     for shard in sorted((run_dir / SHARD_DIR).glob("*.jsonl")):
-        rows.extend(read_jsonl(shard))
+        try:
+            rows.extend(read_jsonl(shard))
+        except JsonlError as exc:  # not a torn tail (that is dropped): a damaged file
+            raise DamagedShard(f"{exc}; delete that line to resume (its item is generated again)") from None
+        except OSError as exc:
+            raise DamagedShard(f"cannot read {shard}: {exc.strerror or exc}") from None
     return rows
 
 
