@@ -55,7 +55,8 @@ def check_overrides(args: list[str]) -> str | None:
             values = o.sweep_iterator() if o.is_sweep_override() else [o.value()]
             for value in values:
                 if str(value) not in options:
-                    return f"unknown {head} option {value!r}; valid options: {', '.join(options)}"
+                    return (f"unknown {head} option {value!r}; valid options: {', '.join(options)}"
+                            + (CUSTOM_HINT.format(group=head) if head == "dataset" else ""))
         elif head in GROUPS:
             option = chosen.get(head)
             valid = _schema_fields(head, option if isinstance(option, str) else None)
@@ -77,6 +78,10 @@ def _nested_sections() -> dict[str, type]:
     return {f.name: f.default_factory for f in fields(Config)
             if f.name not in GROUPS and is_dataclass(getattr(f, "default_factory", None))}
 
+
+CUSTOM_HINT = ("; a {group} of your own: put its yaml in <dir>/{group}/ and pass "
+               "'hydra.searchpath=[file:///absolute/path/to/<dir>]', with its module importable "
+               "(PYTHONPATH=<folder holding it>)")
 
 MULTIRUN_UNDER_LAUNCHER = (
     "error: --multirun under accelerate launch / torchrun (WORLD_SIZE={world}) would run the whole sweep "

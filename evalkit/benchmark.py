@@ -220,7 +220,11 @@ def benchmark_class(target: str, where: Optional[str] = None) -> type[Benchmark]
     except trust.UntrustedTarget:
         raise
     except Exception as exc:
-        raise BenchmarkError(f"cannot import benchmark {target!r}: {exc}") from None
+        module = str(target).rpartition(".")[0]
+        hint = ("" if str(target).startswith(("evalkit.", "datasets_adapters.")) else
+                f"; a benchmark of your own must be importable: PYTHONPATH=<folder holding {module}> "
+                "(its yaml found with hydra.searchpath=[file:///absolute/path/to/conf])")
+        raise BenchmarkError(f"cannot import benchmark {target!r}: {exc}{hint}") from None
     if not (isinstance(cls, type) and issubclass(cls, Benchmark)):
         raise BenchmarkError(f"{target} is not an evalkit benchmark (a subclass of evalkit.benchmark.Benchmark)")
     return cls

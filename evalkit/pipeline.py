@@ -341,4 +341,16 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
     print(scores.format())
     print(f"\n{len(items)} items ({resumed} resumed), {summary['n_errors']} errors, "
           f"{summary['items_per_s']} items/s on {len(all_stats)} process(es) -> {run_dir}")
+    if summary["n_errors"]:
+        print(error_digest(rows, run_dir))
     return run_dir
+
+
+def error_digest(rows: list[dict], run_dir: Path, shown: int = 5) -> str:
+    """The first error rows (id: reason) and where the whole list is."""
+    errors = [r for r in rows if r["error"]]
+    lines = [f"{len(errors)} item(s) have no answer (error rows, scored as wrong); the first {min(shown, len(errors))}:"]
+    lines += [f"  {r['id']}: {str(r['error']).splitlines()[0][:200]}" for r in errors[:shown]]
+    lines.append(f"all of them: the rows of {run_dir / 'predictions.jsonl'} whose \"error\" is set "
+                 f"(jq -c 'select(.error)' {run_dir / 'predictions.jsonl'})")
+    return "\n".join(lines)

@@ -126,3 +126,26 @@ def test_merge_repair_keeps_the_first_copy(tiny_checkpoints, yesno_file, tmp_pat
     assert "1 duplicated" in capsys.readouterr().out
     merged = {json.loads(line)["id"]: json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()}
     assert len(merged) == 4 and merged[rows[1]["id"]]["text"] == rows[1]["text"]
+
+
+def test_error_rows_are_named_at_the_end_of_a_run(tiny_checkpoints, yesno_file, tmp_path, capsys):
+    rows = [json.loads(line) for line in yesno_file.read_text().splitlines()][:3]
+    rows[1]["image"] = "images/missing.png"
+    data = tmp_path / "q.jsonl"
+    data.write_text("".join(json.dumps(dict(r, image=str(yesno_file.parent / r["image"]))) + "\n" for r in rows))
+    out = tmp_path / "run"
+    run(_cfg(*_overrides(tiny_checkpoints["llava15"], data, out)))
+    printed = capsys.readouterr().out
+    assert f"1 item(s) have no answer" in printed
+    assert f"  {rows[1]['id']}: FileNotFoundError" in printed and str(out / "predictions.jsonl") in printed
+
+
+def test_unknown_benchmark_hints_at_searchpath_and_pythonpath():
+    from evalkit.__main__ import check_overrides
+    from evalkit.benchmark import BenchmarkError, benchmark_class
+
+    message = check_overrides(["dataset=my_bench"])
+    assert "unknown dataset option 'my_bench'" in message and "hydra.searchpath=[file://" in message
+    assert "PYTHONPATH" in message
+    with pytest.raises(BenchmarkError, match="PYTHONPATH=<folder holding my_module>.*file://"):
+        benchmark_class("my_module.MyBench")
