@@ -4,8 +4,9 @@ A run directory's `config.yaml` (and an imported run's summary.json) names class
 Rescoring, reports and `python -m evalkit.merge` read run directories that someone else may have
 written (a shared results folder), so a name found there is imported only when it resolves to
 evalkit's own packages (`evalkit`, `datasets_adapters`) or to a module the user named themselves:
-`--trust MODULE` on the command line, or `--trust DIR` for a config folder of their own (the one
-they pass as `hydra.searchpath=[file://DIR]`: every `_target_` in its yaml files). The current
+`--trust MODULE` on the command line (or `EVALKIT_TRUST=MODULE[:...]`), or `--trust DIR` for a
+config folder of their own (the one they pass as `hydra.searchpath=[file://DIR]`: every
+`_target_` in its yaml files). The current
 directory is never an import source for such a name (`python -m` puts it first on sys.path, so a
 planted module beside a results folder would otherwise run), and nothing is built from a
 `_target_` here: callers check the class before they instantiate it.
@@ -35,8 +36,10 @@ class UntrustedTarget(EvalkitError):
 
 def trust(names: Iterable[str]) -> None:
     """Trust modules the user named: a dotted module name, or a config folder whose yaml files'
-    `_target_` modules are trusted (the folder of a `hydra.searchpath=[file://DIR]`)."""
-    for name in names:
+    `_target_` modules are trusted (the folder of a `hydra.searchpath=[file://DIR]`); also those
+    of the `EVALKIT_TRUST` environment variable (os.pathsep-separated)."""
+    from_env = [n for n in os.environ.get("EVALKIT_TRUST", "").split(os.pathsep) if n.strip()]
+    for name in [*from_env, *names]:
         path = Path(name).expanduser()
         if path.is_dir():
             _trusted.update(_targets_in(path))
