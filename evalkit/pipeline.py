@@ -149,6 +149,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     # One writer per run directory (per shard job of a sharded run): the main rank holds the lock
     # until the run ends; every rank stops at once when it is held by another run.
     lock = rundir.RunLock(run_dir, _lock_name(typed.shard)) if ranks.is_main else None
+    created = ranks.is_main and not run_dir.exists()
     problem = None
     if ranks.is_main:
         try:
@@ -166,6 +167,11 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
         raise RunDirError(failed)
     try:
         return _run_locked(cfg, typed, ranks, run_dir, scoring, items, generation, decoding)
+    except BaseException:
+        if created:  # e.g. the model failed to load: no orphan directory of a run that never began
+            lock.release()
+            rundir.remove_if_unused(run_dir)
+        raise
     finally:
         if lock is not None:
             lock.release()

@@ -144,6 +144,21 @@ class RunLock:
         self.release()
 
 
+STARTED_FILES = frozenset({"config.yaml", "weights.json", LOCK_NAME})
+
+
+def remove_if_unused(run_dir: Path) -> bool:
+    """Remove a run directory this run created that holds nothing but what starting it wrote
+    (a model that failed to load leaves no orphan directory); True if removed."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or any(p.name not in STARTED_FILES for p in run_dir.iterdir()):
+        return False
+    for path in run_dir.iterdir():
+        path.unlink(missing_ok=True)
+    run_dir.rmdir()
+    return True
+
+
 def repair_duplicates(shard_dir: Path) -> int:
     """Keep the first row of every item across the shard files (in file order), drop later
     copies; returns how many were dropped."""

@@ -149,3 +149,14 @@ def test_unknown_benchmark_hints_at_searchpath_and_pythonpath():
     assert "PYTHONPATH" in message
     with pytest.raises(BenchmarkError, match="PYTHONPATH=<folder holding my_module>.*file://"):
         benchmark_class("my_module.MyBench")
+
+
+def test_a_model_that_fails_to_load_leaves_no_run_directory(yesno_file, tmp_path):
+    empty = tmp_path / "not_a_checkpoint"
+    empty.mkdir()
+    out = tmp_path / "run"
+    from evalkit.pipeline import BuildError
+
+    with pytest.raises(BuildError, match="not_a_checkpoint"):
+        run(_cfg(*_overrides(empty, yesno_file, out)))
+    assert not out.exists()
