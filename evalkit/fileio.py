@@ -1,6 +1,6 @@
 """The one way evalkit reads JSON lines and writes files, so every reader treats a damaged file alike.
 
-- `read_jsonl` / `jsonl_values`: a torn last line (a kill mid-write: the writer appends whole lines,
+- `read_jsonl` / `jsonl_values`: a line over `MAX_LINE_CHARS` is refused before it is parsed; a torn last line (a kill mid-write: the writer appends whole lines,
   so only the last one can be cut) is dropped with a RuntimeWarning, or refused with
   `torn_tail="error"` for files no evalkit process appends to (datasets); a bad line anywhere
   else is always a `JsonlError` naming `file:line`.
@@ -21,6 +21,9 @@ from typing import Any, Iterable, Iterator, Literal
 from evalkit.errors import EvalkitError
 
 TornTail = Literal["drop", "error"]
+# A line longer than this is refused (JsonlError naming file:line) before it is parsed: one
+# 200 MB line is a broken or hostile file, and parsing it can take many times its size in memory.
+MAX_LINE_CHARS = 16 << 20
 
 
 class JsonlError(ValueError):
@@ -45,6 +48,9 @@ def jsonl_values(text: str, source: Path | str, *, torn_tail: TornTail = "drop")
     for n, line in enumerate(lines):
         if not line.strip():
             continue
+        if len(line) > MAX_LINE_CHARS:
+            raise JsonlError(f"{source}:{n + 1}: line of {len(line)} characters is over the limit of "
+                             f"{MAX_LINE_CHARS} (evalkit.fileio.MAX_LINE_CHARS); refusing it")
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:

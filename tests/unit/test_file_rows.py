@@ -67,3 +67,12 @@ def test_an_over_long_line_is_refused_with_its_row(tmp_path, monkeypatch):
     csv_path.write_text("id,image,question,answer\n1,a.png,Is it red?,yes\n2,a.png," + "x" * 5000 + ",no\n")
     with pytest.raises(DatasetError, match="row 2"):
         YesNoFileDataset(str(csv_path)).load()
+
+
+def test_every_jsonl_reader_refuses_an_over_long_line(tmp_path, monkeypatch):
+    from evalkit import fileio
+
+    monkeypatch.setattr(fileio, "MAX_LINE_CHARS", 100)
+    path = _jsonl(tmp_path, [{"id": "a"}, {"id": "b", "text": "x" * 500}], name="predictions.jsonl")
+    with pytest.raises(fileio.JsonlError, match=r"predictions.jsonl:2: line of \d+ characters is over the limit"):
+        fileio.read_jsonl(path)
