@@ -42,10 +42,12 @@ def test_own_benchmark_runs_scores_and_reports(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert [r["task"] for r in rows] == ["count"] * 6 and all(r["answer"] in "12345" for r in rows)
 
-    # Generate once, score many: the rescoring CLI and the report find the benchmark in config.yaml.
-    run(["evalkit.score", str(out)], cwd=tmp_path, pythonpath=DOTS)
+    # Generate once, score many: the rescoring CLI and the report find the benchmark in config.yaml
+    # and import it because the user names the module (a run directory alone never makes them).
+    run(["evalkit.score", str(out), "--trust", "dots"], cwd=tmp_path, pythonpath=DOTS)
     assert pd.read_csv(out / "metrics.csv").equals(metrics)
-    run(["evalkit.report", str(out), "--out", str(tmp_path / "report")], cwd=tmp_path, pythonpath=DOTS)
+    run(["evalkit.report", str(out), "--out", str(tmp_path / "report"), "--trust", str(DOTS / "conf")], cwd=tmp_path,
+        pythonpath=DOTS)
     board = pd.read_csv(tmp_path / "report" / "leaderboard.csv")
     assert "count_accuracy" in board.columns
     # The tiny model answers yes/no, so no count is read and the MAE is undefined: shown as such,
