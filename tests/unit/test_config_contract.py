@@ -72,7 +72,7 @@ def test_model_contract_names_and_paths():
     "overrides,message",
     [
         (["model=llava16", "model.vision_feature_select_strategy=full"], "cannot work with family=llava16"),
-        (["model.prompt=chatml"], "llava_eval, hf_chat, mistral_inst"),
+        (["model.prompt=chatml"], "llava_eval, mistral_inst, hf_chat"),
         (["model=llava15", "model.image_grid_pinpoints=[[336,672]]"], "llava16 (anyres) only"),
         (["model=llava16", "model.image_grid_pinpoints=[[300,672]]"], "multiples of the 14 px"),
         (["model.vision_feature_layer=abc"], "int or a list of ints"),
