@@ -313,6 +313,16 @@ def option_keys(group: str, option: str, extra_dirs: Sequence[Path] = ()) -> Opt
         return None
 
 
+def option_node(group: str, option: str) -> dict:
+    """One group option as a run composes it (its yaml over its schema), as a plain dict."""
+    from hydra import compose, initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        cfg = compose(config_name="config", overrides=[f"{group}={option}"])
+    return OmegaConf.to_container(cfg[group], resolve=True)
+
+
 def conf_dir() -> Path:
     """`conf/` beside the package in a source checkout / editable install, or inside it when installed."""
     for candidate in (PACKAGE_DIR.parent / "conf", PACKAGE_DIR / "conf"):
