@@ -52,10 +52,6 @@ class YesNoTask(Task):
         return TaskResult(M.binary_metrics(rows, ["category"]))
 
 
-def is_yesno(tasks: Sequence[Task]) -> bool:
-    return bool(tasks) and all(isinstance(task, YesNoTask) for task in tasks)
-
-
 def yesno_tasks(tasks: Sequence[Task]) -> list[Task]:
     """The yes/no tasks among `tasks` (a benchmark may mix them with caption tasks: shapes describe)."""
     return [task for task in tasks if isinstance(task, YesNoTask)]
