@@ -215,7 +215,7 @@ def _declared_schemas(package_name: str, base: type) -> dict[str, type]:
 def dataset_schemas() -> dict[str, type]:
     """The shipped benchmarks' schemas by name (`/schema/dataset/<name>`): each benchmark class
     declares its `schema` (a DatasetConfig subclass) in its own module. A benchmark of your own
-    needs none (its constructor's arguments are its keys) or registers one in Hydra's ConfigStore."""
+    needs none (its constructor's arguments are its keys) or declares one the same way."""
     from evalkit.benchmark import Benchmark
 
     return _declared_schemas(BENCHMARK_PACKAGE, Benchmark)
@@ -231,8 +231,11 @@ def decoding_schemas() -> dict[str, type]:
 
 
 def schemas(group: str) -> dict[str, type]:
-    return {"model": lambda: MODEL_SCHEMAS, "dataset": dataset_schemas, "decoding": decoding_schemas}.get(
-        group, dict)()
+    if group == "model":
+        return MODEL_SCHEMAS
+    if group == "dataset":
+        return dataset_schemas()
+    return decoding_schemas() if group == "decoding" else {}
 
 
 def build_settings(schema: type, section: str, values: Mapping[str, Any]):
@@ -351,7 +354,8 @@ def validate_decoding(node):
         node = OmegaConf.create(node)
     target = node.get("_target_")
     if not target:
-        raise ConfigError("decoding: no _target_; a conf/decoding/<name>.yaml names its DecodingMethod class")
+        raise ConfigError("decoding: no _target_; a conf/decoding/<name>.yaml names its DecodingMethod class "
+                          "(its schema's _target_, or its own)")
     cls = method_class(target)
     try:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls.schema), node))
