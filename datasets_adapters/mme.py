@@ -24,7 +24,7 @@ from datasets_adapters.mme_metrics import (MME_COGNITION, MME_PERCEPTION, mme_su
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError, check_choice
-from evalkit.scoring.yesno import BINARY_FORMATS, YesNoTask
+from evalkit.tasks.yesno import BINARY_FORMATS, YesNoTask
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
