@@ -140,3 +140,39 @@ def write_gqa(root: Path) -> dict:
     jsonl(files["llava"], llava)
     write_images(root / "data" / "images", sorted({r["image"] for r in llava}))
     return files
+
+
+VIZWIZ = [  # (question, answer_type, ten answers)
+    ("What is this?", "other", ["soup"] * 4 + ["can of soup"] * 3 + ["unanswerable"] * 3),
+    ("What color is this shirt?", "other", ["blue"] * 6 + ["Blue."] * 2 + ["navy"] * 2),
+    ("Is the light on?", "yes/no", ["yes"] * 8 + ["no"] * 2),
+    ("How many pills are left?", "number", ["3"] * 5 + ["three"] * 3 + ["unanswerable"] * 2),
+    ("What does this say?", "unanswerable", ["unanswerable"] * 9 + ["unsuitable"]),
+    ("What is the expiration date?", "unanswerable", ["unanswerable"] * 6 + ["unsuitable image"] * 4),
+    ("What kind of tea is this?", "other", ["green tea"] * 5 + ["green"] * 5),
+]
+VIZWIZ_PREDICTIONS = [
+    ["Soup", "blue", "Yes", "3", "Unanswerable", "unanswerable.", "green tea"],
+    ["a can of soup", "Navy blue", "no", "Three.", "unsuitable", "Expired", "Green."],
+]
+VIZWIZ_PROMPT = ("\nWhen the provided information is insufficient, respond with 'Unanswerable'."
+                 "\nAnswer the question using a single word or phrase.")
+
+
+def write_vizwiz(root: Path, split: str = "val") -> dict:
+    """VizWiz's <split>.json (answers and answer types; test: questions only) and a LLaVA jsonl of it."""
+    records, llava = [], []
+    for n, (question, answer_type, answers) in enumerate(VIZWIZ):
+        image = f"VizWiz_{split}_{n:08d}.jpg"
+        record = {"image": image, "question": question}
+        if split != "test":
+            record.update(answers=[{"answer": a, "answer_confidence": "yes"} for a in answers],
+                          answer_type=answer_type, answerable=int(answer_type != "unanswerable"))
+        records.append(record)
+        llava.append({"question_id": n, "image": image, "text": question + VIZWIZ_PROMPT})
+    root.mkdir(parents=True, exist_ok=True)
+    files = {"annotations": root / f"{split}.json", "llava": root / f"llava_{split}.jsonl"}
+    files["annotations"].write_text(json.dumps(records))
+    jsonl(files["llava"], llava)
+    write_images(root / split, [r["image"] for r in records])
+    return files
