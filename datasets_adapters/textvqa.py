@@ -5,7 +5,8 @@ required), `llava_textvqa_val_v051_ocr.jsonl` (LLaVA's prompts: the question, "R
 and the image's OCR tokens, LLaVA's suffix; optional) and `train_images/`. Without LLaVA's file the
 same prompt is built from the OCR tokens of the val json records (`ocr_tokens`), or of
 `dataset.ocr_file` (TextVQA's Rosetta OCR json) when the records lack them; `dataset.ocr_tokens=false`
-asks the plain question.
+asks the plain question. `dataset.path=lmms-lab/textvqa` (or a local copy) reads the same fields
+and images through `datasets` instead.
 
 Scored as LLaVA's llava/eval/eval_textvqa.py: each answer is joined to its annotation by (image id,
 lower-cased question) — the last annotation wins where two share both, as its dict does — and scored
@@ -19,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from datasets_adapters.vqa_common import check_images, llava_question, read_json, read_records, require, unique_ids
+from datasets_adapters.hub import image_ref as encoded_image
+from datasets_adapters.vqa_common import (check_images, hub_rows, is_hub_source, llava_question, read_json,
+                                          read_records, require, unique_ids)
 from evalkit.benchmark import Benchmark, ImportRules
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
@@ -35,7 +38,7 @@ OCR_PREFIX = "Reference OCR token: "
 class TextVQADatasetConfig(DatasetConfig):
     _target_: str = "datasets_adapters.textvqa.TextVQADataset"
     name: str = "textvqa"
-    path: str = "playground/data/eval/textvqa"  # LLaVA's folder
+    path: str = "playground/data/eval/textvqa"  # LLaVA's folder, or lmms-lab/textvqa (hub id or a local copy)
     annotations: Optional[str] = None  # default: <path>/TextVQA_0.5.1_val.json
     questions: Optional[str] = None  # LLaVA's prompt file; default: <path>/llava_textvqa_val_v051_ocr.jsonl if there
     image_dir: Optional[str] = None  # default: <path>/train_images (val images are in the train folder)
@@ -86,8 +89,11 @@ def ocr_prompt(question: str, tokens: Sequence[str], suffix: str) -> str:
     return question + suffix
 
 
-def item_of(annotation: dict, prompt: str, image: str, image_dir: Optional[Path], item_id: str) -> Item:
-    return Item(id=item_id, image=str(image_dir / image) if image_dir else image, question=annotation["question"],
+def item_of(annotation: dict, prompt: str, image: str, image_dir: Optional[Path], item_id: str,
+            image_ref: Any = None) -> Item:
+    """An item of one annotation; `image` names the file, `image_ref` (HF rows) is the encoded image."""
+    source = image_ref if image_ref is not None else str(image_dir / image) if image_dir else image
+    return Item(id=item_id, image=source, question=annotation["question"],
                 answer=most_common_answer(annotation["answers"]), category=str(annotation.get("set_name", "val")),
                 group=str(annotation["image_id"]), task="textvqa", prompt_question=prompt,
                 meta={"question_id": annotation["question_id"], "image_id": annotation["image_id"], "image": image,
@@ -141,6 +147,12 @@ class TextVQADataset(Benchmark):
                  ocr_tokens: bool = _DEFAULTS.ocr_tokens, ocr_file: Optional[str] = _DEFAULTS.ocr_file,
                  question_suffix: str = _DEFAULTS.question_suffix):
         self.path = Path(path).expanduser()
+        self.ocr_tokens = ocr_tokens
+        self.question_suffix = question_suffix
+        self.hub = annotations is None and questions is None and is_hub_source(path)
+        if self.hub:  # lmms-lab/textvqa: the val json's fields and the image in one table
+            self.hub_path = path
+            return
         self.annotations = Path(annotations).expanduser() if annotations else self.path / ANNOTATIONS
         if not self.annotations.is_file():
             raise DatasetError(f"dataset.annotations: no such file {self.annotations} (TextVQA's {ANNOTATIONS})")
@@ -152,13 +164,21 @@ class TextVQADataset(Benchmark):
         self.image_dir = Path(image_dir).expanduser() if image_dir else self.path / "train_images"
         if not self.image_dir.is_dir():
             raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (TextVQA's train_images)")
-        self.ocr_tokens = ocr_tokens
         self.ocr_file = Path(ocr_file).expanduser() if ocr_file else None
         if self.ocr_file is not None and not self.ocr_file.is_file():
             raise DatasetError(f"dataset.ocr_file={ocr_file}: no such file")
-        self.question_suffix = question_suffix
 
     def load(self) -> list[Item]:
+        if self.hub:
+            rows = hub_rows(self.hub_path, "validation", "textvqa",
+                            ("question_id", "image_id", "question", "answers", "image"), ("ocr_tokens", "set_name"))
+            for r in rows:
+                if not isinstance(r["answers"], list) or len(r["answers"]) != 10:
+                    raise DatasetError(f"{self.hub_path}: question_id {r['question_id']}: 'answers' must list the 10 "
+                                       "human answers")
+            return unique_ids([item_of(r, ocr_prompt(r["question"], (r.get("ocr_tokens") or ()) if self.ocr_tokens
+                                                     else (), self.question_suffix), f"{r['image_id']}.jpg", None,
+                                       str(r["question_id"]), encoded_image(r["image"])) for r in rows], self.hub_path)
         table = load_annotations(self.annotations)
         items = self._from_llava_file(table) if self.questions else self._from_annotations(table)
         check_images(self.image_dir, [i.meta["image"] for i in items], str(self.questions or self.annotations))

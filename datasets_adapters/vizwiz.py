@@ -4,6 +4,7 @@
 Sources in LLaVA's `playground/data/eval/vizwiz` layout: `llava_test.jsonl` (LLaVA's test prompts:
 question, LLaVA's unanswerable instruction, its suffix) with `test/`; for val, VizWiz's `val.json`
 (or `Annotations/val.json`) with `val/`. Prompts built from VizWiz's json add the same two lines.
+`dataset.path=lmms-lab/VizWiz-VQA` (or a local copy) reads its val / test rows through `datasets`.
 
 val is scored here: VQA accuracy (the VQA API's vqaEval.py) of the answer LLaVA's
 convert_vizwiz_for_submission.py would upload (EvalAI's processor), "unanswerable" an answer like any
@@ -20,8 +21,9 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.vqa_common import (check_images, import_rows, llava_question, most_common, read_answers,
-                                          read_json, read_records, require, unique_ids)
+from datasets_adapters.hub import image_ref as encoded_image
+from datasets_adapters.vqa_common import (check_images, hub_rows, import_rows, is_hub_source, llava_question,
+                                          most_common, read_answers, read_json, read_records, require, unique_ids)
 from evalkit.benchmark import Benchmark, ImportRules
 from evalkit.config import DatasetConfig, check_choice
 from evalkit.errors import DatasetError, EvalkitError
@@ -37,7 +39,7 @@ SPLITS = ("val", "test")
 class VizWizDatasetConfig(DatasetConfig):
     _target_: str = "datasets_adapters.vizwiz.VizWizDataset"
     name: str = "vizwiz"
-    path: str = "playground/data/eval/vizwiz"  # LLaVA's folder
+    path: str = "playground/data/eval/vizwiz"  # LLaVA's folder, or lmms-lab/VizWiz-VQA (hub id or a local copy)
     split: str = "val"  # val (scored here) | test (upload file via --submission)
     questions: Optional[str] = None  # LLaVA's jsonl (test: <path>/llava_test.jsonl) or VizWiz's <split>.json
     image_dir: Optional[str] = None  # default: <path>/<split>
@@ -139,6 +141,11 @@ class VizWizDataset(Benchmark):
             raise DatasetError(f"dataset.split={split!r} is not valid; choose one of {', '.join(SPLITS)}")
         self.path = Path(path).expanduser()
         self.split = split
+        self.question_suffix = question_suffix
+        self.hub = questions is None and is_hub_source(path)
+        if self.hub:
+            self.hub_path = path
+            return
         candidates = [self.path / "llava_test.jsonl"] if split == "test" else []
         candidates += [self.path / f"{split}.json", self.path / "Annotations" / f"{split}.json"]
         self.questions = Path(questions).expanduser() if questions else next(
@@ -149,11 +156,26 @@ class VizWizDataset(Benchmark):
         self.image_dir = Path(image_dir).expanduser() if image_dir else self.path / split
         if not self.image_dir.is_dir():
             raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (VizWiz's {split} images)")
-        self.question_suffix = question_suffix
 
     def load(self) -> list[Item]:
+        if self.hub:
+            return self._hub_items()
         items = load_vizwiz(self.questions, self.question_suffix)
         if self.split == "val" and not any(i.meta["answers"] for i in items):
             raise DatasetError(f"{self.questions}: val questions without answers; give VizWiz's val.json")
         check_images(self.image_dir, [i.meta["image"] for i in items], str(self.questions))
         return [Item(**{**i.__dict__, "image": str(self.image_dir / i.meta["image"])}) for i in items]
+
+    def _hub_items(self) -> list[Item]:
+        """lmms-lab/VizWiz-VQA: question_id (the image's stem), question, answers (strings), image."""
+        rows = hub_rows(self.hub_path, self.split, "VizWiz-VQA", ("question_id", "question", "image"),
+                        ("answers", "answer_type", "category"))
+        items = []
+        for n, r in enumerate(rows):
+            answers = [str(a) for a in r.get("answers") or []]
+            item = _item(n, f"{r['question_id']}.jpg", str(r["question"]), str(r["question"]) + self.question_suffix,
+                         r.get("answer_type") or r.get("category"), answers)
+            items.append(Item(**{**item.__dict__, "image": encoded_image(r["image"])}))
+        if self.split == "val" and not any(i.meta["answers"] for i in items):
+            raise DatasetError(f"{self.hub_path}: the val rows have no answers")
+        return unique_ids(items, self.hub_path)

@@ -173,3 +173,34 @@ def import_rows(items: Sequence[Item], answers: dict[Any, Answer], path: Path | 
                      "category": item.category, "group": item.group, "prediction": answer.text,
                      "prompt": answer.prompt, "meta": meta})
     return rows
+
+
+# ------------------------------------------------------------------------------ lmms-lab datasets
+
+def is_hub_source(path: str) -> bool:
+    """A hub id (lmms-lab/VQAv2) or a local copy of a `datasets` dataset, rather than LLaVA's folder."""
+    from datasets_adapters.hub import looks_like_hub_id
+
+    local = Path(path).expanduser()
+    if local.exists():
+        return local.is_file() and local.suffix == ".parquet" or local.is_dir() and (
+            (local / "dataset_dict.json").is_file() or (local / "state.json").is_file()
+            or any(local.glob("datasets--*")) or (local / "snapshots").is_dir() or any(local.rglob("*.parquet")))
+    return looks_like_hub_id(path)
+
+
+def hub_rows(path: str, split: str, repo_hint: str, columns: Sequence[str], optional: Sequence[str] = ()) -> list[dict]:
+    """Rows of the lmms-lab dataset (hub id, honouring HF_DATASETS_OFFLINE and the cache, or a local
+    copy), images left encoded; a missing column fails naming the table and what it has."""
+    from datasets_adapters.hub import filter_rows, hf_tables
+
+    rows: list[dict] = []
+    for label, table in hf_tables(path, hub_split=split, repo_hint=repo_hint):
+        missing = [c for c in columns if c not in table.column_names]
+        if missing:
+            raise DatasetError(f"{label}: missing column(s) {', '.join(missing)} for {repo_hint}; found "
+                               f"{', '.join(table.column_names)}")
+        rows += filter_rows(table, "", None, [*columns, *optional])
+    if not rows:
+        raise DatasetError(f"dataset.path={path}: no rows")
+    return rows

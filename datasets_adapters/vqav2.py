@@ -5,7 +5,9 @@ Sources, in LLaVA's `playground/data/eval/vqav2` layout or given one by one:
   LLaVA's suffix) or the official `v2_OpenEnded_mscoco_<split>_questions.json`;
 - annotations (splits with answers, e.g. val2014): the official `v2_mscoco_<split>_annotations.json`
   (ten answers, question_type, answer_type, multiple_choice_answer);
-- images: `<split>/` (test-dev2015 lives in `test2015/`), or `dataset.image_dir`.
+- images: `<split>/` (test-dev2015 lives in `test2015/`), or `dataset.image_dir`;
+- or the lmms-lab/VQAv2 dataset (`dataset.path=lmms-lab/VQAv2 dataset.split=validation|testdev|test`,
+  through `datasets`: the hub cache and HF_DATASETS_OFFLINE are honoured; a local copy works too).
 
 Splits with annotations are scored here exactly as the VQA API's vqaEval.py scores the answers LLaVA's
 convert_vqav2_for_submission.py would upload (EvalAI's processor, then VQA accuracy; `--rule raw`
@@ -24,8 +26,9 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.vqa_common import (check_images, import_rows, llava_question, read_answers, read_json,
-                                          read_records, require, unique_ids)
+from datasets_adapters.hub import image_ref
+from datasets_adapters.vqa_common import (check_images, hub_rows, import_rows, is_hub_source, llava_question,
+                                          read_answers, read_json, read_records, require, unique_ids)
 from evalkit.benchmark import Benchmark, ImportRules
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError, EvalkitError
@@ -37,8 +40,10 @@ from evalkit.types import Item
 class VQAv2DatasetConfig(DatasetConfig):
     _target_: str = "datasets_adapters.vqav2.VQAv2Dataset"
     name: str = "vqav2"
-    path: str = "playground/data/eval/vqav2"  # LLaVA's folder (question files, images, annotations)
-    split: str = "test-dev2015"  # test-dev2015 | test2015 | val2014 | train2014 | any split whose files are there
+    # LLaVA's folder (question files, images, annotations), or lmms-lab/VQAv2 (hub id or a local copy)
+    path: str = "playground/data/eval/vqav2"
+    # test-dev2015 | test2015 | val2014 | any split whose files are there; lmms-lab/VQAv2: validation | testdev | test
+    split: str = "test-dev2015"
     questions: Optional[str] = None  # a question file (LLaVA jsonl or official json); default: found in path
     annotations: Optional[str] = None  # the official annotations json; default: found in path (if any)
     image_dir: Optional[str] = None  # default: <path>/<split> (test-dev2015: test2015)
@@ -181,6 +186,10 @@ class VQAv2Dataset(Benchmark):
         self.path = Path(path).expanduser()
         self.split = split
         self.question_suffix = question_suffix
+        self.hub = questions is None and is_hub_source(path)
+        if self.hub:
+            self.hub_path = path
+            return
         self.questions = Path(questions).expanduser() if questions else find_file(
             self.path, [f"llava_vqav2_mscoco_{split}.jsonl", f"v2_OpenEnded_mscoco_{split}_questions.json"])
         if self.questions is None or not self.questions.is_file():
@@ -196,8 +205,27 @@ class VQAv2Dataset(Benchmark):
             raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (the {split} images)")
 
     def load(self) -> list[Item]:
+        if self.hub:
+            return self._hub_items()
         questions = load_questions(self.questions, self.split)
         annotations = load_annotations(self.annotations) if self.annotations else None
         items = build_items(questions, annotations, self.image_dir, self.question_suffix, str(self.questions))
         check_images(self.image_dir, [i.meta["image"] for i in items], str(self.questions))
         return items
+
+    def _hub_items(self) -> list[Item]:
+        """lmms-lab/VQAv2 rows: the official annotation fields beside the image (test splits: no answers)."""
+        rows = hub_rows(self.hub_path, self.split, "VQAv2", ("question_id", "question", "image"),
+                        ("image_id", "answers", "answer_type", "question_type", "multiple_choice_answer"))
+        items = []
+        for r in rows:
+            answers = [a["answer"] for a in r.get("answers") or [] if isinstance(a, dict)]
+            meta = {"question_id": r["question_id"], "image": str(r.get("image_id", "")), "answers": answers}
+            if answers:
+                meta.update(question_type=r.get("question_type"), answer_type=r.get("answer_type"))
+            items.append(Item(id=str(r["question_id"]), image=image_ref(r["image"]), question=r["question"],
+                              answer=str(r.get("multiple_choice_answer") or "") if answers else "",
+                              category=str(r.get("answer_type") or "") if answers else "",
+                              group=str(r.get("image_id", "")), task="vqav2",
+                              prompt_question=r["question"] + self.question_suffix, meta=meta))
+        return unique_ids(items, self.hub_path)
