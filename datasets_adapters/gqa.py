@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional
 
-from datasets_adapters.vqa_common import (check_images, import_rows, llava_question, read_answers, read_json,
+from datasets_adapters.vqa_common import (answer_import, check_images, import_rows, read_answers, read_json,
                                           read_records, require, unique_ids)
 from evalkit.benchmark import Benchmark, ImportRules
 from evalkit.config import DatasetConfig
@@ -108,7 +108,7 @@ GQA = ShortAnswerTask("gqa", scoring="exact", official_rule="gqa", rules=("gqa",
                       breakdowns=("structural", "semantic"),
                       note="gqa: exact match as GQA's eval.py after LLaVA's convert_gqa_for_eval.py",
                       imports=ImportRules(own_format="gqa answers (LLaVA jsonl, GQA predictions, lmms-eval samples)",
-                                          own_rows=_own_rows))
+                                          own_rows=answer_import(_own_rows)))
 
 
 class GQADataset(Benchmark):

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from datasets_adapters.hub import image_ref as encoded_image
-from datasets_adapters.vqa_common import (check_images, hub_rows, is_hub_source, llava_question, read_json,
-                                          read_records, require, unique_ids)
+from datasets_adapters.vqa_common import (answer_import, check_images, hub_rows, import_rows, is_hub_source,
+                                          llava_question, most_common, read_answers, read_json, read_records, require,
+                                          unique_ids)
 from evalkit.benchmark import Benchmark, ImportRules
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
@@ -101,8 +102,6 @@ def item_of(annotation: dict, prompt: str, image: str, image_dir: Optional[Path]
 
 
 def most_common_answer(answers: Sequence[str]) -> str:
-    from datasets_adapters.vqa_common import most_common
-
     return most_common([str(a) for a in answers])
 
 
@@ -111,10 +110,10 @@ def _own_rows(records, questions, path, annotations=None):
     if annotations is None:
         raise DatasetError(f"{path}: TextVQA answers are scored against --annotations {ANNOTATIONS}")
     table = load_annotations(Path(annotations))
+    if records and {"id", "task", "answer"} <= set(records[0]):
+        return None  # evalkit's predictions.jsonl: the generic importer
     rows = []
     if records and "doc" in records[0]:
-        from datasets_adapters.vqa_common import import_rows, read_answers
-
         answers, _ = read_answers(records, path)
         items = [item_of(a, a["question"], f"{a['image_id']}.jpg", None, str(a["question_id"])) for a in table]
         return import_rows(items, answers, path)
@@ -135,7 +134,7 @@ def _own_rows(records, questions, path, annotations=None):
 
 TEXTVQA = ShortAnswerTask("textvqa", scoring="m4c", official_rule="raw", rules=("raw",),
                           imports=ImportRules(own_format="textvqa answers (LLaVA jsonl, lmms-eval samples)",
-                                              own_rows=_own_rows))
+                                              own_rows=answer_import(_own_rows)))
 
 
 class TextVQADataset(Benchmark):

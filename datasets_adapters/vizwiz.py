@@ -22,8 +22,9 @@ import pandas as pd
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.hub import image_ref as encoded_image
-from datasets_adapters.vqa_common import (check_images, hub_rows, import_rows, is_hub_source, llava_question,
-                                          most_common, read_answers, read_json, read_records, require, unique_ids)
+from datasets_adapters.vqa_common import (answer_import, check_images, hub_rows, import_rows, is_hub_source,
+                                          llava_question, most_common, read_answers, read_json, read_records,
+                                          require, unique_ids)
 from evalkit.benchmark import Benchmark, ImportRules
 from evalkit.config import DatasetConfig, check_choice
 from evalkit.errors import DatasetError, EvalkitError
@@ -127,7 +128,7 @@ VIZWIZ = VizWizTask("vizwiz", scoring="vqa", official_rule="evalai", category="a
                     note="vizwiz: VQA accuracy as vqaEval.py of the answers LLaVA's convert_vizwiz_for_submission.py "
                          "uploads (EvalAI's processor); per-item scores are fractions",
                     imports=ImportRules(own_format="vizwiz answers (LLaVA jsonl, VQA results, lmms-eval samples)",
-                                        own_rows=_own_rows))
+                                        own_rows=answer_import(_own_rows)))
 
 
 class VizWizDataset(Benchmark):

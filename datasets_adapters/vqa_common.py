@@ -94,6 +94,22 @@ def unique_ids(items: Sequence[Item], where: str) -> list[Item]:
 
 # ------------------------------------------------------------------------- other tools' answers
 
+class NotOwnFormat(Exception):
+    """evalkit's own predictions.jsonl: the generic importer reads it, not a benchmark's hook."""
+
+
+def answer_import(hook):
+    """A benchmark's import hook that hands evalkit predictions back to the generic importer."""
+    def wrapped(records, questions, path, annotations=None):
+        try:
+            return hook(records, questions, path, annotations=annotations)
+        except NotOwnFormat:
+            return None
+
+    wrapped.__doc__ = hook.__doc__
+    return wrapped
+
+
 @dataclass(frozen=True)
 class Answer:
     text: str
@@ -106,6 +122,8 @@ def read_answers(records: Sequence[dict], path: Path | str) -> tuple[dict[Any, A
     text), the official VQA results format ([{question_id, answer}]), GQA's predictions format
     ([{questionId, prediction}]) or lmms-eval's samples logs (doc_id, doc, resps / filtered_resps)."""
     keys = set().union(*(r.keys() for r in records))
+    if {"id", "task", "answer"} <= keys:
+        raise NotOwnFormat()
     if {"doc", "doc_id"} <= keys:
         return _lmms_eval(records, path), "lmms_eval"
     for fmt, id_key, text_key, processed in (("llava_answers", "question_id", "text", False),

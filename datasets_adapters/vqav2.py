@@ -18,7 +18,6 @@ llava_vqav2_mscoco_test2015.jsonl` writes the EvalAI upload byte for byte as LLa
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -27,8 +26,8 @@ import pandas as pd
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.hub import image_ref
-from datasets_adapters.vqa_common import (check_images, hub_rows, import_rows, is_hub_source, llava_question,
-                                          read_answers, read_json, read_records, require, unique_ids)
+from datasets_adapters.vqa_common import (answer_import, check_images, hub_rows, import_rows, is_hub_source,
+                                          llava_question, read_answers, read_json, read_records, require, unique_ids)
 from evalkit.benchmark import Benchmark, ImportRules
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError, EvalkitError
@@ -173,7 +172,7 @@ VQAV2 = VQAv2Task("vqav2", scoring="vqa", official_rule="evalai", category="answ
                   note="vqav2: VQA accuracy as vqaEval.py of the answers LLaVA's convert_vqav2_for_submission.py "
                        "uploads (EvalAI's processor); per-item scores are fractions",
                   imports=ImportRules(own_format="vqav2 answers (LLaVA jsonl, VQA results, lmms-eval samples)",
-                                      own_rows=_own_rows))
+                                      own_rows=answer_import(_own_rows)))
 
 
 class VQAv2Dataset(Benchmark):

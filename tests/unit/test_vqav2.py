@@ -6,12 +6,8 @@ byte; the official results format and lmms-eval logs imported; the dataset loadi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from datasets_adapters.vqav2 import VQAv2Dataset
