@@ -107,16 +107,16 @@ class VizWizTask(ShortAnswerTask):
     def submission(self, rows: pd.DataFrame, questions: Sequence[Path]) -> list[dict]:
         """LLaVA's convert_vizwiz_for_submission.py: {image, answer} for every question, in file order."""
         results: dict[Any, str] = {}
-        images: dict[Any, str] = {}
+        in_run: list[tuple[Any, str]] = []  # every row, error rows too: the upload needs them all
         for row in rows.to_dict("records"):
             meta = row.get("meta") or {}
-            if row.get("error"):
+            in_run.append((meta.get("question_id"), meta.get("image")))
+            if isinstance(row.get("error"), str) and row["error"].strip():  # NaN / None: it ran
                 continue
             text = row["text"] if isinstance(row["text"], str) else ""
             results[meta.get("question_id")] = text if meta.get(PROCESSED) else evalai_answer(text)
-            images[meta.get("question_id")] = meta.get("image")
         order = [(i.meta["question_id"], i.meta["image"]) for q in questions for i in load_vizwiz(Path(q), "")] \
-            if questions else list(images.items())
+            if questions else in_run
         missing = [qid for qid, _ in order if qid not in results]
         if missing:  # the script asserts every question has an answer
             raise EvalkitError(f"{len(missing)} question(s) have no answer (or an error), e.g. {missing[:5]}; "

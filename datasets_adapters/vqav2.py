@@ -146,14 +146,16 @@ class VQAv2Task(ShortAnswerTask):
         """LLaVA's convert_vqav2_for_submission.py: every question of the split file (the full test2015
         file for test-dev), the EvalAI-processed answer where one exists, '' where none does."""
         results: dict[Any, str] = {}
+        in_run = []  # every row, error rows too ('' below, as for a question LLaVA's merge.jsonl lacks)
         for row in rows.to_dict("records"):
             meta = row.get("meta") or {}
-            if row.get("error"):
-                continue  # LLaVA's merge.jsonl would have no line for it: '' below
+            in_run.append(meta.get("question_id", row["id"]))
+            if isinstance(row.get("error"), str) and row["error"].strip():  # NaN / None: it ran
+                continue
             text = row["text"] if isinstance(row["text"], str) else ""
             results[meta.get("question_id", row["id"])] = text if meta.get(PROCESSED) else evalai_text(text)
         order = [q["question_id"] for path in questions for q in load_questions(Path(path), "")] if questions \
-            else list(results)
+            else in_run
         unknown = set(results) - set(order)
         if unknown:
             raise EvalkitError(f"{len(unknown)} answered question(s) are not in the --questions file(s), e.g. "

@@ -54,3 +54,13 @@ def evalkit_accuracy(out: Path) -> dict:
 
     return {"overall": round(100 * summary["vqav2_accuracy"], 2), "perAnswerType": per("answer_type"),
             "perQuestionType": per("question_type")}
+
+
+def vizwiz_upload(tmp: Path, questions: Path, answers: Path) -> Path:
+    """LLaVA's convert_vizwiz_for_submission.py on a question file and an answer file."""
+    upload = tmp / "upload" / "answers.json"
+    env = {**os.environ, "PYTHONPATH": str(SUPPORT)}
+    subprocess.run([sys.executable, str(SUPPORT / "llava_scripts" / "convert_vizwiz_for_submission.py"),
+                    "--annotation-file", str(questions), "--result-file", str(answers), "--result-upload-file",
+                    str(upload)], check=True, env=env, capture_output=True)
+    return upload

@@ -6,9 +6,6 @@ vqaEval.py (tests/support/vqa_api) scores that upload, with "unanswerable" an an
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,18 +15,7 @@ from datasets_adapters.vizwiz import VizWizDataset
 from evalkit import score as score_cli
 from evalkit.errors import DatasetError
 from support.vqa_fixture import VIZWIZ, VIZWIZ_PREDICTIONS, VIZWIZ_PROMPT, llava_answers, write_vizwiz
-
-SUPPORT = Path(__file__).resolve().parents[1] / "support"
-
-
-def llava_upload(tmp: Path, questions: Path, answers: Path) -> Path:
-    upload = tmp / "upload" / "answers.json"
-    env = {**os.environ, "PYTHONPATH": str(SUPPORT)}
-    subprocess.run([sys.executable, str(SUPPORT / "llava_scripts" / "convert_vizwiz_for_submission.py"),
-                    "--annotation-file", str(questions), "--result-file", str(answers), "--result-upload-file",
-                    str(upload)], check=True, env=env, capture_output=True)
-    return upload
-
+from support.vqa_official import vizwiz_upload
 
 def vqa_eval_of_upload(tmp: Path, val: Path, upload: Path) -> dict:
     """vqaEval.py on the upload, VizWiz's val.json written as VQA questions / annotations (id = position)."""
@@ -58,7 +44,7 @@ def vqa_eval_of_upload(tmp: Path, val: Path, upload: Path) -> dict:
 def test_val_scores_equal_vqaEval_of_llavas_upload(tmp_path, run):
     files = write_vizwiz(tmp_path / "vizwiz")
     answers = llava_answers(tmp_path / "answers.jsonl", files["llava"], VIZWIZ_PREDICTIONS[run])
-    official = vqa_eval_of_upload(tmp_path, files["annotations"], llava_upload(tmp_path, files["llava"], answers))
+    official = vqa_eval_of_upload(tmp_path, files["annotations"], vizwiz_upload(tmp_path, files["llava"], answers))
     assert score_cli.main(["--benchmark", "vizwiz", str(answers), "--questions", str(files["llava"]),
                            "--annotations", str(files["annotations"]), "--out", str(tmp_path / "out")]) == 0
     table = pd.read_csv(tmp_path / "out" / "metrics.csv")
@@ -74,7 +60,7 @@ def test_test_upload_is_byte_equal_to_llavas(tmp_path, capsys):
     ours = tmp_path / "ours.json"
     assert score_cli.main(["--benchmark", "vizwiz", str(answers), "--questions", str(files["llava"]),
                            "--out", str(tmp_path / "out"), "--submission", str(ours)]) == 0
-    assert ours.read_bytes() == llava_upload(tmp_path, files["llava"], answers).read_bytes()
+    assert ours.read_bytes() == vizwiz_upload(tmp_path, files["llava"], answers).read_bytes()
     assert "nothing is scored" in capsys.readouterr().out
     short = llava_answers(tmp_path / "short.jsonl", files["llava"], VIZWIZ_PREDICTIONS[1][:-1])
     assert score_cli.main(["--benchmark", "vizwiz", str(short), "--questions", str(files["llava"]),

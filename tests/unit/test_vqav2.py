@@ -75,7 +75,7 @@ def test_test_dev_submission_is_byte_equal_to_llavas(tmp_path, capsys):
     ours = tmp_path / "ours.json"
     assert score_cli.main(["--benchmark", "vqav2", str(answers), "--questions", str(test_dev),
                            "--out", str(tmp_path / "out"), "--submission", str(ours),
-                           "--questions", str(files["llava"])]) == 2  # two question files: ambiguous order
+                           "--questions", str(files["llava"])]) == 2  # both files hold the test-dev questions: refused
     capsys.readouterr()
     assert score_cli.main(["--benchmark", "vqav2", str(answers), "--questions", str(files["llava"]),
                            "--out", str(tmp_path / "out"), "--submission", str(ours)]) == 0
