@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from support.vqa_fixture import jsonl, write_vqav2
 from support.vqa_official import evalkit_accuracy, llava_upload, official_accuracy, vizwiz_upload
 
@@ -41,6 +43,7 @@ def test_tiny_run_equals_vqaEval(tiny_checkpoints, tmp_path):
     assert (out / "metrics.csv").read_text() == before
 
 
+@pytest.mark.slow  # a second CLI run (~30 s here); the upload's bytes are also checked by tests/unit/test_vizwiz.py
 def test_tiny_run_on_a_test_split_writes_llavas_upload(tiny_checkpoints, tmp_path):
     """VizWiz test: nothing scored, and the run directory's upload equals convert_vizwiz_for_submission.py's."""
     from support.vqa_fixture import write_vizwiz
