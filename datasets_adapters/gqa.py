@@ -2,7 +2,9 @@
 
 Sources in LLaVA's `playground/data/eval/gqa` layout: `data/testdev_balanced_questions.json` (GQA's
 questions with answers and types; required), `llava_gqa_testdev_balanced.jsonl` (LLaVA's prompts;
-optional, else the question and LLaVA's suffix) and `data/images/`.
+optional, else the question and LLaVA's suffix) and `data/images/`; or lmms-lab/GQA through
+`datasets` (`dataset.path=lmms-lab/GQA`: its `testdev_balanced_instructions` and
+`testdev_balanced_images` configs joined by imageId; a local copy works too).
 
 Scored as LLaVA's pipeline: scripts/convert_gqa_for_eval.py (trailing "." stripped, lower-cased), then
 GQA's eval.py: exact match over the balanced questions, split into binary / open (open: structural
@@ -17,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from datasets_adapters.vqa_common import (answer_import, check_images, import_rows, read_answers, read_json,
-                                          read_records, require, unique_ids)
+from datasets_adapters.hub import hf_tables, image_ref as encoded_image
+from datasets_adapters.vqa_common import (answer_import, check_images, import_rows, is_hub_source, read_answers,
+                                          read_json, read_records, require, unique_ids)
 from evalkit.benchmark import Benchmark, ImportRules
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
@@ -34,7 +37,7 @@ LLAVA_FILE = "llava_gqa_testdev_balanced.jsonl"
 class GQADatasetConfig(DatasetConfig):
     _target_: str = "datasets_adapters.gqa.GQADataset"
     name: str = "gqa"
-    path: str = "playground/data/eval/gqa"  # LLaVA's folder
+    path: str = "playground/data/eval/gqa"  # LLaVA's folder, or lmms-lab/GQA (hub id or a local copy)
     tier: str = "testdev_balanced"  # GQA's file prefix: <tier>_questions.json
     questions: Optional[str] = None  # GQA's questions json; default: <path>/data/<tier>_questions.json
     prompts: Optional[str] = None  # LLaVA's prompt file; default: <path>/llava_gqa_<tier>.jsonl if there
@@ -119,6 +122,12 @@ class GQADataset(Benchmark):
                  questions: Optional[str] = _DEFAULTS.questions, prompts: Optional[str] = _DEFAULTS.prompts,
                  image_dir: Optional[str] = _DEFAULTS.image_dir, question_suffix: str = _DEFAULTS.question_suffix):
         self.path = Path(path).expanduser()
+        self.question_suffix = question_suffix
+        self.tier = tier
+        self.hub = questions is None and prompts is None and is_hub_source(path)
+        if self.hub:
+            self.hub_path = path
+            return
         self.questions = Path(questions).expanduser() if questions else self.path / "data" / f"{tier}_questions.json"
         if not self.questions.is_file():
             raise DatasetError(f"dataset.questions: no such file {self.questions} (GQA's {tier}_questions.json)")
@@ -130,11 +139,38 @@ class GQADataset(Benchmark):
         self.image_dir = Path(image_dir).expanduser() if image_dir else self.path / "data" / "images"
         if not self.image_dir.is_dir():
             raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (GQA's images)")
-        self.question_suffix = question_suffix
 
     def load(self) -> list[Item]:
+        if self.hub:
+            return self._hub_items()
         table = load_questions(self.questions)
         prompts = read_records(self.prompts) if self.prompts else None
         items = balanced_items(table, prompts, self.image_dir, self.question_suffix, str(self.prompts or self.questions))
         check_images(self.image_dir, [i.meta["image"] for i in items], str(self.questions))
         return unique_ids(items, str(self.questions))
+
+    def _hub_items(self) -> list[Item]:
+        """lmms-lab/GQA: the `<tier>_instructions` config (GQA's question fields, `id`) and the
+        `<tier>_images` config (id, image), joined by imageId; split `testdev`."""
+        tables = []
+        if Path(self.hub_path).expanduser().exists():  # a local copy holds both configs' files
+            tables = [t for _, t in hf_tables(self.hub_path, hub_split="testdev", repo_hint="GQA")]
+        else:
+            for config in (f"{self.tier}_instructions", f"{self.tier}_images"):
+                tables += [t for _, t in hf_tables(self.hub_path, "testdev", "GQA", hub_config=config)]
+        questions = [r for t in tables if "question" in t.column_names for r in t.to_pylist()]
+        images = {r["id"]: r["image"] for t in tables if "question" not in t.column_names
+                  and {"id", "image"} <= set(t.column_names) for r in t.to_pylist()}
+        if not questions or not images:
+            raise DatasetError(f"dataset.path={self.hub_path}: needs lmms-lab/GQA's {self.tier}_instructions and "
+                               f"{self.tier}_images tables; found {'questions' if questions else 'no questions'}, "
+                               f"{'images' if images else 'no images'}")
+        table = {str(r["id"]): r for r in questions}
+        missing = sorted({r["imageId"] for r in questions if r["imageId"] not in images})
+        if missing:
+            raise DatasetError(f"dataset.path={self.hub_path}: {len(missing)} imageId(s) have no image, e.g. {missing[:3]}")
+        for qid, q in table.items():
+            require(f"{self.hub_path}[{qid}]", q, ("question", "answer", "imageId", "types", "isBalanced"), "GQA question")
+        items = balanced_items(table, None, None, self.question_suffix, self.hub_path)
+        return unique_ids([Item(**{**i.__dict__, "image": encoded_image(images[table[i.id]["imageId"]])})
+                           for i in items], self.hub_path)

@@ -59,3 +59,21 @@ def test_textvqa_and_vizwiz_hub_copies(tmp_path):
     assert [(i.id, i.prompt_question, i.meta["answers"], i.category) for i in items] == \
         [(i.id, i.prompt_question, i.meta["answers"], i.category) for i in files_items]
     assert len(items) == len(VIZWIZ)
+
+
+def test_gqa_hub_copy_joins_images_by_image_id(tmp_path):
+    from datasets_adapters.gqa import GQADataset
+    from support.vqa_fixture import GQA, write_gqa
+
+    files = write_gqa(tmp_path / "gqa")
+    questions = json.loads(files["questions"].read_text())
+    parquet(tmp_path / "hub" / "testdev_balanced_instructions" / "testdev-0.parquet",
+            [{**{k: q[k] for k in ("question", "answer", "imageId", "isBalanced", "types")}, "id": qid}
+             for qid, q in questions.items()])
+    parquet(tmp_path / "hub" / "testdev_balanced_images" / "testdev-0.parquet",
+            [{"id": image, "image": png()} for image in sorted({q["imageId"] for q in questions.values()})])
+    hub = GQADataset(path=str(tmp_path / "hub")).load()
+    from_files = GQADataset(path=str(tmp_path / "gqa"), prompts=None).load()
+    assert [(i.id, i.prompt_question, i.answer, i.category, i.meta["semantic"]) for i in hub] == \
+        [(i.id, i.prompt_question, i.answer, i.category, i.meta["semantic"]) for i in from_files]
+    assert len(hub) == len(GQA) and isinstance(hub[0].image, bytes)
