@@ -4,8 +4,9 @@ Image paths are relative to the file.
 
 Scored with the VQA API's vqaEval.py accuracy where an item has several answers (ten, as VQAv2), and
 with one answer as a match after vqaEval.py's processing of both sides (its leave-one-out accuracy
-needs several answers); the model's text is read with EvalAI's processor first, as LLaVA's VQA
-submissions are."""
+needs several answers; with k answers that all agree an item scores min((k-1)/3, 1), so give at least
+four to let a right answer reach 1, ten as VQAv2 does); the model's text is read with EvalAI's
+processor first, as LLaVA's VQA submissions are."""
 
 from __future__ import annotations
 

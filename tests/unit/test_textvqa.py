@@ -64,3 +64,18 @@ def test_missing_ocr_tokens_fail_before_any_model_loads(tmp_path):
     assert len(TextVQADataset(path=str(tmp_path / "textvqa"), ocr_tokens=False).load()) == len(TEXTVQA)
     with pytest.raises(DatasetError, match="TextVQA_0.5.1_val.json"):
         TextVQADataset(path=str(tmp_path / "nowhere"))
+
+
+def test_lmms_eval_samples_score_as_llava_answers(tmp_path):
+    files = write_textvqa(tmp_path / "textvqa")
+    data = json.loads(files["annotations"].read_text())["data"]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"doc_id": n, "doc": {"question_id": r["question_id"]},
+                                           "filtered_resps": [p], "resps": [[p]]}) + "\n"
+                               for n, (r, p) in enumerate(zip(data, RUNS[2]))))
+    answers = llava_answers(tmp_path / "answers.jsonl", files["llava"], RUNS[2])
+    for source, out in ((samples, "a"), (answers, "b")):
+        assert score_cli.main(["--benchmark", "textvqa", str(source), "--annotations", str(files["annotations"]),
+                               "--out", str(tmp_path / out)]) == 0
+    a, b = (json.loads((tmp_path / d / "summary.json").read_text())["metrics"]["textvqa_accuracy"] for d in "ab")
+    assert a == b and 0 < a < 1
