@@ -119,17 +119,20 @@ class ShortAnswerTask(Task):
 
     # ------------------------------------------------------------------------------------ metrics
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
-        scored = rows[rows["score"].notna()]
-        if scored.empty:  # test split: the number comes from the evaluation server
+        # Items with human answers (error rows among them score 0); none: a test split.
+        answered = rows["meta"].map(lambda m: bool(human_answers(ItemView(id="", question="", answer="", meta=m)))
+                                    if isinstance(m, Mapping) else False)
+        if not answered.any():  # the number comes from the evaluation server
             table = pd.DataFrame([{"category": OVERALL, BREAKDOWN: self.category, **_unscored(rows)}],
                                  columns=["category", *self.columns])
             return TaskResult(table, {self.headline_name: None,
                                       "unscored": f"{self.name}: this split has no answers here, nothing is scored; "
                                                   "its number comes from the evaluation server (--submission)"})
-        if len(scored) < len(rows):
-            raise EvalkitError(f"task {self.name}: {len(rows) - len(scored)} of {len(rows)} rows have no human "
-                               f"answers (e.g. {rows.loc[rows['score'].isna(), 'id'].iloc[0]!r}): a score over part "
-                               "of the split is not the benchmark's number")
+        if not answered.all():
+            raise EvalkitError(f"task {self.name}: {int((~answered).sum())} of {len(rows)} rows have no human "
+                               f"answers (e.g. {rows.loc[~answered, 'id'].iloc[0]!r}): a score over part of the split "
+                               "is not the benchmark's number")
+        scored = rows
         parts = [breakdown_table(scored, "category", self.category, with_overall=True)]
         for key in self.breakdowns:
             values = scored["meta"].map(lambda m, k=key: str((m or {}).get(k, "")) if isinstance(m, Mapping) else "")

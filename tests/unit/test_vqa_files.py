@@ -63,3 +63,20 @@ def test_scores_several_answers_as_vqaEval_and_one_as_a_processed_match():
     read = VQA_FILE.rules[VQA_FILE.official_rule]
     assert VQA_FILE.score(read("Two.", ten), ten) == vqa_accuracy("2", ten.meta["answers"]) == 1.0
     assert VQA_FILE.score(read("dog!", one), one) == 1.0 and VQA_FILE.score(read("dogs", one), one) == 0.0
+
+
+def test_error_rows_score_zero_and_a_test_split_is_not_scored():
+    from evalkit.scoring.scorer import score_predictions
+    from datasets_adapters.vqa_files import VQAFileDataset as Benchmark
+
+    def row(i, answers, error=None):
+        return {"id": f"q{i}", "task": "vqa", "question": "Q?", "answer": answers[0] if answers else "",
+                "text": "2", "error": error, "meta": {"answers": answers}}
+
+    frame = pd.DataFrame([row(1, ["2"] * 10), row(2, ["2"] * 10, error="OSError: image")])
+    scores = score_predictions(frame, Benchmark)
+    assert scores.headline["vqa_accuracy"] == 0.5 and list(scores.frame["score"]) == [1.0, 0.0]
+    test = score_predictions(pd.DataFrame([row(1, []), row(2, [], error="OSError: image")]), Benchmark)
+    assert "vqa_accuracy" not in test.headline and "nothing is scored" in test.headline["unscored"]
+    with pytest.raises(Exception, match="1 of 2 rows have no human answers"):
+        score_predictions(pd.DataFrame([row(1, ["2"] * 10), row(2, [])]), Benchmark)
