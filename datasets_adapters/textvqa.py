@@ -16,6 +16,7 @@ with m4c's TextVQAAccuracyEvaluator (EvalAI's processor on the prediction and th
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -129,6 +130,10 @@ def _own_rows(records, questions, path, annotations=None):
         rows.append({"id": item.id, "task": item.task, "question": item.question, "answer": item.answer,
                      "category": item.category, "group": item.group, "prediction": r["text"], "prompt": r["prompt"],
                      "meta": dict(item.meta)})
+    if len(rows) < len(table):  # eval_textvqa.py scores what it is given; say that it is part of val
+        warnings.warn(f"{path}: {len(rows)} answers for the {len(table)} questions of {annotations}: the accuracy "
+                      "is over the answered questions only (as eval_textvqa.py computes it)", RuntimeWarning,
+                      stacklevel=2)
     return rows
 
 

@@ -79,3 +79,13 @@ def test_lmms_eval_samples_score_as_llava_answers(tmp_path):
                                "--out", str(tmp_path / out)]) == 0
     a, b = (json.loads((tmp_path / d / "summary.json").read_text())["metrics"]["textvqa_accuracy"] for d in "ab")
     assert a == b and 0 < a < 1
+
+
+def test_partial_answers_are_scored_as_eval_textvqa_does_and_said_to_be(tmp_path):
+    files = write_textvqa(tmp_path / "textvqa")
+    lines = files["llava"].read_text().splitlines()[:4]
+    (tmp_path / "part.jsonl").write_text("\n".join(lines) + "\n")
+    answers = llava_answers(tmp_path / "answers.jsonl", tmp_path / "part.jsonl", RUNS[1])
+    with pytest.warns(RuntimeWarning, match="4 answers for the 6 questions"):
+        assert score_cli.main(["--benchmark", "textvqa", str(answers), "--annotations", str(files["annotations"]),
+                               "--out", str(tmp_path / "out")]) == 0
