@@ -83,6 +83,9 @@ class MMETask(YesNoTask):
                           # lmms-lab/MME's question_id is the image path, shared by its 2 questions
                           lmms_eval_group=lambda doc: doc.get("question_id", ""))
 
+    def known_category(self, category: str) -> bool:
+        return mme_subtask(category) is not None
+
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
         table, tidy, totals = score_mme(rows)  # the tidy rows: subtasks, then the totals
         headline = {

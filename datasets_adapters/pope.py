@@ -126,6 +126,9 @@ class POPETask(YesNoTask):
                           categories_in_file_names=("adversarial", "popular", "random"),
                           lmms_eval_group=_lmms_eval_group, id_stride=LLAVA_ID_STRIDE)
 
+    def known_category(self, category: str) -> bool:
+        return category in SPLITS
+
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
         table = pope_metrics(rows)
         mean = mean_row(table)

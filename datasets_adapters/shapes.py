@@ -48,12 +48,14 @@ from datasets_adapters.shapes_scene import (
     sample_scene,
 )
 from datasets_adapters.mme import MME
+from datasets_adapters.shapes_choice import choice_questions, lettered
 from datasets_adapters.shapes_describe import DESCRIBE
 from datasets_adapters.pope import POPE
 from evalkit.benchmark import Benchmark
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
 from evalkit.tasks.caption import objects_answer
+from evalkit.tasks.choice import CHOICE, choice_prompt
 from evalkit.types import Item
 
 SPLITS = ("eval", "train")
@@ -65,14 +67,15 @@ class ShapesDatasetConfig(DatasetConfig):
     split: str = "eval"
     n_images: int = 24  # 192 MME + 288 POPE = 480 items
     seed: int = 1_000_003
-    tasks: List[str] = field(default_factory=lambda: ["mme", "pope"])  # + "describe": captions (opt-in)
+    # + "describe": captions, "choice": lettered multiple choice (opt-in)
+    tasks: List[str] = field(default_factory=lambda: ["mme", "pope"])
     pope_splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])
     mme_categories: List[str] = field(default_factory=lambda: ["existence", "color", "count", "position"])
 
 
 
 _DEFAULTS = ShapesDatasetConfig()  # defaults live in the schema, also when built directly (tests, tools)
-TASKS = ("mme", "pope", "describe")
+TASKS = ("mme", "pope", "describe", "choice")
 POPE_SPLITS = ("random", "popular", "adversarial")
 POPE_PER_IMAGE = 3  # yes probes per image and split (as POPE); as many no probes
 
@@ -101,7 +104,7 @@ class ShapesDataset(Benchmark):
     # MME-style pairs and POPE-style probes, scored as MME and POPE score theirs; a leaderboard of
     # shapes runs sorts by POPE's mean F1 (the hallucination number), else MME's perception score.
     schema = ShapesDatasetConfig
-    tasks = (MME, POPE, DESCRIBE)
+    tasks = (MME, POPE, DESCRIBE, CHOICE)
     primary_metrics = ("pope_mean_f1", "mme_perception", "accuracy")
 
     def __init__(
@@ -133,6 +136,7 @@ class ShapesDataset(Benchmark):
         scenes = self.scenes()
         stats = SetStats(scenes)
         items: list[Item] = []
+        n_choice = 0  # the right option's letter cycles over the set's questions
         for index, scene in enumerate(scenes):
             image = draw(scene)  # one image object shared by all its items
             img = image_id(self.split, index)
@@ -152,6 +156,14 @@ class ShapesDataset(Benchmark):
                 items.append(Item(id=f"describe-{img}", image=image, question=DESCRIBE_PROMPT,
                                   answer=objects_answer(scene.classes), category="describe", group=img,
                                   task=DESCRIBE.name, prompt_question=DESCRIBE_PROMPT, meta=dict(base)))
+            if "choice" in self.task_names:
+                for kind, question, values, right in choice_questions(scene):
+                    options, letter = lettered(values, right, n_choice % len(values))
+                    n_choice += 1
+                    items.append(Item(id=f"choice-{kind}-{img}", image=image, question=question, answer=letter,
+                                      category=kind, group=img, task=CHOICE.name,
+                                      prompt_question=choice_prompt(question, options),
+                                      meta={**base, "options": options}))
         return items
 
     def _item(self, id_: str, image: Image.Image, qa: QA, category: str, group: str, task: str, base: dict) -> Item:

@@ -55,7 +55,8 @@ def check_overrides(args: list[str]) -> str | None:
             values = o.sweep_iterator() if o.is_sweep_override() else [o.value()]
             for value in values:
                 if str(value) not in options:
-                    return f"unknown {head} option {value!r}; valid options: {', '.join(options)}"
+                    return (f"unknown {head} option {value!r}; valid options: {', '.join(options)}"
+                            + (CUSTOM_HINT.format(group=head) if head == "dataset" else ""))
         elif head in GROUPS:
             option = chosen.get(head)
             valid = _schema_fields(head, option if isinstance(option, str) else None)
@@ -77,6 +78,10 @@ def _nested_sections() -> dict[str, type]:
     return {f.name: f.default_factory for f in fields(Config)
             if f.name not in GROUPS and is_dataclass(getattr(f, "default_factory", None))}
 
+
+CUSTOM_HINT = ("; a {group} of your own: put its yaml in <dir>/{group}/ and pass "
+               "'hydra.searchpath=[file:///absolute/path/to/<dir>]', with its module importable "
+               "(PYTHONPATH=<folder holding it>)")
 
 MULTIRUN_UNDER_LAUNCHER = (
     "error: --multirun under accelerate launch / torchrun (WORLD_SIZE={world}) would run the whole sweep "
@@ -126,9 +131,17 @@ def _hydra_main(cfg: DictConfig) -> None:
     sweep_dir = Path(hydra_cfg.sweep.dir) / str(hydra_cfg.sweep.subdir) if multirun else None
     try:
         run(cfg, sweep_dir=sweep_dir)
-    except EvalkitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (EvalkitError, OSError) as exc:  # file-system faults too: one line naming the file and cause
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         sys.exit(2)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line: its message, or for a bare OSError the file and the cause."""
+    if isinstance(exc, OSError) and not isinstance(exc, EvalkitError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def main() -> None:

@@ -193,6 +193,10 @@ class Task:
         """The answer options a log-likelihood decoder chooses between for `item`; None: not a choice."""
         return None
 
+    def known_category(self, category: str) -> bool:
+        """Whether an imported row's category can be one of this task's (False refuses the file)."""
+        return True
+
     def check_item(self, item: Item) -> None:
         if self.answers is not None and self.truth(item.answer) not in self.answers:
             raise ValueError(f"item {item.id!r}: answer must be one of {self.answers} for task {self.name}, "
@@ -282,39 +286,51 @@ def _unique(headlines: Sequence[Headline]) -> list[Headline]:
 
 # ----------------------------------------------------------------------------------- finding one
 
-def benchmark_class(target: str) -> type[Benchmark]:
-    """The class a `_target_` names (imported, never instantiated: scoring needs no data)."""
+def benchmark_class(target: str, where: Optional[str] = None) -> type[Benchmark]:
+    """The class a `_target_` names (imported, never instantiated: scoring needs no data). `where`:
+    the run directory file the name was read from; such a name is imported only if evalkit.trust
+    allows it, and never from the current directory."""
     from hydra.utils import get_class
 
+    from evalkit import trust
+
     try:
-        cls = get_class(target)
+        cls = trust.import_class(target, where) if where else get_class(target)
+    except trust.UntrustedTarget:
+        raise
     except Exception as exc:
-        raise BenchmarkError(f"cannot import benchmark {target!r}: {exc}") from None
+        module = str(target).rpartition(".")[0]
+        hint = ("" if str(target).startswith(("evalkit.", "datasets_adapters.")) else
+                f"; a benchmark of your own must be importable: PYTHONPATH=<folder holding {module}> "
+                "(its yaml found with hydra.searchpath=[file:///absolute/path/to/conf])")
+        raise BenchmarkError(f"cannot import benchmark {target!r}: {exc}{hint}") from None
     if not (isinstance(cls, type) and issubclass(cls, Benchmark)):
         raise BenchmarkError(f"{target} is not an evalkit benchmark (a subclass of evalkit.benchmark.Benchmark)")
     return cls
 
 
-def benchmark_named(name: str) -> type[Benchmark]:
-    """`--benchmark NAME`: an option of conf/dataset (mme, pope, yesno, ...) or a dotted class path."""
+def benchmark_named(name: str, where: Optional[str] = None) -> type[Benchmark]:
+    """`--benchmark NAME`: an option of conf/dataset (mme, pope, yesno, ...) or a dotted class path
+    (`where`: read from a run directory's file, see benchmark_class)."""
     from evalkit.config import conf_dir, schema_of_option
 
     schema = schema_of_option("dataset", name)
     if schema is not None:
         return benchmark_class(schema._target_)
     if "." in name:
-        return benchmark_class(name)
+        return benchmark_class(name, where)
     options = sorted(p.stem for p in (conf_dir() / "dataset").glob("*.yaml"))
     raise BenchmarkError(f"unknown benchmark {name!r}; choose one of {', '.join(options)} or give module.Class")
 
 
-def benchmark_of_config(config: Mapping[str, Any]) -> type[Benchmark]:
-    """The benchmark of a composed or saved run config (its dataset._target_)."""
+def benchmark_of_config(config: Mapping[str, Any], where: Optional[str] = None) -> type[Benchmark]:
+    """The benchmark of a composed or saved run config (its dataset._target_; `where`: the saved
+    config's file, whose names evalkit.trust checks)."""
     dataset = config.get("dataset") or {}
     if dataset.get("_target_"):
-        return benchmark_class(str(dataset["_target_"]))
+        return benchmark_class(str(dataset["_target_"]), where)
     if dataset.get("name"):
-        return benchmark_named(str(dataset["name"]))
+        return benchmark_named(str(dataset["name"]), where)
     raise BenchmarkError("the config names no dataset (dataset._target_ or dataset.name)")
 
 
@@ -326,11 +342,11 @@ def benchmark_of_run(run_dir: Path | str) -> type[Benchmark]:
     run_dir = Path(run_dir)
     config_path = run_dir / "config.yaml"
     if config_path.is_file():
-        return benchmark_of_config(yaml.safe_load(config_path.read_text(encoding="utf-8")) or {})
+        return benchmark_of_config(yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}, str(config_path))
     try:
         source = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("source") or {}
     except (OSError, ValueError):
         source = {}
     if source.get("benchmark"):
-        return benchmark_named(str(source["benchmark"]))
+        return benchmark_named(str(source["benchmark"]), str(run_dir / "summary.json"))
     raise BenchmarkError(f"{run_dir}: no config.yaml and no imported source: which benchmark is it?")

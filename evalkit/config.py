@@ -183,6 +183,8 @@ class Config:
     num_prompt_samples: int = 5  # rendered prompts kept in predictions.jsonl for the first items
     progress: bool = True
     shard: ShardConfig = field(default_factory=ShardConfig)
+    # Images over this many pixels become error rows; null: Pillow's decompression-bomb threshold.
+    max_image_pixels: Optional[int] = None
 
     def __post_init__(self):
         check_choice("", "device", self.device, DEVICES)
