@@ -135,7 +135,7 @@ class POPETask(YesNoTask):
 
     def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
         """Mean F1 over splits, resampled within split."""
-        from evalkit.report import stats as S
+        from evalkit.scoring import stats as S
         from evalkit.tasks.yesno import yes_features
 
         splits = pd.factorize(joined["category"].astype(str), sort=True)[0]

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from evalkit import trust
-from evalkit.benchmark import benchmark_named, benchmark_of_run
+from evalkit.registry import benchmark_named, benchmark_of_run
 from evalkit.errors import EvalkitError
 from evalkit.scoring import coverage
 from evalkit.fileio import write_json_atomic, write_jsonl_atomic

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.report import stats as S
+from evalkit.scoring import stats as S
 from evalkit.report.discover import ReportError, Run
 from evalkit.tasks.yesno import pooled_deltas, yesno_tasks
 

@@ -22,7 +22,9 @@ from typing import Any, Iterable, Optional, Sequence
 import pandas as pd
 import yaml
 
-from evalkit.benchmark import Benchmark, benchmark_of_run
+from evalkit.benchmark import Benchmark
+
+from evalkit.registry import benchmark_of_run
 from evalkit.errors import EvalkitError
 from evalkit.scoring.scorer import Scores, read_predictions, score_predictions
 from evalkit.settings import EXECUTION_KEYS, described

@@ -86,7 +86,7 @@ def test_typo_in_own_benchmark_key_names_its_closest_argument(tmp_path: Path) ->
     from omegaconf import OmegaConf
 
     from evalkit.errors import ConfigError
-    from evalkit.pipeline import load_items
+    from evalkit.items import load_items
 
     sys.path.insert(0, str(DOTS))
     try:

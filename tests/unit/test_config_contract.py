@@ -10,7 +10,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from evalkit.__main__ import check_overrides
-from evalkit.config import ConfigError, conf_dir, register_configs, validate
+from evalkit.config import ConfigError, conf_dir
+from evalkit.registry import register_configs, validate
 
 register_configs()
 
@@ -47,7 +48,7 @@ def test_decoding_option_composes_its_whole_schema(option):
     what differs; its name is the option's name (run configs and reports show it)."""
     from dataclasses import fields
 
-    from evalkit.config import schema_of_option
+    from evalkit.registry import schema_of_option
 
     node = _compose([f"decoding={option}"]).decoding
     typed = validate(_compose([f"decoding={option}"])).decoding
@@ -150,7 +151,9 @@ def test_yaml_sets_only_what_differs_from_its_schema(group, option):
     Every option's yaml names its schema first (`/schema/<group>/<name>@_here_`)."""
     from omegaconf import OmegaConf
 
-    from evalkit.config import Config, schema_of_option
+    from evalkit.config import Config
+
+    from evalkit.registry import schema_of_option
 
     path = conf_dir() / group / f"{option}.yaml"
     schema = Config if not group else schema_of_option(group, option)

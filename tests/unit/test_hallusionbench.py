@@ -23,8 +23,8 @@ from omegaconf import OmegaConf
 
 from datasets_adapters.hallusionbench import NO_IMAGE, HallusionBenchDataset
 from datasets_adapters.hallusionbench_metrics import codes, judge
-from evalkit.benchmark import benchmark_named
-from evalkit.pipeline import load_items
+from evalkit.registry import benchmark_named
+from evalkit.items import load_items
 from evalkit.score import main
 from evalkit.scoring.importers import PredictionImportError, import_predictions
 from evalkit.scoring.scorer import score_predictions
