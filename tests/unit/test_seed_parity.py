@@ -1,0 +1,59 @@
+"""SEED-Bench parity: evalkit's rule and table against LLaVA's
+`scripts/convert_seed_for_submission.py` (tests/support/llava, Apache-2.0, c121f04), run on a
+made-up SEED-Bench.json (image and video questions, 9 types) and an answer JSONL with tricky texts
+(every question answered and each type of each data type right at least once: the script stops
+with a KeyError otherwise); the script's upload file is compared too."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from datasets_adapters import seed_metrics as S
+
+SCRIPT = Path(__file__).resolve().parents[1] / "support" / "llava" / "convert_seed_for_submission.py"
+TYPES = {f"Type {k}": k for k in range(1, 10)}
+TEXTS = ["A", "B", "C", "D", "A.", "(B)", "The answer is C.", "d", "", "猫", "A B", " A"]
+
+
+def write_files(root: Path) -> tuple[Path, Path, list[dict]]:
+    questions = [{"question_id": str(100 + n), "question": f"Q{n}?", "choice_a": "a", "choice_b": "b",
+                  "choice_c": "c", "choice_d": "d", "answer": "ABCD"[n % 4], "question_type_id": 1 + n % 9,
+                  "data_type": "image" if n % 7 else "video", "data_id": f"{n}.jpg"} for n in range(200)]
+    annotation = root / "SEED-Bench.json"
+    annotation.write_text(json.dumps({"question_type": TYPES, "questions": questions}))
+    answers = [{"question_id": 100 + n, "prompt": "...",
+                "text": questions[n]["answer"] if n % 2 == 0 else TEXTS[(n * 5) % len(TEXTS)].strip(),
+                "answer_id": str(n), "model_id": "m", "metadata": {}} for n in range(200)]
+    result = root / "merge.jsonl"
+    result.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
+    return annotation, result, questions
+
+
+def test_table_and_upload_equal_llavas_script(tmp_path):
+    annotation, result, questions = write_files(tmp_path)
+    upload = tmp_path / "upload.jsonl"
+    printed = subprocess.run([sys.executable, str(SCRIPT), "--annotation-file", str(annotation), "--result-file",
+                              str(result), "--result-upload-file", str(upload)],
+                             check=True, capture_output=True, text=True).stdout
+    theirs = dict(re.findall(r"^(.+?): ([\d.]+)%$", printed, flags=re.M))
+    texts = {a["question_id"]: a["text"] for a in map(json.loads, result.read_text().splitlines())}
+    rows = pd.DataFrame([{"question_type_id": q["question_type_id"], "data_type": q["data_type"],
+                          "correct": S.exact_text(texts.get(int(q["question_id"]))) == q["answer"]}
+                         for q in questions])
+    names = {v: k for k, v in TYPES.items()}
+    everything = S.seed_table(rows, names).set_index("category")["accuracy"]
+    image = S.seed_table(rows[rows["data_type"] == "image"], names).set_index("category")["accuracy"]
+    video = S.seed_table(rows[rows["data_type"] == "video"], names).set_index("category")["accuracy"]
+    pct = lambda v: f"{v * 100:.2f}"
+    assert {k: pct(v) for k, v in everything.drop(S.TOTAL).items()} == {k: theirs[k] for k in TYPES}
+    assert pct(everything[S.TOTAL]) == theirs["Total accuracy"]
+    assert pct(image[S.TOTAL]) == theirs["image accuracy"] and pct(video[S.TOTAL]) == theirs["video accuracy"]
+    assert 0 < image[S.TOTAL] < 1
+    uploaded = [json.loads(line) for line in upload.read_text().splitlines()]
+    assert uploaded == [{"question_id": q["question_id"], "prediction": texts[int(q["question_id"])]} for q in questions]
