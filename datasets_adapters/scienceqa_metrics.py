@@ -17,6 +17,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from evalkit.scoring.score_metrics import score_counts
+
 LETTERS = ("A", "B", "C", "D", "E")  # eval_science_qa.py's --options default
 _ANSWER_IS = re.compile(r"The answer is ([A-Z]).")  # the official pattern: "." matches any character
 FAILED = ""  # the parse of a FAILED answer: unreadable, scored wrong
@@ -48,13 +50,6 @@ def context_facts(problem: Mapping[str, Any]) -> dict[str, Any]:
             "has_image": bool(problem.get("image"))}
 
 
-def _accuracy_row(name: str, part: pd.DataFrame) -> dict[str, Any]:
-    n = len(part)
-    n_correct = int(part["correct"].sum()) if n else 0
-    return {"category": name, "n": n, "n_correct": n_correct,
-            "accuracy": n_correct / n if n else float("nan")}
-
-
 def breakdown_masks(facts: pd.DataFrame) -> dict[str, pd.Series]:
     """Row masks of the breakdown categories over a frame with `context_facts` columns."""
     text, image = facts["has_text"].astype(bool), facts["has_image"].astype(bool)
@@ -65,12 +60,12 @@ def breakdown_masks(facts: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def scienceqa_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per category: all, LLaVA's IMG (prompt with an image), then ScienceQA's breakdowns.
+    """One row per category: all, LLaVA's IMG (prompt with an image), then ScienceQA's breakdowns;
+    columns as evalkit's score tables (n, n_correct, accuracy = mean score, its stderr, ...).
 
-    `rows`: one per question with `correct` (bool), `is_multimodal` (LLaVA's test: `<image>` in the
-    answer's prompt) and the `context_facts` columns.
+    `rows`: one per question with `score`, `correct`, `parsed`, `is_multimodal` (LLaVA's test:
+    `<image>` in the answer's prompt) and the `context_facts` columns.
     """
-    table = [_accuracy_row(ALL, rows), _accuracy_row(IMG_HEADLINE, rows[rows["is_multimodal"].astype(bool)])]
-    for name, mask in breakdown_masks(rows).items():
-        table.append(_accuracy_row(name, rows[mask]))
-    return pd.DataFrame(table)
+    everything = pd.Series(True, index=rows.index)
+    masks = {ALL: everything, IMG_HEADLINE: rows["is_multimodal"].astype(bool), **breakdown_masks(rows)}
+    return pd.DataFrame([{"category": name, **score_counts(rows[mask])} for name, mask in masks.items()])

@@ -58,7 +58,8 @@ def evalkit_rows(root: Path, answers: Path) -> pd.DataFrame:
     for pid in json.loads((root / "pid_splits.json").read_text())["test"]:
         p, answer = problems[pid], texts.get(pid)
         parsed = S.llava_letter(answer["text"]) if answer else S.FAILED
-        rows.append({"id": pid, "parsed": parsed, "correct": parsed == S.LETTERS[p["answer"]],
+        correct = parsed == S.LETTERS[p["answer"]]
+        rows.append({"id": pid, "parsed": parsed, "correct": correct, "score": float(correct),
                      "is_multimodal": bool(answer) and "<image>" in answer["prompt"], **S.context_facts(p)})
     return pd.DataFrame(rows)
 
@@ -95,3 +96,21 @@ def test_tables_equal_both_official_scripts(files):
              "NO": "no_context", "G1-6": "grade_1_6", "G7-12": "grade_7_12"}
     assert {k: pct(k) for k in names} == {k: official["scores"][v] for k, v in names.items()}
     assert 0 < table.loc[S.ALL, "accuracy"] < 1 and table.loc[S.ALL, "n"] == 4241
+
+
+def test_rescoring_cli_equals_both_official_scripts(files, tmp_path, capsys):
+    from evalkit import score as score_cli
+
+    paths, official = files
+    out = tmp_path / "scores"
+    assert score_cli.main(["--benchmark", "scienceqa", str(paths["answers"]), "--questions", str(paths["root"]),
+                           "--out", str(out)]) == 0
+    metrics = json.loads((out / "summary.json").read_text())["metrics"]
+    assert f"{metrics['scienceqa_img_accuracy'] * 100:.2f}" == official["img"]
+    assert f"{metrics['scienceqa_accuracy'] * 100:.2f}" == official["accuracy"]
+    table = pd.read_csv(out / "metrics.csv").set_index("category")
+    assert f"{table.loc['G7-12', 'accuracy'] * 100:.2f}" == official["scores"]["grade_7_12"]
+    assert table.loc[S.ALL, "n_error"] == 1  # the unanswered problem: wrong, as eval_science_qa.py's FAILED
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    parsed = {r["id"]: r["parsed"] or "" for r in rows if not r["error"]}
+    assert parsed == {pid: ("" if p == "FAILED" else p) for pid, p in official["parsed"].items() if pid != "7"}
