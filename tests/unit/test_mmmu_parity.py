@@ -142,3 +142,22 @@ def test_tricky_responses_parse_and_score_as_the_official_script(tmp_path):
             if r["question_type"] == E.MULTIPLE_CHOICE:
                 parser(r["response"], r["all_choices"], r["index2ans"])
     assert parser.n_random > 3  # the seeded fallback was exercised, in the official order
+
+
+def test_rescoring_cli_reproduces_the_example_outputs(tmp_path):
+    """`python -m evalkit.score --benchmark mmmu` on the output folder and on total_val_output.json."""
+    from evalkit import score as score_cli
+
+    folder = tmp_path / "llava1.5_13b"
+    shutil.copytree(EXAMPLE, folder)
+    _, table_official = official_parse_and_eval(folder)
+    for source, extra, out in ((EXAMPLE, [], tmp_path / "a"), (EXAMPLE / "total_val_output.json",
+                                                                  ["--annotations", str(MMMU / "answer_dict_val.json")],
+                                                                  tmp_path / "b")):
+        assert score_cli.main(["--benchmark", "mmmu", str(source), *extra, "--out", str(out)]) == 0
+        table = pd.read_csv(out / "metrics.csv")
+        assert {r.category: (r.n, round(r.accuracy, 3)) for r in table.itertuples()} == table_official
+        metrics = json.loads((out / "summary.json").read_text())["metrics"]
+        assert round(metrics["mmmu_accuracy"], 3) == 0.367
+    rows = [json.loads(line) for line in (tmp_path / "a" / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 900 and sum(r["correct"] for r in rows) == 330
