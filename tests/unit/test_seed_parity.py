@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from datasets_adapters import seed_metrics as S
 
@@ -57,3 +58,53 @@ def test_table_and_upload_equal_llavas_script(tmp_path):
     assert 0 < image[S.TOTAL] < 1
     uploaded = [json.loads(line) for line in upload.read_text().splitlines()]
     assert uploaded == [{"question_id": q["question_id"], "prediction": texts[int(q["question_id"])]} for q in questions]
+
+
+def test_rescoring_cli_and_upload_equal_llavas_script(tmp_path):
+    from datasets_adapters import seed_submit
+    from evalkit import score as score_cli
+
+    annotation, result, questions = write_files(tmp_path)
+    upload = tmp_path / "upload.jsonl"
+    printed = subprocess.run([sys.executable, str(SCRIPT), "--annotation-file", str(annotation), "--result-file",
+                              str(result), "--result-upload-file", str(upload)],
+                             check=True, capture_output=True, text=True).stdout
+    theirs = dict(re.findall(r"^(.+?): ([\d.]+)%$", printed, flags=re.M))
+    out = tmp_path / "scores"
+    assert score_cli.main(["--benchmark", "seed_bench", str(result), "--questions", str(annotation),
+                           "--out", str(out)]) == 0
+    metrics = json.loads((out / "summary.json").read_text())["metrics"]
+    assert f"{metrics['seed_image_accuracy'] * 100:.2f}" == theirs["image accuracy"]
+    assert f"{metrics['seed_accuracy'] * 100:.2f}" == theirs["Total accuracy"]
+    table = pd.read_csv(out / "metrics.csv").set_index("category")
+    assert {k: f"{table.loc[k, 'accuracy'] * 100:.2f}" for k in TYPES} == {k: theirs[k] for k in TYPES}
+    ours = tmp_path / "ours.jsonl"
+    assert seed_submit.main([str(out), "--questions", str(annotation), "--out", str(ours)]) == 0
+    assert ours.read_text() == upload.read_text()
+
+
+def test_loader_prompts_and_errors(tmp_path):
+    from PIL import Image
+
+    from datasets_adapters.seed_bench import SEED_BENCH, SeedBenchDataset
+    from evalkit.errors import DatasetError
+
+    annotation, _, questions = write_files(tmp_path)
+    (tmp_path / "SEED-Bench-image").mkdir()
+    for q in questions:
+        if q["data_type"] == "image":
+            Image.new("RGB", (4, 4)).save(tmp_path / "SEED-Bench-image" / q["data_id"])
+    items = SeedBenchDataset(str(tmp_path)).load()
+    assert len(items) == sum(q["data_type"] == "image" for q in questions)
+    assert items[0].prompt_question == ("Q1?\nA. a\nB. b\nC. c\nD. d\n"
+                                        "Answer with the option's letter from the given choices directly.")
+    SEED_BENCH.check_item(items[0])
+    llava = [{"question_id": q["question_id"], "image": f"SEED-Bench-image/{q['data_id']}", "text": f"LLaVA {q['question']}"}
+             for q in questions if q["data_type"] == "image"]
+    (tmp_path / "llava-seed-bench.jsonl").write_text("".join(json.dumps(r) + "\n" for r in llava))
+    assert SeedBenchDataset(str(tmp_path)).load()[0].prompt_question == "LLaVA Q1?"
+    with pytest.raises(DatasetError, match="video question"):
+        SeedBenchDataset(str(tmp_path), data_types=["video"]).load()
+    (tmp_path / "SEED-Bench-image" / questions[1]["data_id"]).unlink()
+    with pytest.raises(DatasetError, match="question 101: no image"):
+        SeedBenchDataset(str(tmp_path)).load()
