@@ -141,6 +141,12 @@ class MMBenchTask(ChoiceTask):
             "counts only when all its circular copies are answered right")
     imports = ImportRules(own_format="llava_mmbench_answers", own_rows=import_llava_answers)
 
+    def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
+        from datasets_adapters.choice_paired import accuracy_delta, all_correct_delta, first_copy
+
+        return {"mmbench_circular_accuracy": all_correct_delta(joined, "group", boot),
+                "mmbench_vanilla_accuracy": accuracy_delta(first_copy(joined), boot)}
+
     def check_item(self, item: Item) -> None:
         if item.answer == "" and len(options_of(item)) >= 2:
             return  # the test split: no answers, a submission file only

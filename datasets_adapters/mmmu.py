@@ -176,6 +176,11 @@ class MMMUTask(ChoiceTask):
         rows["random_letter"] = random_letter
         return rows
 
+    def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
+        from datasets_adapters.choice_paired import accuracy_delta
+
+        return {"mmmu_accuracy": accuracy_delta(joined, boot)}
+
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
         frame = rows.assign(subject=[E.subject_of(i) for i in rows["id"]])
         table = E.mmmu_table(frame)

@@ -102,3 +102,27 @@ def test_submission_xlsx_equals_llavas(tmp_path):
     theirs, ours = pd.read_excel(tmp_path / "exp.xlsx"), pd.read_excel(tmp_path / "ours.xlsx")
     pd.testing.assert_frame_equal(ours, theirs)
     assert list(ours.columns)[6] == "prediction"
+
+
+def test_report_compare_pairs_circular_questions(tmp_path):
+    from evalkit.report.__main__ import main as report_main
+
+    table = question_rows()
+    tsv = write_tsv(tmp_path / "dev.tsv", table)
+    runs = []
+    for name, shift in (("a", 0), ("b", 1)):
+        preds = predictions(table)
+        if shift:  # run B answers every first copy with the right letter
+            preds = [row.answer if row.index < 1_000_000 else p for row, p in zip(table.itertuples(), preds)]
+        answers = tmp_path / f"{name}.jsonl"
+        answers.write_text("".join(json.dumps({"question_id": int(i), "prompt": "", "text": t}) + "\n"
+                                   for i, t in zip(table["index"], preds)))
+        out = tmp_path / name
+        assert score_cli.main(["--benchmark", "mmbench", str(answers), "--questions", str(tsv), "--out", str(out)]) == 0
+        runs.append(json.loads((out / "summary.json").read_text())["metrics"])
+    assert report_main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "cmp"),
+                        "--n-boot", "200"]) == 0
+    deltas = json.loads((tmp_path / "cmp" / "comparison.json").read_text())["deltas"]
+    for name in ("mmbench_circular_accuracy", "mmbench_vanilla_accuracy"):
+        assert deltas[name]["delta"] == pytest.approx(runs[1][name] - runs[0][name])
+    assert deltas["mmbench_vanilla_accuracy"]["delta"] > 0
