@@ -24,6 +24,7 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from datasets_adapters import mmbench_metrics as M
+from datasets_adapters.lmms_logs import doc_field, lmms_samples
 from datasets_adapters.hub import check_choice, hf_tables, image_ref, looks_like_hub_id
 from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
@@ -94,8 +95,18 @@ def _hits_frame(rows: pd.DataFrame) -> pd.DataFrame:
 
 def import_llava_answers(records: Sequence[dict], questions: Sequence[Any], path: Any) -> Optional[list[dict]]:
     """LLaVA's MMBench answers (question_id = the TSV index, prompt, text) joined by index with
-    --questions TSV (the dev TSV, with answers)."""
-    if isinstance(records, dict) or not isinstance(records, list):
+    --questions TSV (the dev TSV, with answers); or lmms-eval's mmbench_*_dev samples (the TSV row in `doc`)."""
+    samples = lmms_samples(records)
+    if samples is not None:
+        rows = []
+        for _, doc, text in samples:
+            row = {**doc, "index": doc_field(doc, "index", f"{path}: a sample", PredictionImportError),
+                   "answer": doc_field(doc, "answer", f"{path}: index {doc['index']}", PredictionImportError)}
+            rows.append({"id": str(int(row["index"])), "task": "mmbench", "question": str(row.get("question", "")),
+                         "answer": str(row["answer"]), "category": str(row.get("category", "")),
+                         "group": str(M.circular_index(int(row["index"]))), "prediction": text, "meta": _meta(row)})
+        return rows
+    if not isinstance(records, list):
         return None
     columns = set().union(*(r.keys() for r in records))
     if not {"question_id", "text"} <= columns or "answer" in columns or not questions:

@@ -28,6 +28,7 @@ from typing import Any, List, Optional, Sequence
 import pandas as pd
 
 from datasets_adapters import mmmu_eval as E
+from datasets_adapters.lmms_logs import doc_field, lmms_samples
 from datasets_adapters.hub import check_choice, hf_tables, image_ref, looks_like_hub_id
 from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
@@ -104,6 +105,23 @@ def official_rows(records: Any, questions: Sequence[Any], path: Any, annotations
                  "category": E.subject_of(qid), "group": qid, "prediction": str(pred),
                  "meta": {"question_type": answers[qid]["question_type"], "gold": answers[qid]["ground_truth"],
                           "preparsed": True}} for qid, pred in records.items()]
+    elif lmms_samples(records) is not None:  # lmms-eval's mmmu_val samples: the MMMU row in `doc`
+        outputs = []
+        for _, doc, text in lmms_samples(records):
+            where = f"{path}: id {doc.get('id')}"
+            kind = doc_field(doc, "question_type", where, PredictionImportError)
+            output = {"id": doc_field(doc, "id", where, PredictionImportError), "question_type": kind,
+                      "answer": doc_field(doc, "answer", where, PredictionImportError), "response": text or ""}
+            if kind == E.MULTIPLE_CHOICE:
+                options = parse_options(doc_field(doc, "options", where, PredictionImportError), where)
+                output.update(all_choices=[chr(65 + k) for k in range(len(options))],
+                              index2ans={chr(65 + k): o for k, o in enumerate(options)})
+            elif isinstance(output["answer"], str) and output["answer"].startswith("["):
+                try:
+                    output["answer"] = [str(a) for a in ast.literal_eval(output["answer"])]
+                except (ValueError, SyntaxError):
+                    pass
+            outputs.append(output)
     elif records and all(isinstance(r, dict) and {"id", "question_type", "response"} <= set(r) for r in records):
         outputs = list(records)
     else:

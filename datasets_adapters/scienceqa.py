@@ -25,6 +25,7 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from datasets_adapters import scienceqa_metrics as S
+from datasets_adapters.lmms_logs import doc_field, lmms_samples
 from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
@@ -108,7 +109,13 @@ def _facts(rows: pd.DataFrame) -> pd.DataFrame:
 def import_llava_answers(records: Sequence[dict], questions: Sequence[Any], path: Any) -> Optional[list[dict]]:
     """LLaVA's answer file (question_id, prompt, text) joined with --questions FOLDER (problems.json,
     pid_splits.json): a row for every problem of the test split, as eval_science_qa.py scores them
-    (an unanswered problem counts as wrong, and not as an image question)."""
+    (an unanswered problem counts as wrong, and not as an image question). lmms-eval sample logs
+    carry their problem in `doc` (lmms-lab/ScienceQA: question, choices, answer index, hint, ...)."""
+    samples = lmms_samples(records)
+    if samples is not None:
+        return lmms_rows(samples, path)
+    if not isinstance(records, list):
+        return None
     columns = set().union(*(r.keys() for r in records))
     if not {"question_id", "text", "prompt"} <= columns or "answer" in columns:
         return None
@@ -135,6 +142,21 @@ def import_llava_answers(records: Sequence[dict], questions: Sequence[Any], path
                      "answer": S.LETTERS[int(problem["answer"])], "category": problem.get("subject") or "",
                      "group": pid, "prediction": answer.get("text") if answer else None,
                      "prompt": answer.get("prompt") if answer else None, "meta": meta})
+    return rows
+
+
+def lmms_rows(samples: list, path: Any) -> list[dict]:
+    """lmms-eval's scienceqa / scienceqa_img samples: ids are its doc_ids; a doc whose image is
+    null was asked without one (scienceqa_img holds image questions only)."""
+    rows = []
+    for doc_id, doc, text in samples:
+        where = f"{path}: doc_id {doc_id}"
+        problem = {**doc, "choices": doc_field(doc, "choices", where, PredictionImportError),
+                   "image": doc.get("image", True) is not None}
+        answer = int(doc_field(doc, "answer", where, PredictionImportError))
+        rows.append({"id": doc_id, "task": SCIENCEQA.name, "question": str(doc.get("question", "")),
+                     "answer": S.LETTERS[answer], "category": doc.get("subject") or "", "group": doc_id,
+                     "prediction": text, "meta": item_meta(problem)})
     return rows
 
 

@@ -21,6 +21,7 @@ from typing import Any, List, Optional, Sequence
 import pandas as pd
 
 from datasets_adapters import seed_metrics as S
+from datasets_adapters.lmms_logs import doc_field, lmms_samples
 from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig, check_choice
 from evalkit.errors import DatasetError
@@ -75,7 +76,21 @@ def seed_meta(question: dict, type_names: dict[int, str]) -> dict[str, Any]:
 
 def import_llava_answers(records: Any, questions: Sequence[Any], path: Any) -> Optional[list[dict]]:
     """LLaVA's merged answers (question_id, prompt, text) with --questions SEED-Bench.json: a row
-    per SEED-Bench question (an unanswered one counts as wrong; LLaVA's script stops there)."""
+    per SEED-Bench question (an unanswered one counts as wrong; LLaVA's script stops there); or
+    lmms-eval's seedbench samples (the question in `doc`; type names from --questions when given)."""
+    samples = lmms_samples(records)
+    if samples is not None:
+        names = read_seed_json(Path(questions[0]))[1] if questions else {}
+        rows = []
+        for _, doc, text in samples:
+            where = f"{path}: question_id {doc.get('question_id')}"
+            q = {k: doc_field(doc, k, where, PredictionImportError) for k in
+                 ("question_id", "answer", "question_type_id", "data_type", "choice_a", "choice_b", "choice_c", "choice_d")}
+            meta = seed_meta(q, names)
+            rows.append({"id": str(q["question_id"]), "task": "seed_bench", "question": str(doc.get("question", "")),
+                         "answer": str(q["answer"]), "category": meta["question_type"], "group": str(doc.get("data_id", "")),
+                         "prediction": text, "meta": meta})
+        return rows
     if not isinstance(records, list):
         return None
     columns = set().union(*(r.keys() for r in records))
