@@ -9,8 +9,8 @@ there is one, the question, "A. option" lines up to the first empty option, then
 the option's letter from the given choices directly." (`dataset.lang=cn`: "请直接回答选项字母。").
 Scoring (dev, with answers): VLMEvalKit's can_infer and CircularEval (exact matching; the LLM
 extraction fallback belongs to the judge), vanilla first-copy accuracy beside it, per category and
-l2-category. Test split (no answers): write the submission .xlsx with `python -m
-datasets_adapters.mmbench_submit`, exactly as LLaVA's convert_mmbench_for_submission.py does.
+l2-category. The upload .xlsx (LLaVA uploads its dev runs; the test split has no answers):
+`python -m datasets_adapters.mmbench_submit`, exactly as LLaVA's convert_mmbench_for_submission.py.
 """
 
 from __future__ import annotations

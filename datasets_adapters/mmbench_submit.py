@@ -1,4 +1,4 @@
-"""The MMBench test-split submission file, as LLaVA's scripts/convert_mmbench_for_submission.py
+"""The MMBench upload file (dev or test split), as LLaVA's scripts/convert_mmbench_for_submission.py
 writes it (haotian-liu/LLaVA c121f04): the TSV without its hint, category, source, image, comment
 and l2-category columns, a `prediction` column inserted as the 7th column holding each row's
 answer text (empty where none), written with openpyxl, no index column.

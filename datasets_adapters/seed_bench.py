@@ -7,7 +7,8 @@ model_vqa_loader.py sends; optional: without it the same "question\\nA. ...\\nD.
 the option's letter from the given choices directly." prompt is built) and the images under
 `SEED-Bench-image/` (video questions: LLaVA's middle frames under `SEED-Bench-video-image/`).
 Score: convert_seed_for_submission.py (exact text = letter) per question type; the headline is
-the image accuracy (LLaVA's published SEED column). The upload file: `python -m
+its "Total accuracy" over the questions run (LLaVA's published SEED column runs the image and the
+video questions: `dataset.data_types=[image,video]`), its "image accuracy" beside it. The upload file: `python -m
 datasets_adapters.seed_submit`.
 """
 
@@ -122,7 +123,7 @@ class SeedBenchTask(ChoiceTask):
     name = "seed_bench"
     rules = {"exact": S.exact_text, "letter": read_letter, "lenient": read_lenient}
     official_rule = "exact"
-    headline = (Headline("seed_image_accuracy"), Headline("seed_accuracy"))
+    headline = (Headline("seed_accuracy"), Headline("seed_image_accuracy"))
     summary_rows = frozenset({S.TOTAL})
     note = "SEED-Bench: LLaVA's convert_seed_for_submission.py rule: the answer text must be the letter itself"
     imports = ImportRules(own_format="llava_seed_answers", own_rows=import_llava_answers)
