@@ -1,7 +1,9 @@
 """ScienceQA (Lu et al. 2022) as LLaVA evaluates it: the image questions of the test split
 (ScienceQA-IMG, 2017 questions, the published column), LLaVA's prompt and answer rule.
 
-Files (LLaVA's Evaluation.md layout `playground/data/eval/scienceqa`, `dataset.path=` that folder):
+Data: LLaVA's Evaluation.md layout `playground/data/eval/scienceqa` (`dataset.path=` that folder),
+or the hub dataset `lmms-lab/ScienceQA` (its ScienceQA-IMG config; items numbered by row, as
+lmms-eval's doc_ids) or a local copy of it. The folder holds:
 `problems.json` + `pid_splits.json` (ScienceQA's own, needed for the answers and breakdowns),
 `llava_test_CQM-A.json` (LLaVA's prompts; optional: without it the same CQM-A prompt is built
 from problems.json) and the images under `images/test/<pid>/image.png` (or `dataset.image_dir=`).
@@ -25,6 +27,7 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from datasets_adapters import scienceqa_metrics as S
+from datasets_adapters.hub import hf_tables, image_ref, looks_like_hub_id
 from datasets_adapters.lmms_logs import doc_field, lmms_samples
 from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
@@ -34,13 +37,15 @@ from evalkit.tasks.choice import LETTER_INSTRUCTION, ChoiceTask, option_calibrat
 from evalkit.types import Item
 
 SPLITS = ("test", "val", "minival", "train")
+HUB_CONFIG = "ScienceQA-IMG"  # lmms-lab/ScienceQA: the image questions (ScienceQA-FULL: all)
 
 
 @dataclass
 class ScienceQAConfig(DatasetConfig):
     _target_: str = "datasets_adapters.scienceqa.ScienceQADataset"
     name: str = "scienceqa"
-    # folder with problems.json, pid_splits.json [, llava_test_CQM-A.json, images/test]; LLaVA's place for it:
+    # folder with problems.json, pid_splits.json [, llava_test_CQM-A.json, images/test] (LLaVA's place for it),
+    # or the hub dataset lmms-lab/ScienceQA (ScienceQA-IMG) / a local copy of it
     path: str = "playground/data/eval/scienceqa"
     split: str = "test"
     image_dir: Optional[str] = None  # default: <path>/images/<split>, else <path>/<split>
@@ -194,6 +199,10 @@ class ScienceQATask(ChoiceTask):
 SCIENCEQA = ScienceQATask()
 
 
+def _holds_hub_copy(folder: Path) -> bool:
+    return any(folder.rglob("*.parquet")) or any((folder / name).is_file() for name in ("dataset_dict.json", "state.json"))
+
+
 class ScienceQADataset(Benchmark):
     schema = ScienceQAConfig
     tasks = (SCIENCEQA,)
@@ -202,18 +211,50 @@ class ScienceQADataset(Benchmark):
                  question_suffix: str = ScienceQAConfig.question_suffix):
         if split not in SPLITS:
             raise DatasetError(f"dataset.split={split!r}: choose one of {', '.join(SPLITS)}")
-        self.root = Path(path).expanduser()
-        if not self.root.is_dir():
-            raise DatasetError(f"dataset.path={path}: no such folder (the one holding problems.json, pid_splits.json)")
+        self.path, self.root = path, Path(path).expanduser()
         self.split = split
         self.question_suffix = question_suffix or ""
+        self.image_dir = None
+        if not (self.root / "problems.json").is_file():  # the hub dataset (lmms-lab/ScienceQA) or a copy of it
+            if not self.root.exists() and not looks_like_hub_id(path):
+                raise DatasetError(f"dataset.path={path}: no such folder (the one holding problems.json, "
+                                   f"pid_splits.json) and not a hub id like lmms-lab/ScienceQA")
+            if self.root.is_dir() and not _holds_hub_copy(self.root):
+                raise DatasetError(f"dataset.path={path}: no problems.json (LLaVA's scienceqa folder) and no copy of "
+                                   f"lmms-lab/ScienceQA (parquet files, save_to_disk folder, hub cache) here")
+            return
         candidates = [Path(image_dir).expanduser()] if image_dir else [self.root / "images" / split, self.root / split]
         self.image_dir = next((c for c in candidates if c.is_dir()), None)
         if self.image_dir is None:
             raise DatasetError(f"dataset.image_dir: no image folder {' or '.join(map(str, candidates))} "
                                f"(ScienceQA's images/{split}: <pid>/image.png)")
 
+    def _hub_items(self) -> list[Item]:
+        """lmms-lab/ScienceQA's ScienceQA-IMG config: no problem ids, so items are numbered by row,
+        as lmms-eval's doc_ids are (its sample logs then pair with these runs)."""
+        items = []
+        tables = hf_tables(self.path, self.split, "ScienceQA", hub_config=HUB_CONFIG)
+        img = [(label, table) for label, table in tables if HUB_CONFIG in label and self.split in Path(label).name]
+        for label, table in img or tables:  # a copy of the whole repo also holds ScienceQA-FULL and other splits
+            missing = [c for c in ("image", "question", "choices", "answer") if c not in table.column_names]
+            if missing:
+                raise DatasetError(f"{label}: missing column(s) {missing}; lmms-lab/ScienceQA has image, question, "
+                                   f"choices, answer, hint, subject, grade, ...")
+            for n, row in enumerate(table.to_pylist()):
+                if row.get("image") is None:
+                    continue
+                problem = {**row, "image": True}
+                items.append(Item(id=str(n), image=image_ref(row["image"]), question=str(row["question"]),
+                                  answer=S.LETTERS[int(row["answer"])], category=row.get("subject") or "",
+                                  group=str(n), task=SCIENCEQA.name,
+                                  prompt_question=cqm_question(problem) + self.question_suffix, meta=item_meta(problem)))
+        if not items:
+            raise DatasetError(f"dataset.path={self.path}: no image questions in split {self.split}")
+        return items
+
     def load(self) -> list[Item]:
+        if self.image_dir is None:
+            return self._hub_items()
         problems, ids = read_problems(self.root, self.split)
         llava_file = self.root / f"llava_{self.split}_CQM-A.json"
         prompts = read_llava_questions(llava_file) if llava_file.is_file() else {}

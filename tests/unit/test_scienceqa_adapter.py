@@ -56,6 +56,9 @@ def test_prompt_built_from_problems_without_llavas_file(tmp_path):
 def test_missing_files_fail_before_any_model(tmp_path):
     with pytest.raises(DatasetError, match="no such folder"):
         ScienceQADataset(str(tmp_path / "nope"))
+    with pytest.raises(DatasetError, match="no problems.json"):
+        ScienceQADataset(str(tmp_path))
+    (tmp_path / "problems.json").write_text("{}")
     with pytest.raises(DatasetError, match="image folder"):
         ScienceQADataset(str(tmp_path))
     write_folder(tmp_path)
@@ -65,3 +68,23 @@ def test_missing_files_fail_before_any_model(tmp_path):
     (tmp_path / "pid_splits.json").unlink()
     with pytest.raises(DatasetError, match="no pid_splits.json"):
         ScienceQADataset(str(tmp_path)).load()
+
+
+def test_hub_copy_items_numbered_as_lmms_eval(tmp_path):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, format="PNG")
+    rows = [{**problem(i), "image": {"bytes": buffer.getvalue(), "path": None} if i != 2 else None} for i in range(1, 5)]
+    for row in rows:
+        row.pop("split")
+    (tmp_path / "ScienceQA-IMG").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "ScienceQA-IMG" / "test-00000.parquet")
+    items = ScienceQADataset(str(tmp_path)).load()
+    assert [i.id for i in items] == ["0", "2", "3"]  # row 1 has no image
+    assert items[0].prompt_question == cqm_question(problem(1)) + INSTRUCTION and items[0].answer == "ABCDE"[problem(1)["answer"]]
+    with pytest.raises(DatasetError, match="not a hub id"):
+        ScienceQADataset(str(tmp_path / "x" / "y"))
