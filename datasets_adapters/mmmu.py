@@ -162,6 +162,8 @@ class MMMUTask(ChoiceTask):
             "repo's seeded random letter); the model sees image_1 only, as the repo's LLaVA runner")
 
     def check_item(self, item: Item) -> None:
+        if item.meta.get("unanswered"):
+            return  # the test split: a submission file, no score
         if item.meta.get("question_type") == E.MULTIPLE_CHOICE:
             super().check_item(item)
         elif not item.answer:
@@ -177,7 +179,9 @@ class MMMUTask(ChoiceTask):
         random_letter = pd.Series(False, index=rows.index, dtype=bool)
         order = sorted(rows.index[~is_error], key=lambda i: E.official_order(rows.at[i, "id"]))
         for i in order:
-            meta, text = rows.at[i, "meta"], rows.at[i, "text"]
+            # the official parse reads the response as generated, not stripped ("A\n" is not " A ")
+            raw = rows.at[i, "prediction"] if "prediction" in rows.columns else None
+            meta, text = rows.at[i, "meta"], raw if isinstance(raw, str) else rows.at[i, "text"]
             gold = meta.get("gold", rows.at[i, "answer"])
             if meta.get("question_type") == E.MULTIPLE_CHOICE:
                 before = parser.n_random
@@ -200,6 +204,10 @@ class MMMUTask(ChoiceTask):
         return {"mmmu_accuracy": accuracy_delta(joined, boot)}
 
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
+        if _meta(rows, "unanswered", False).all():
+            return TaskResult(pd.DataFrame(columns=["category", *self.columns]),
+                              {"note": "MMMU test split: no answers to score; write the submission json with "
+                                       "python -m datasets_adapters.mmmu_submit"})
         frame = rows.assign(subject=[E.subject_of(i) for i in rows["id"]])
         table = E.mmmu_table(frame)
         overall = table[table["category"] == E.OVERALL].iloc[0]
@@ -270,6 +278,7 @@ class MMMUDataset(Benchmark):
         if images[0] is None:
             raise DatasetError(f"{where}: no image_1")
         meta: dict[str, Any] = {"question_type": kind, "n_images": sum(i is not None for i in images),
+                                "unanswered": self.split == "test",
                                 "n_option_images": sum(len(_OPTION_IMAGE.findall(o)) for o in options)}
         answer = row["answer"]
         if kind == E.MULTIPLE_CHOICE:

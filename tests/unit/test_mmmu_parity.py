@@ -103,7 +103,7 @@ def test_eval_only_on_total_val_output():
 TRICKY_MC = ["A", "A. cat", "(A)", "The answer is B.", "b", "", "the black cat sat on the mat", "答案是 C",
              "(A) or (B)? I think (B)", "A B", "It is C, not D, so the final answer is D today",
              "I would pick a dog over the cat every single time", "E", "'C'.", ".,D", "The answer is (C)",
-             "Neither a nor b", "cat dog bird fish options all wrong here", "  B  ", "D!"]
+             "Neither a nor b", "cat dog bird fish options all wrong here", "  B  ", "D!", "A\n", "\nC", " B.\n"]
 TRICKY_OPEN = ["12", "1,234", "The answer is 3.14159.", "x = 2.50", "so it is 1e3", "Tampa, Florida",
                "mgs", "b", "Therefore the result is 24/7.", "", "INVALID GENERATION FOR MULTIPLE IMAGE INPUTS",
                "The value is 5.\nThus 6"]
@@ -136,6 +136,16 @@ def test_tricky_responses_parse_and_score_as_the_official_script(tmp_path):
     parsed_official, table_official = official_parse_and_eval(tmp_path)
     parsed, table = evalkit_scores([r for rows in outputs.values() for r in rows])
     assert_same(parsed_official, table_official, parsed, table)
+    from evalkit import score as score_cli  # the CLI reads the folder and parses the raw responses the same way
+
+    assert score_cli.main(["--benchmark", "mmmu", str(tmp_path), "--out", str(tmp_path / "scores")]) == 0
+    table = pd.read_csv(tmp_path / "scores" / "metrics.csv")
+    assert {r.category: (r.n, round(r.accuracy, 3)) for r in table.itertuples()} == table_official
+    rows = [json.loads(line) for line in (tmp_path / "scores" / "predictions.jsonl").read_text().splitlines()]
+    for row in rows:
+        theirs = parsed_official[row["id"]]["parsed_pred"]
+        if not isinstance(theirs, list):
+            assert row["parsed"] == theirs, row["id"]
     parser = E.MultiChoiceParser()
     for rows in outputs.values():
         for r in rows:
@@ -161,3 +171,19 @@ def test_rescoring_cli_reproduces_the_example_outputs(tmp_path):
         assert round(metrics["mmmu_accuracy"], 3) == 0.367
     rows = [json.loads(line) for line in (tmp_path / "a" / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 900 and sum(r["correct"] for r in rows) == 330
+
+
+def test_submission_json_scored_by_main_eval_only(tmp_path):
+    """mmmu_submit's {id: answer} file, given to the repo's main_eval_only.py with its answers,
+    gives evalkit's own table (the submission holds what evalkit scored)."""
+    from datasets_adapters import mmmu_submit
+    from evalkit import score as score_cli
+
+    assert score_cli.main(["--benchmark", "mmmu", str(EXAMPLE), "--out", str(tmp_path / "run")]) == 0
+    assert mmmu_submit.main([str(tmp_path / "run"), "--out", str(tmp_path / "submit.json")]) == 0
+    printed = subprocess.run([sys.executable, "main_eval_only.py", "--output_path", str(tmp_path / "submit.json"),
+                              "--answer_path", "answer_dict_val.json"], cwd=MMMU, check=True, capture_output=True,
+                             text=True).stdout
+    theirs = ast.literal_eval(printed.strip().splitlines()[-1])
+    table = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert {r.category: {"num": r.n, "acc": round(r.accuracy, 3)} for r in table.itertuples()} == theirs
