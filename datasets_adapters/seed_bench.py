@@ -5,7 +5,8 @@ Files (LLaVA's Evaluation.md layout `playground/data/eval/seed_bench`, `dataset.
 data_type, data_id), LLaVA's `llava-seed-bench.jsonl` (question_id, image, text: the prompt
 model_vqa_loader.py sends; optional: without it the same "question\\nA. ...\\nD. ...\\nAnswer with
 the option's letter from the given choices directly." prompt is built) and the images under
-`SEED-Bench-image/` (video questions: LLaVA's middle frames under `SEED-Bench-video-image/`).
+`SEED-Bench-image/` (video questions: LLaVA's middle frames under `SEED-Bench-video-image/`);
+or the hub dataset `lmms-lab/SEED-Bench` (or a local copy): its image questions.
 Score: convert_seed_for_submission.py (exact text = letter) per question type; the headline is
 its "Total accuracy" over the questions run (LLaVA's published SEED column runs the image and the
 video questions: `dataset.data_types=[image,video]`), its "image accuracy" beside it. The upload file: `python -m
@@ -22,6 +23,7 @@ from typing import Any, List, Optional, Sequence
 import pandas as pd
 
 from datasets_adapters import seed_metrics as S
+from datasets_adapters.hub import hf_tables, image_ref, looks_like_hub_id
 from datasets_adapters.lmms_logs import doc_field, lmms_samples
 from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig, check_choice
@@ -33,6 +35,11 @@ from evalkit.tasks.choice import LETTER_INSTRUCTION, ChoiceTask, choice_prompt, 
 from evalkit.types import Item
 
 DATA_TYPES = ("image", "video")
+# SEED-Bench.json's question_type (name -> id), for the hub copy, which carries the ids only.
+HUB_TYPE_NAMES = {1: "Scene Understanding", 2: "Instance Identity", 3: "Instance Attributes", 4: "Instance Location",
+                  5: "Instances Counting", 6: "Spatial Relation", 7: "Instance Interaction", 8: "Visual Reasoning",
+                  9: "Text Understanding", 10: "Action Recognition", 11: "Action Prediction",
+                  12: "Procedure Understanding"}
 QUESTION_KEYS = ("question_id", "question", "choice_a", "choice_b", "choice_c", "choice_d", "answer",
                  "question_type_id", "data_type", "data_id")
 
@@ -41,7 +48,8 @@ QUESTION_KEYS = ("question_id", "question", "choice_a", "choice_b", "choice_c", 
 class SeedBenchConfig(DatasetConfig):
     _target_: str = "datasets_adapters.seed_bench.SeedBenchDataset"
     name: str = "seed_bench"
-    path: str = "playground/data/eval/seed_bench"  # SEED-Bench.json [, llava-seed-bench.jsonl], the images
+    # SEED-Bench.json [, llava-seed-bench.jsonl], the images; or the hub lmms-lab/SEED-Bench / a local copy
+    path: str = "playground/data/eval/seed_bench"
     data_types: List[str] = field(default_factory=lambda: ["image"])  # video: LLaVA's middle frames
     question_suffix: str = ""  # the instruction is part of LLaVA's prompt
 
@@ -159,11 +167,42 @@ class SeedBenchDataset(Benchmark):
 
     def __init__(self, path: str = SeedBenchConfig.path, data_types: Sequence[str] = ("image",),
                  question_suffix: str = ""):
-        self.root = Path(path).expanduser()
-        if not self.root.is_dir():
-            raise DatasetError(f"dataset.path={path}: no such folder (the one holding SEED-Bench.json)")
+        self.path, self.root = path, Path(path).expanduser()
+        self.hub = not (self.root / "SEED-Bench.json").is_file()
+        if self.hub and not self.root.exists() and not looks_like_hub_id(path):
+            raise DatasetError(f"dataset.path={path}: no such folder (the one holding SEED-Bench.json) and not a hub "
+                               f"id like lmms-lab/SEED-Bench")
+        if self.hub and self.root.is_dir() and not any(self.root.rglob("*.parquet")) \
+                and not (self.root / "dataset_dict.json").is_file():
+            raise DatasetError(f"dataset.path={path}: no SEED-Bench.json (LLaVA's seed_bench folder) and no copy of "
+                               f"lmms-lab/SEED-Bench here")
+        if self.hub and list(data_types) != ["image"]:
+            raise DatasetError("dataset.data_types: the hub copy serves the image questions only (LLaVA asks video "
+                               "questions with its own middle frames: use its seed_bench folder)")
         self.data_types = list(data_types)
         self.question_suffix = question_suffix or ""
+
+    def _hub_items(self) -> list[Item]:
+        """lmms-lab/SEED-Bench (split test): the image questions, their one image."""
+        items = []
+        for label, table in hf_tables(self.path, "test", "SEED-Bench"):
+            missing = [k for k in (*QUESTION_KEYS, "image") if k not in table.column_names]
+            if missing:
+                raise DatasetError(f"{label}: missing column(s) {missing}")
+            for q in table.to_pylist():
+                if q["data_type"] != "image":
+                    continue
+                images = q["image"] if isinstance(q["image"], list) else [q["image"]]
+                if len(images) != 1:
+                    raise DatasetError(f"{label}: question {q['question_id']}: {len(images)} images for an image question")
+                meta = seed_meta(q, HUB_TYPE_NAMES)
+                items.append(Item(id=str(q["question_id"]), image=image_ref(images[0]), question=str(q["question"]),
+                                  answer=str(q["answer"]), category=meta["question_type"], group=str(q["data_id"]),
+                                  task=SEED_BENCH.name, prompt_question=choice_prompt(str(q["question"]), meta["options"])
+                                  + self.question_suffix, meta=meta))
+        if not items:
+            raise DatasetError(f"dataset.path={self.path}: no image questions")
+        return items
 
     def _llava_prompts(self) -> dict[str, dict]:
         path = self.root / "llava-seed-bench.jsonl"
@@ -179,6 +218,8 @@ class SeedBenchDataset(Benchmark):
         return {str(r["question_id"]): r for r in rows}
 
     def load(self) -> list[Item]:
+        if self.hub:
+            return self._hub_items()
         questions, names = read_seed_json(self.root / "SEED-Bench.json")
         prompts = self._llava_prompts()
         items = []

@@ -108,3 +108,27 @@ def test_loader_prompts_and_errors(tmp_path):
     (tmp_path / "SEED-Bench-image" / questions[1]["data_id"]).unlink()
     with pytest.raises(DatasetError, match="question 101: no image"):
         SeedBenchDataset(str(tmp_path)).load()
+
+
+def test_hub_copy_loads_the_image_questions(tmp_path):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    from datasets_adapters.seed_bench import SeedBenchDataset
+    from evalkit.errors import DatasetError
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, format="PNG")
+    image = {"bytes": buffer.getvalue(), "path": None}
+    _, _, questions = write_files(tmp_path)
+    rows = [{**q, "image": [image] if q["data_type"] == "image" else [image] * 8} for q in questions[:20]]
+    (tmp_path / "hub").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "hub" / "test-00000.parquet")
+    items = SeedBenchDataset(str(tmp_path / "hub")).load()
+    assert [i.id for i in items] == [q["question_id"] for q in questions[:20] if q["data_type"] == "image"]
+    assert items[0].category == "Instance Identity" and items[0].prompt_question.startswith("Q1?\nA. a\n")
+    with pytest.raises(DatasetError, match="image questions only"):
+        SeedBenchDataset(str(tmp_path / "hub"), data_types=["image", "video"])
