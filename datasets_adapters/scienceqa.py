@@ -5,8 +5,10 @@ Data: LLaVA's Evaluation.md layout `playground/data/eval/scienceqa` (`dataset.pa
 or the hub dataset `lmms-lab/ScienceQA` (its ScienceQA-IMG config; items numbered by row, as
 lmms-eval's doc_ids) or a local copy of it. The folder holds:
 `problems.json` + `pid_splits.json` (ScienceQA's own, needed for the answers and breakdowns),
-`llava_test_CQM-A.json` (LLaVA's prompts; optional: without it the same CQM-A prompt is built
-from problems.json) and the images under `images/test/<pid>/image.png` (or `dataset.image_dir=`).
+`llava_test_CQM-A.json` (LLaVA's released prompts; optional: without it the same layout is built
+from problems.json: "Context: <hint>" line when there is a hint, the question, "A. option" lines,
+as lmms-eval's scienceqa "default" format; note that the repo's scripts/convert_sqa_to_llava.py
+writes an older "Context: ... / Question: ... / Options: (A) ..." layout, not the released file's) and the images under `images/test/<pid>/image.png` (or `dataset.image_dir=`).
 
 Prompt: model_vqa_science.py with --single-pred-prompt: the CQM-A question ("Context: <hint>"
 line when there is a hint, the question, "A. option" lines), "<image>" removed, then "Answer

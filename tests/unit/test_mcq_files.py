@@ -71,3 +71,19 @@ def test_rescored_with_letter_and_lenient_rules(tmp_path):
         out = tmp_path / rule
         assert score_cli.main(["--benchmark", "mcq", str(predictions), "--out", str(out), "--rule", rule]) == 0
         assert json.loads((out / "summary.json").read_text())["metrics"]["accuracy"] == pytest.approx(expected)
+
+
+def test_option_probabilities_give_calibration(tmp_path):
+    """Rows of a decoding=choice_logits run (option_probs) add ECE and Brier to the MCQ headlines."""
+    rows = [{"id": f"q{n}", "task": "scienceqa", "question": "?", "answer": "A", "category": "natural science",
+             "text": best, "error": None, "option_probs": probs,
+             "meta": {"options": {"A": "x", "B": "y"}, "is_multimodal": True, "subject": "natural science",
+                      "grade": "grade1", "has_text": False, "has_image": True}}
+            for n, (best, probs) in enumerate([("A", {"A": 0.9, "B": 0.1}), ("B", {"A": 0.3, "B": 0.7}),
+                                               ("A", {"A": 0.6, "B": 0.4})])]
+    out = tmp_path / "out"
+    assert score_cli.main(["--benchmark", "scienceqa", str(write_jsonl(tmp_path / "p.jsonl", rows)), "--out", str(out)]) == 0
+    metrics = json.loads((out / "summary.json").read_text())["metrics"]
+    assert metrics["scienceqa_img_accuracy"] == pytest.approx(2 / 3)
+    assert metrics["choice_brier"] == pytest.approx(((0.1 ** 2) * 2 + (0.7 ** 2) * 2 + (0.4 ** 2) * 2) / 3)
+    assert 0 < metrics["choice_ece"] < 1

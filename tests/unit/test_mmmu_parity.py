@@ -162,7 +162,7 @@ def test_rescoring_cli_reproduces_the_example_outputs(tmp_path):
     shutil.copytree(EXAMPLE, folder)
     _, table_official = official_parse_and_eval(folder)
     for source, extra, out in ((EXAMPLE, [], tmp_path / "a"), (EXAMPLE / "total_val_output.json",
-                                                                  ["--annotations", str(MMMU / "answer_dict_val.json")],
+                                                                  ["--answers", str(MMMU / "answer_dict_val.json")],
                                                                   tmp_path / "b")):
         assert score_cli.main(["--benchmark", "mmmu", str(source), *extra, "--out", str(out)]) == 0
         table = pd.read_csv(out / "metrics.csv")
