@@ -78,9 +78,9 @@ class MCQFileDataset(Benchmark):
     schema = MCQDatasetConfig
     tasks = (CHOICE,)
 
-    def __init__(self, path: str, question_suffix: str = MCQDatasetConfig.question_suffix):
+    def __init__(self, path: str, **settings):
+        super().__init__(path=path, **settings)  # MCQDatasetConfig: path, question_suffix
         self.path = Path(path).expanduser()
-        self.question_suffix = question_suffix or ""
         if not self.path.is_file():
             raise DatasetError(f"dataset.path={path}: no such file (expected a .jsonl or .csv multiple-choice file)")
 

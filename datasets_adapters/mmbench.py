@@ -25,10 +25,10 @@ import pandas as pd
 
 from datasets_adapters import mmbench_metrics as M
 from datasets_adapters.lmms_logs import doc_field, lmms_samples
-from datasets_adapters.hub import check_choice, hf_tables, image_ref, looks_like_hub_id
+from datasets_adapters.hub import hf_tables, image_ref, looks_like_hub_id
 from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
-from evalkit.errors import DatasetError
+from evalkit.errors import DatasetError, check_choice
 from evalkit.scoring.importers import PredictionImportError
 from evalkit.scoring.score_metrics import mean_stderr
 from evalkit.tasks.choice import LETTER_INSTRUCTION, ChoiceTask, choice_prompt, option_calibration, options_of, read_lenient, read_letter
@@ -48,6 +48,10 @@ class MMBenchConfig(DatasetConfig):
     lang: str = "en"  # en | cn: the hub config and the answer instruction
     split: str = "dev"  # dev (answers: scored) | test (submission file only)
     question_suffix: str = ""  # the instruction follows dataset.lang
+
+    def __post_init__(self):
+        check_choice("dataset.lang", self.lang, tuple(INSTRUCTIONS))
+        check_choice("dataset.split", self.split, SPLITS)
 
 
 def is_none(value: Any) -> bool:
@@ -191,14 +195,10 @@ class MMBenchDataset(Benchmark):
     schema = MMBenchConfig
     tasks = (MMBENCH,)
 
-    def __init__(self, path: str = MMBenchConfig.path, lang: str = "en", split: str = "dev", question_suffix: str = ""):
-        check_choice("lang", lang, tuple(INSTRUCTIONS))
-        check_choice("split", split, SPLITS)
-        local = Path(path).expanduser()
-        if not local.exists() and not looks_like_hub_id(path):
-            raise DatasetError(f"dataset.path={path}: no such file or folder, and not a hub id like lmms-lab/MMBench")
-        self.path, self.lang, self.split = path, lang, split
-        self.question_suffix = question_suffix or ""
+    def __init__(self, **settings):
+        super().__init__(**settings)  # MMBenchConfig: path, lang, split, question_suffix
+        if not Path(self.path).expanduser().exists() and not looks_like_hub_id(self.path):
+            raise DatasetError(f"dataset.path={self.path}: no such file or folder, and not a hub id like lmms-lab/MMBench")
 
     def _rows(self) -> list[tuple[str, dict]]:
         local = Path(self.path).expanduser()

@@ -29,10 +29,10 @@ import pandas as pd
 
 from datasets_adapters import mmmu_eval as E
 from datasets_adapters.lmms_logs import doc_field, lmms_samples
-from datasets_adapters.hub import check_choice, hf_tables, image_ref, looks_like_hub_id
+from datasets_adapters.hub import hf_tables, image_ref, looks_like_hub_id
 from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
-from evalkit.errors import DatasetError
+from evalkit.errors import DatasetError, check_choice
 from evalkit.scoring.importers import PredictionImportError
 from evalkit.scoring.score_metrics import mean_stderr
 from evalkit.tasks.choice import LETTER_INSTRUCTION, ChoiceTask, option_calibration
@@ -54,6 +54,11 @@ class MMMUConfig(DatasetConfig):
     subjects: List[str] = field(default_factory=lambda: list(E.SUBJECTS))
     question_types: List[str] = field(default_factory=lambda: list(QUESTION_TYPES))  # multiple-choice only: choice_logits
     question_suffix: str = ""  # the instructions are part of MMMU's prompt formats
+
+    def __post_init__(self):
+        check_choice("dataset.split", self.split, SPLITS)
+        self.subjects = check_choice("dataset.subjects", self.subjects, E.SUBJECTS, many=True)
+        self.question_types = check_choice("dataset.question_types", self.question_types, QUESTION_TYPES, many=True)
 
 
 def mmmu_prompt(question: str, options: Sequence[str], question_type: str) -> str:
@@ -229,20 +234,11 @@ class MMMUDataset(Benchmark):
     schema = MMMUConfig
     tasks = (MMMU,)
 
-    def __init__(self, path: str = MMMUConfig.path, split: str = "validation", subjects: Sequence[str] = E.SUBJECTS,
-                 question_types: Sequence[str] = QUESTION_TYPES, question_suffix: str = ""):
-        check_choice("split", split, SPLITS)
-        unknown = [s for s in subjects if s not in E.SUBJECTS]
-        if unknown or not subjects:
-            raise DatasetError(f"dataset.subjects: unknown {unknown or '(none given)'}; choose from {', '.join(E.SUBJECTS)}")
-        for kind in question_types:
-            check_choice("question_types", kind, QUESTION_TYPES)
-        local = Path(path).expanduser()
-        if not local.exists() and not looks_like_hub_id(path):
-            raise DatasetError(f"dataset.path={path}: no such file or folder, and not a hub id like lmms-lab/MMMU")
-        self.path, self.split, self.subjects = path, split, list(subjects)
-        self.question_types = list(question_types)
-        self.question_suffix = question_suffix or ""
+    def __init__(self, **settings):
+        super().__init__(**settings)  # MMMUConfig: path, split, subjects, question_types, question_suffix
+        local = Path(self.path).expanduser()
+        if not local.exists() and not looks_like_hub_id(self.path):
+            raise DatasetError(f"dataset.path={self.path}: no such file or folder, and not a hub id like lmms-lab/MMMU")
 
     def _tables(self) -> list[tuple]:
         if not Path(self.path).expanduser().exists() and self.path.lower() == "mmmu/mmmu":

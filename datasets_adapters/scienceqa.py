@@ -33,7 +33,7 @@ from datasets_adapters.hub import hf_tables, image_ref, looks_like_hub_id
 from datasets_adapters.lmms_logs import doc_field, lmms_samples
 from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
-from evalkit.errors import DatasetError
+from evalkit.errors import DatasetError, check_choice
 from evalkit.scoring.importers import PredictionImportError
 from evalkit.tasks.choice import LETTER_INSTRUCTION, ChoiceTask, option_calibration, read_lenient, read_letter
 from evalkit.types import Item
@@ -52,6 +52,9 @@ class ScienceQAConfig(DatasetConfig):
     split: str = "test"
     image_dir: Optional[str] = None  # default: <path>/images/<split>, else <path>/<split>
     question_suffix: str = "\n" + LETTER_INSTRUCTION
+
+    def __post_init__(self):
+        check_choice("dataset.split", self.split, SPLITS)
 
 
 def read_problems(root: Path, split: str) -> tuple[dict[str, dict], list[str]]:
@@ -209,13 +212,10 @@ class ScienceQADataset(Benchmark):
     schema = ScienceQAConfig
     tasks = (SCIENCEQA,)
 
-    def __init__(self, path: str, split: str = "test", image_dir: Optional[str] = None,
-                 question_suffix: str = ScienceQAConfig.question_suffix):
-        if split not in SPLITS:
-            raise DatasetError(f"dataset.split={split!r}: choose one of {', '.join(SPLITS)}")
-        self.path, self.root = path, Path(path).expanduser()
-        self.split = split
-        self.question_suffix = question_suffix or ""
+    def __init__(self, **settings):
+        super().__init__(**settings)  # ScienceQAConfig: path, split, image_dir, question_suffix
+        path, split, image_dir = self.path, self.split, self.image_dir
+        self.root = Path(path).expanduser()
         self.image_dir = None
         if not (self.root / "problems.json").is_file():  # the hub dataset (lmms-lab/ScienceQA) or a copy of it
             if not self.root.exists() and not looks_like_hub_id(path):

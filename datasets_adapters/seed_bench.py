@@ -26,8 +26,8 @@ from datasets_adapters import seed_metrics as S
 from datasets_adapters.hub import hf_tables, image_ref, looks_like_hub_id
 from datasets_adapters.lmms_logs import doc_field, lmms_samples
 from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
-from evalkit.config import DatasetConfig, check_choice
-from evalkit.errors import DatasetError
+from evalkit.config import DatasetConfig
+from evalkit.errors import DatasetError, check_choice
 from evalkit.fileio import JsonlError, read_jsonl
 from evalkit.scoring.importers import PredictionImportError
 from evalkit.scoring.score_metrics import score_counts
@@ -54,8 +54,7 @@ class SeedBenchConfig(DatasetConfig):
     question_suffix: str = ""  # the instruction is part of LLaVA's prompt
 
     def __post_init__(self):
-        for kind in self.data_types:
-            check_choice("dataset", "data_types", kind, DATA_TYPES)
+        self.data_types = check_choice("dataset.data_types", self.data_types, DATA_TYPES, many=True)
 
 
 def read_seed_json(path: Path) -> tuple[list[dict], dict[int, str]]:
@@ -165,9 +164,10 @@ class SeedBenchDataset(Benchmark):
     schema = SeedBenchConfig
     tasks = (SEED_BENCH,)
 
-    def __init__(self, path: str = SeedBenchConfig.path, data_types: Sequence[str] = ("image",),
-                 question_suffix: str = ""):
-        self.path, self.root = path, Path(path).expanduser()
+    def __init__(self, **settings):
+        super().__init__(**settings)  # SeedBenchConfig: path, data_types, question_suffix
+        path, data_types = self.path, self.data_types
+        self.root = Path(path).expanduser()
         self.hub = not (self.root / "SEED-Bench.json").is_file()
         if self.hub and not self.root.exists() and not looks_like_hub_id(path):
             raise DatasetError(f"dataset.path={path}: no such folder (the one holding SEED-Bench.json) and not a hub "
@@ -179,8 +179,6 @@ class SeedBenchDataset(Benchmark):
         if self.hub and list(data_types) != ["image"]:
             raise DatasetError("dataset.data_types: the hub copy serves the image questions only (LLaVA asks video "
                                "questions with its own middle frames: use its seed_bench folder)")
-        self.data_types = list(data_types)
-        self.question_suffix = question_suffix or ""
 
     def _hub_items(self) -> list[Item]:
         """lmms-lab/SEED-Bench (split test): the image questions, their one image."""

@@ -16,7 +16,7 @@ import pytest
 from datasets_adapters import mmbench_submit
 from datasets_adapters.mmbench import MMBENCH, MMBenchDataset
 from evalkit import score as score_cli
-from evalkit.errors import DatasetError
+from evalkit.errors import ConfigError, DatasetError
 from support.mmbench_files import predictions, question_rows
 from support.vlmevalkit import mmbench_eval as V
 
@@ -30,7 +30,7 @@ def write_tsv(path: Path, table: pd.DataFrame) -> Path:
 
 def test_items_and_prompts(tmp_path):
     table = question_rows(6)
-    items = MMBenchDataset(str(write_tsv(tmp_path / "dev.tsv", table))).load()
+    items = MMBenchDataset(path=str(write_tsv(tmp_path / "dev.tsv", table))).load()
     assert len(items) == len(table) and items[0].id == "0"
     by_id = {i.id: i for i in items}
     # question 0: hint, 2 options; question 1: no hint (NaN in the TSV), 3 options; a rotated copy
@@ -40,7 +40,7 @@ def test_items_and_prompts(tmp_path):
                                           "Answer with the option's letter from the given choices directly.")
     assert by_id["1000001"].meta["options"] == {"A": "option 1-1", "B": "option 1-2", "C": "option 1-0"}
     assert by_id["1000001"].group == "1" and by_id["1000001"].answer == "A"
-    cn = MMBenchDataset(str(tmp_path / "dev.tsv"), lang="cn").load()[0]
+    cn = MMBenchDataset(path=str(tmp_path / "dev.tsv"), lang="cn").load()[0]
     assert cn.prompt_question.endswith("\nB. option 0-1\n请直接回答选项字母。")
     for item in items:
         MMBENCH.check_item(item)
@@ -48,15 +48,15 @@ def test_items_and_prompts(tmp_path):
 
 def test_bad_inputs_fail_before_any_model(tmp_path):
     with pytest.raises(DatasetError, match="not a hub id"):
-        MMBenchDataset(str(tmp_path / "none" / "x.tsv"))
-    with pytest.raises(DatasetError, match="lang"):
-        MMBenchDataset("lmms-lab/MMBench", lang="fr")
+        MMBenchDataset(path=str(tmp_path / "none" / "x.tsv"))
+    with pytest.raises(ConfigError, match="dataset.lang"):
+        MMBenchDataset(path="lmms-lab/MMBench", lang="fr")
     bad = question_rows(3)
     bad.loc[1, "answer"] = "D"
     with pytest.raises(DatasetError, match=r"index 1: answer 'D' is not one of its options"):
-        MMBenchDataset(str(write_tsv(tmp_path / "bad.tsv", bad))).load()
+        MMBenchDataset(path=str(write_tsv(tmp_path / "bad.tsv", bad))).load()
     with pytest.raises(DatasetError, match="missing column"):
-        MMBenchDataset(str(write_tsv(tmp_path / "cols.tsv", question_rows(2).drop(columns=["B"])))).load()
+        MMBenchDataset(path=str(write_tsv(tmp_path / "cols.tsv", question_rows(2).drop(columns=["B"])))).load()
 
 
 @pytest.mark.parametrize("chinese", [False, True])

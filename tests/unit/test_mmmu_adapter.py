@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from datasets_adapters.mmmu import MMMU, MMMUDataset
-from evalkit.errors import DatasetError
+from evalkit.errors import ConfigError, DatasetError
 
 MMMU_DIR = Path(__file__).resolve().parents[1] / "support" / "mmmu"
 
@@ -56,7 +56,7 @@ def official_prompt(row: dict) -> str:
 
 
 def test_items_prompts_and_counts(local_copy):
-    items = MMMUDataset(str(local_copy)).load()
+    items = MMMUDataset(path=str(local_copy)).load()
     assert [i.id for i in items] == ["validation_Art_1", "validation_Art_2", "validation_Math_1", "validation_Math_3"]
     by_id = {i.id: i for i in items}
     for row in ROWS[:4]:
@@ -67,17 +67,17 @@ def test_items_prompts_and_counts(local_copy):
     for item in items:
         MMMU.check_item(item)
     assert MMMU.choices(by_id["validation_Math_3"]) is None and MMMU.choices(by_id["validation_Art_1"]) == ("A", "B", "C")
-    only_choice = MMMUDataset(str(local_copy), question_types=["multiple-choice"]).load()
+    only_choice = MMMUDataset(path=str(local_copy), question_types=["multiple-choice"]).load()
     assert all(i.meta["question_type"] == "multiple-choice" for i in only_choice) and len(only_choice) == 3
 
 
 def test_bad_config_and_files_fail_early(local_copy, tmp_path):
-    with pytest.raises(DatasetError, match="unknown"):
-        MMMUDataset(str(local_copy), subjects=["Astrology"])
+    with pytest.raises(ConfigError, match="dataset.subjects"):
+        MMMUDataset(path=str(local_copy), subjects=["Astrology"])
     with pytest.raises(DatasetError, match="not a hub id"):
-        MMMUDataset(str(tmp_path / "missing" / "dir"))
+        MMMUDataset(path=str(tmp_path / "missing" / "dir"))
     bad = tmp_path / "bad"
     bad.mkdir()
     pq.write_table(pa.Table.from_pylist([{k: v for k, v in ROWS[0].items() if k != "options"}]), bad / "v.parquet")
     with pytest.raises(DatasetError, match="missing column"):
-        MMMUDataset(str(bad)).load()
+        MMMUDataset(path=str(bad)).load()

@@ -33,7 +33,7 @@ def write_folder(root, n=12, llava_file=True):
 
 def test_items_are_the_image_questions_with_llavas_prompt(tmp_path):
     problems = write_folder(tmp_path)
-    items = ScienceQADataset(str(tmp_path)).load()
+    items = ScienceQADataset(path=str(tmp_path)).load()
     assert [i.id for i in items] == [pid for pid, p in problems.items() if p["image"]]
     first = items[0]
     assert first.prompt_question == f"LLaVA says: {problems[first.id]['question']}" + INSTRUCTION
@@ -46,7 +46,7 @@ def test_items_are_the_image_questions_with_llavas_prompt(tmp_path):
 
 def test_prompt_built_from_problems_without_llavas_file(tmp_path):
     problems = write_folder(tmp_path, llava_file=False)
-    item = ScienceQADataset(str(tmp_path)).load()[1]
+    item = ScienceQADataset(path=str(tmp_path)).load()[1]
     p = problems[item.id]
     expected = (f"Context: {p['hint']}\n" if p["hint"] else "") + p["question"] + "\n" + "\n".join(
         f"{'ABCDE'[k]}. {c}" for k, c in enumerate(p["choices"]))
@@ -55,19 +55,19 @@ def test_prompt_built_from_problems_without_llavas_file(tmp_path):
 
 def test_missing_files_fail_before_any_model(tmp_path):
     with pytest.raises(DatasetError, match="no such folder"):
-        ScienceQADataset(str(tmp_path / "nope"))
+        ScienceQADataset(path=str(tmp_path / "nope"))
     with pytest.raises(DatasetError, match="no problems.json"):
-        ScienceQADataset(str(tmp_path))
+        ScienceQADataset(path=str(tmp_path))
     (tmp_path / "problems.json").write_text("{}")
     with pytest.raises(DatasetError, match="image folder"):
-        ScienceQADataset(str(tmp_path))
+        ScienceQADataset(path=str(tmp_path))
     write_folder(tmp_path)
     (tmp_path / "images" / "test" / "1" / "image.png").unlink()
     with pytest.raises(DatasetError, match="problem 1: no image"):
-        ScienceQADataset(str(tmp_path)).load()
+        ScienceQADataset(path=str(tmp_path)).load()
     (tmp_path / "pid_splits.json").unlink()
     with pytest.raises(DatasetError, match="no pid_splits.json"):
-        ScienceQADataset(str(tmp_path)).load()
+        ScienceQADataset(path=str(tmp_path)).load()
 
 
 def test_hub_copy_items_numbered_as_lmms_eval(tmp_path):
@@ -83,8 +83,8 @@ def test_hub_copy_items_numbered_as_lmms_eval(tmp_path):
         row.pop("split")
     (tmp_path / "ScienceQA-IMG").mkdir()
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "ScienceQA-IMG" / "test-00000.parquet")
-    items = ScienceQADataset(str(tmp_path)).load()
+    items = ScienceQADataset(path=str(tmp_path)).load()
     assert [i.id for i in items] == ["0", "2", "3"]  # row 1 has no image
     assert items[0].prompt_question == cqm_question(problem(1)) + INSTRUCTION and items[0].answer == "ABCDE"[problem(1)["answer"]]
     with pytest.raises(DatasetError, match="not a hub id"):
-        ScienceQADataset(str(tmp_path / "x" / "y"))
+        ScienceQADataset(path=str(tmp_path / "x" / "y"))

@@ -94,7 +94,7 @@ def test_loader_prompts_and_errors(tmp_path):
     for q in questions:
         if q["data_type"] == "image":
             Image.new("RGB", (4, 4)).save(tmp_path / "SEED-Bench-image" / q["data_id"])
-    items = SeedBenchDataset(str(tmp_path)).load()
+    items = SeedBenchDataset(path=str(tmp_path)).load()
     assert len(items) == sum(q["data_type"] == "image" for q in questions)
     assert items[0].prompt_question == ("Q1?\nA. a\nB. b\nC. c\nD. d\n"
                                         "Answer with the option's letter from the given choices directly.")
@@ -102,12 +102,12 @@ def test_loader_prompts_and_errors(tmp_path):
     llava = [{"question_id": q["question_id"], "image": f"SEED-Bench-image/{q['data_id']}", "text": f"LLaVA {q['question']}"}
              for q in questions if q["data_type"] == "image"]
     (tmp_path / "llava-seed-bench.jsonl").write_text("".join(json.dumps(r) + "\n" for r in llava))
-    assert SeedBenchDataset(str(tmp_path)).load()[0].prompt_question == "LLaVA Q1?"
+    assert SeedBenchDataset(path=str(tmp_path)).load()[0].prompt_question == "LLaVA Q1?"
     with pytest.raises(DatasetError, match="video question"):
-        SeedBenchDataset(str(tmp_path), data_types=["video"]).load()
+        SeedBenchDataset(path=str(tmp_path), data_types=["video"]).load()
     (tmp_path / "SEED-Bench-image" / questions[1]["data_id"]).unlink()
     with pytest.raises(DatasetError, match="question 101: no image"):
-        SeedBenchDataset(str(tmp_path)).load()
+        SeedBenchDataset(path=str(tmp_path)).load()
 
 
 def test_hub_copy_loads_the_image_questions(tmp_path):
@@ -127,8 +127,8 @@ def test_hub_copy_loads_the_image_questions(tmp_path):
     rows = [{**q, "image": [image] if q["data_type"] == "image" else [image] * 8} for q in questions[:20]]
     (tmp_path / "hub").mkdir()
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "hub" / "test-00000.parquet")
-    items = SeedBenchDataset(str(tmp_path / "hub")).load()
+    items = SeedBenchDataset(path=str(tmp_path / "hub")).load()
     assert [i.id for i in items] == [q["question_id"] for q in questions[:20] if q["data_type"] == "image"]
     assert items[0].category == "Instance Identity" and items[0].prompt_question.startswith("Q1?\nA. a\n")
     with pytest.raises(DatasetError, match="image questions only"):
-        SeedBenchDataset(str(tmp_path / "hub"), data_types=["image", "video"])
+        SeedBenchDataset(path=str(tmp_path / "hub"), data_types=["image", "video"])
