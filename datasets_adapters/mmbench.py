@@ -157,10 +157,15 @@ class MMBenchTask(ChoiceTask):
     imports = ImportRules(own_format="llava_mmbench_answers", own_rows=import_llava_answers)
 
     def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
-        from datasets_adapters.choice_paired import accuracy_delta, all_correct_delta, first_copy
+        """Beside the per-copy accuracy every task gets: CircularEval over questions (a question
+        right when all its copies are) and vanilla over the first copies, bootstrapped by question."""
+        from evalkit.report import stats as ST
 
-        return {"mmbench_circular_accuracy": all_correct_delta(joined, "group", boot),
-                "mmbench_vanilla_accuracy": accuracy_delta(first_copy(joined), boot)}
+        per_question = joined.groupby("group")[["correct_a", "correct_b"]].all()
+        first = joined[joined["id"].astype(str) == joined["group"].astype(str)]
+        return {name: ST.paired_bootstrap(ST.accuracy_stat, ST.accuracy_features(part["correct_a"].to_numpy(bool)),
+                                          ST.accuracy_features(part["correct_b"].to_numpy(bool)), **boot)
+                for name, part in (("mmbench_circular_accuracy", per_question), ("mmbench_vanilla_accuracy", first))}
 
     def check_item(self, item: Item) -> None:
         if item.answer == "" and len(options_of(item)) >= 2:

@@ -203,11 +203,6 @@ class MMMUTask(ChoiceTask):
         rows["random_letter"] = random_letter
         return rows
 
-    def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
-        from datasets_adapters.choice_paired import accuracy_delta
-
-        return {"mmmu_accuracy": accuracy_delta(joined, boot)}
-
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
         if _meta(rows, "unanswered", False).all():
             return TaskResult(pd.DataFrame(columns=["category", *self.columns]),

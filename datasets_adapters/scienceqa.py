@@ -183,11 +183,6 @@ class ScienceQATask(ChoiceTask):
             "anything else wrong); IMG = questions asked with their image")
     imports = ImportRules(own_format="llava_scienceqa_answers", own_rows=import_llava_answers)
 
-    def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
-        from datasets_adapters.choice_paired import accuracy_delta
-
-        return {"scienceqa_accuracy": accuracy_delta(joined, boot)}
-
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
         table = S.scienceqa_table(_facts(rows))
         by = table.set_index("category")

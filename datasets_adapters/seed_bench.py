@@ -135,11 +135,6 @@ class SeedBenchTask(ChoiceTask):
     note = "SEED-Bench: LLaVA's convert_seed_for_submission.py rule: the answer text must be the letter itself"
     imports = ImportRules(own_format="llava_seed_answers", own_rows=import_llava_answers)
 
-    def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
-        from datasets_adapters.choice_paired import accuracy_delta
-
-        return {"seed_accuracy": accuracy_delta(joined, boot)}
-
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
         meta = rows["meta"].map(lambda m: m if isinstance(m, dict) else {})
         type_ids = meta.map(lambda m: int(m.get("question_type_id", -1)))
