@@ -31,7 +31,7 @@ from evalkit.errors import DatasetError, check_choice
 from evalkit.fileio import JsonlError, read_jsonl
 from evalkit.scoring.importers import PredictionImportError
 from evalkit.scoring.score_metrics import score_counts
-from evalkit.tasks.choice import LETTER_INSTRUCTION, ChoiceTask, choice_prompt, option_calibration, read_lenient, read_letter
+from evalkit.tasks.choice import ChoiceTask, choice_prompt, option_calibration, read_lenient, read_letter
 from evalkit.types import Item
 
 DATA_TYPES = ("image", "video")

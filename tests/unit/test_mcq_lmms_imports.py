@@ -5,7 +5,6 @@ numbers as the official scripts / the LLaVA-format imports that the parity tests
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
