@@ -14,6 +14,9 @@ kinds of questions are affected and counted in summary.json: `n_multi_image` (qu
 image_2.. that the model never sees) and `n_option_images` (options that are images: the repo's
 runner does not ask LLaVA at all there and answers a random letter; evalkit asks the model with
 image_1, so these rows are the only place its numbers can differ from that protocol).
+The random fallback depends on every row scored before it: summary.json / metrics.csv come from
+scoring the whole run, while the `parsed` a run writes into predictions.jsonl for an unreadable
+answer is its batch's draw (rescoring recomputes; predictions.jsonl is never rewritten).
 """
 
 from __future__ import annotations
