@@ -55,9 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="import FILE as predictions on this benchmark (mme, pope, yesno, ... or module.Class)")
     parser.add_argument("--questions", type=Path, action="append", default=[],
                         help="question/label file joined by id with LLaVA answer files (repeatable)")
-    parser.add_argument("--annotations", type=Path,
+    parser.add_argument("--annotations", "--answers", dest="annotations", type=Path,
                         help="ground-truth file (or folder) the benchmark's own result format is joined with "
-                             "(amber: annotations.json)")
+                             "(amber: annotations.json; mmmu: answer_dict_val.json)")
     parser.add_argument("--set", dest="settings", metavar="KEY=VALUE", action="append", default=[],
                         help="a setting of the benchmark's own import (amber: spacy_pipeline=NAME_OR_PATH); repeatable")
     parser.add_argument("--out", type=Path, help="output directory (--benchmark: default FILE's dir/<stem>_scores; "

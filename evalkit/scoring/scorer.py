@@ -19,7 +19,8 @@ from typing import Any, Optional
 import pandas as pd
 
 from evalkit.benchmark import Benchmark, Task
-from evalkit.fileio import read_jsonl, write_json_atomic
+from evalkit.fileio import write_json_atomic
+from evalkit.outputs import read_predictions  # noqa: F401  (the scorer's input; callers import it from here too)
 from evalkit.scoring import metrics as M
 from evalkit.scoring.score_metrics import mean_stderr
 from evalkit.tasks.yesno import calibration_scores, pooled_headline, yesno_tasks
@@ -164,23 +165,6 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
 
 
 # ---------------------------------------------------------------------------------------------- I/O
-
-def read_predictions(path: Path | str) -> pd.DataFrame:
-    """Read predictions.jsonl. A torn last line (a kill mid-write) is skipped with a warning; a bad
-    line elsewhere, a missing `id` or a duplicate id is a ValueError naming the file."""
-    path = Path(path)
-    rows = read_jsonl(path)
-    if not rows:
-        raise ValueError(f"{path}: no predictions")
-    frame = pd.DataFrame(rows)
-    if "id" not in frame.columns:
-        raise ValueError(f"{path}: rows have no 'id' column; got {list(frame.columns)}")
-    ids = frame["id"].astype(str)
-    dups = ids[ids.duplicated()].unique().tolist()
-    if dups:
-        raise ValueError(f"{path}: {len(dups)} duplicate id(s), e.g. {dups[:10]}")
-    return frame
-
 
 def write_scores(run_dir: Path | str, scores: Scores) -> None:
     """Write `metrics.csv` (+ `calibration.csv` when p_yes was recorded) and merge `headline` into

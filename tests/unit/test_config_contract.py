@@ -15,7 +15,8 @@ from evalkit.registry import register_configs, validate
 
 register_configs()
 
-REQUIRED = {"dataset": {"yesno": ["dataset.path=x.jsonl"], "vqa": ["dataset.path=x.jsonl"]}}
+REQUIRED = {"dataset": {"yesno": ["dataset.path=x.jsonl"], "vqa": ["dataset.path=x.jsonl"],
+                        "mcq": ["dataset.path=x.jsonl"]}}
 
 
 def _options(group: str) -> list[str]:
