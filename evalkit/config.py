@@ -183,6 +183,9 @@ class Config:
     num_prompt_samples: int = 5  # rendered prompts kept in predictions.jsonl for the first items
     progress: bool = True
     shard: ShardConfig = field(default_factory=ShardConfig)
+    # judge=openai | hf (conf/judge/, schemas in evalkit/judge/config.py): judged benchmarks' judge,
+    # run after generation in the same command; null: no judge (judge later with python -m evalkit.judge).
+    judge: Any = None
 
     def __post_init__(self):
         check_choice("", "device", self.device, DEVICES)
@@ -240,6 +243,10 @@ def register_configs() -> None:
     for group in ("model", "dataset"):
         for name, node in schemas(group).items():
             cs.store(group=f"schema/{group}", name=name, node=node)
+    from evalkit.judge.config import SCHEMAS as JUDGE_SCHEMAS
+
+    for name, node in JUDGE_SCHEMAS.items():
+        cs.store(group="schema/judge", name=name, node=node)
 
 
 def schema_of_option(group: str, option: str) -> type | None:
@@ -275,6 +282,9 @@ def validate(cfg) -> Config:
     except Exception as exc:  # OmegaConf validation errors carry the full key path
         raise ConfigError(str(exc).splitlines()[0]) from exc
     typed.decoding = validate_decoding(cfg.decoding)
+    from evalkit.judge.config import validate_judge
+
+    typed.judge = validate_judge(cfg.get("judge"))
     return typed
 
 

@@ -1,8 +1,10 @@
 """Rescore without a model: `python -m evalkit.score`.
 
-    python -m evalkit.score RUN_DIR [--rule official|strict|mme|pope|...]
+    python -m evalkit.score RUN_DIR [--rule official|strict|mme|pope|...] [--judge NAME]
         re-parse RUN_DIR/predictions.jsonl, print the tables, rewrite metrics.csv and
-        summary.json["metrics"] (predictions.jsonl itself is never modified).
+        summary.json["metrics"] (predictions.jsonl itself is never modified). Judged benchmarks
+        read the cached judgments of judge NAME (default: the judge summary.json names, i.e. the
+        last `python -m evalkit.judge`); no judge is called.
 
     python -m evalkit.score --benchmark NAME FILE [--questions Q ...] [--annotations A] [--set K=V]
                             [--out DIR] [--rule ...]
@@ -51,11 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "(amber: annotations.json)")
     parser.add_argument("--set", dest="settings", metavar="KEY=VALUE", action="append", default=[],
                         help="a setting of the benchmark's own import (amber: spacy_pipeline=NAME_OR_PATH); repeatable")
+    parser.add_argument("--judge", metavar="NAME",
+                        help="judged benchmarks: whose cached judgments to score with (judgments-NAME.jsonl)")
     parser.add_argument("--out", type=Path, help="output directory for --benchmark (default FILE's dir/<stem>_scores)")
     return parser
 
 
-def rescore_run(path: Path, rule: Optional[str]) -> tuple[Path, Scores]:
+def rescore_run(path: Path, rule: Optional[str], judge: Optional[str] = None) -> tuple[Path, Scores]:
     """Rescore a run directory (or its predictions.jsonl) in place."""
     if path.is_file() and path.name == PREDICTIONS:
         path = path.parent
@@ -65,7 +69,10 @@ def rescore_run(path: Path, rule: Optional[str]) -> tuple[Path, Scores]:
     predictions = path / PREDICTIONS
     if not predictions.is_file():
         raise EvalkitError(f"{path}: no {PREDICTIONS} (is this a run directory?)")
-    scores = score_predictions(read_predictions(predictions), benchmark_of_run(path), rule=rule)
+    from evalkit.judge.stage import scoring_judge
+
+    scores = score_predictions(read_predictions(predictions), benchmark_of_run(path), rule=rule,
+                               judgments=scoring_judge(path, judge))
     write_scores(path, scores)
     return path, scores
 
@@ -107,7 +114,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if args.questions or args.out or args.annotations or args.settings:
                 raise EvalkitError("--questions, --annotations, --set and --out need --benchmark (they apply to "
                                    "imported files)")
-            out, scores = rescore_run(args.path, rule)
+            out, scores = rescore_run(args.path, rule, args.judge)
     except (EvalkitError, ValueError, OSError) as exc:
         print(f"evalkit.score: error: {exc}", file=sys.stderr)
         return 2

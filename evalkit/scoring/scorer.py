@@ -20,6 +20,7 @@ import pandas as pd
 from evalkit.benchmark import Benchmark, Task
 from evalkit.fileio import read_jsonl, write_json_atomic
 from evalkit.scoring import metrics as M
+from evalkit.tasks.judged import JudgedTask
 from evalkit.scoring.yesno import calibration_scores, pooled_headline, yesno_tasks
 
 POOLED_NOTE = "errors counted as wrong; rates are fractions in [0, 1]"
@@ -65,11 +66,18 @@ def _prepare_rows(df: pd.DataFrame, benchmark: type[Benchmark]) -> pd.DataFrame:
     return frame
 
 
-def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Optional[str] = None) -> Scores:
+def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Optional[str] = None,
+                      judgments: Optional[Any] = None) -> Scores:
     """Re-parse `text` under `rule` (None: each task's official rule) and score every task of
-    `benchmark` present in the rows, in the benchmark's task order."""
+    `benchmark` present in the rows, in the benchmark's task order. Judged tasks read their ratings
+    from `judgments` (an evalkit.judge.store.JudgmentStore of the run; None: unjudged), joined here
+    and nowhere else; no judge is ever called while scoring."""
     frame = _prepare_rows(df, benchmark)
     present: list[Task] = [t for t in benchmark.tasks if (frame["task"] == t.name).any()]
+    if any(isinstance(t, JudgedTask) for t in present):
+        from evalkit.judge.store import join
+
+        frame = join(frame, present, judgments)
     rules = {task.name: task.rule(rule) for task in present}
     is_error = M.error_mask(frame)
     parts = []
@@ -86,6 +94,8 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
                                 "n_items": int(len(frame)), "n_errors": int(is_error.sum())}
     if yesno:
         headline.update(pooled_headline(yes_rows))
+    if "judge" in frame.columns:
+        headline["judge"] = judgments.name if judgments is not None else None
     tidy: list[pd.DataFrame] = []
     tables: dict[str, pd.DataFrame] = {}
     for task in present:
