@@ -46,7 +46,16 @@ class HFJudge:
         self._tokenizer = None
 
     def check(self) -> None:
-        self._load()
+        """The tokenizer and config load and a chat template exists (the weights load when judging)."""
+        from transformers import AutoConfig, AutoTokenizer
+
+        try:
+            AutoConfig.from_pretrained(self.cfg.path)
+            tokenizer = AutoTokenizer.from_pretrained(self.cfg.path)
+        except (OSError, ValueError) as exc:
+            raise EvalkitError(f"judge=hf: cannot load judge.path={self.cfg.path}: {str(exc).splitlines()[0]}") from None
+        if tokenizer.chat_template is None:
+            raise EvalkitError(f"judge=hf: {self.cfg.path} has no chat template; a judge needs one")
 
     def _load(self):
         if self._model is not None:

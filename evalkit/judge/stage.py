@@ -113,3 +113,12 @@ def scoring_judge(run_dir: Path | str, name: Optional[str] = None) -> Optional[J
         if name is None:
             return None
     return JudgmentStore.load(run_dir, name)
+
+
+def judges_of_summary(run_dir: Path | str) -> dict:
+    """summary.json's `judges` / `judge` keys, kept when a resumed run rewrites its summary."""
+    import json
+
+    path = Path(run_dir) / "summary.json"
+    summary = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return {k: summary[k] for k in ("judges", "judge") if k in summary}
