@@ -102,6 +102,10 @@ class MMVetTask(JudgedTask):
                 return Rating(value=grade, extra={"requests": n})
         return Rating(value=0.0, parsed=False, extra={"requests": len(replies)})
 
+    def bucket(self, value: float) -> str:
+        """Wrong (0.0), partly right, right (1.0): the grades the evaluator's examples use."""
+        return "wrong" if value <= 0.0 else "right" if value >= 1.0 else "partial"
+
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
         counts = judged_counts(rows)
         capabilities = [list(c) for c in rows["meta"].map(lambda m: m.get("capability", []))]

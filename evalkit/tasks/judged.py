@@ -80,6 +80,10 @@ class JudgedTask(Task):
         rows["correct"] = [self.is_good(s) for s in rows["score"]]
         return rows
 
+    def bucket(self, value: float) -> str:
+        """The rating bucket Cohen's kappa counts agreement in (default: the rating itself)."""
+        return f"{value:g}"
+
     def is_good(self, score: float) -> bool:
         """What `correct` means for a rating (reports that count items); benchmarks refine it."""
         return bool(score == score and score > 0)
