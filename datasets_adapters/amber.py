@@ -24,6 +24,8 @@ Rescoring an AMBER inference file (`[{"id": int, "response": str}]`):
 
 from __future__ import annotations
 
+import math
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +34,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pandas as pd
 
 from datasets_adapters import amber_metrics as A
-from evalkit.benchmark import Benchmark, CaptionMarks, Headline, ImportRules, Task, TaskResult
+from evalkit.benchmark import Benchmark, CaptionMarks, Headline, ImportRules, Task, TaskResult, text_rule
 from evalkit.config import DatasetConfig
 from evalkit.errors import ConfigError, DatasetError
 from evalkit.types import Item
@@ -164,7 +166,7 @@ class AmberTask(Task):
     captions, and the AMBER score from them."""
 
     name = "amber"
-    rules = {"amber": exact_yes_no}
+    rules = {"amber": text_rule(exact_yes_no)}
     official_rule = "amber"
     headline = (Headline("amber_score", format="points"), Headline("amber_chair", direction="lower", format="points"),
                 Headline("amber_cover", format="points"), Headline("amber_hal", direction="lower", format="points"),
@@ -192,10 +194,12 @@ class AmberTask(Task):
         raw = rows["prediction"] if "prediction" in rows.columns else rows["text"]
         responses = [(p if isinstance(p, str) else "") if v else t for p, t, v in zip(raw, rows["text"], verbatim)]
         rows["response"] = pd.Series(responses, index=rows.index, dtype=object).where(~is_error, "")
-        rows["parsed"] = pd.Series([self.rules[rule](r) for r in rows["response"]], index=rows.index,
+        rows["parsed"] = pd.Series([self.parse(r, None, rule) for r in rows["response"]], index=rows.index,
                                    dtype=object).where(~is_error, None)
         captions = rows["category"] == A.GENERATIVE
         rows["correct"] = ((rows["parsed"] == rows["answer"]) & ~is_error).astype(object).where(~captions, None)
+        # The per-item score of the yes/no items; captions are scored by their counts, not per item.
+        rows["score"] = rows["correct"].map(lambda c: float(c) if isinstance(c, bool) else math.nan).astype(float)
         if captions.any():
             counted = score_captions(rows.loc[captions, "response"], meta[captions], rows.loc[captions, "id"])
             for column in (*A.CAPTION_COUNTS, "objects", "hallucinated"):

@@ -32,7 +32,7 @@ from datasets_adapters.shapes_scene import DESCRIBE_PROMPT
 from evalkit.benchmark import Benchmark, ImportRules
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
-from evalkit.scoring.chair_task import ChairTask, caption_rows, objects_answer
+from evalkit.tasks.caption import ChairTask, caption_rows, objects_answer
 from evalkit.types import Item
 
 FILE_PATTERN = re.compile(r"^COCO_val2014_(\d{12})\.jpg$")

@@ -33,7 +33,7 @@ import pandas as pd
 
 from datasets_adapters.hallusionbench_metrics import (KEYS, RATES, COLUMNS, codes, hallusionbench_table, judge,
                                                       paired_accuracies, unit_keys)
-from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, Task, TaskResult
+from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, Task, TaskResult, text_rule
 from evalkit.config import DatasetConfig, check_choice
 from evalkit.errors import DatasetError
 from evalkit.types import Item
@@ -136,7 +136,7 @@ class HallusionBenchTask(Task):
     """The official statistics from deterministic codes (see hallusionbench_metrics)."""
 
     name = "hallusionbench"
-    rules = {"judge": judge}
+    rules = {"judge": text_rule(judge)}
     official_rule = "judge"
     answers = ("yes", "no")
     headline = (Headline("hallusionbench_aacc"), Headline("hallusionbench_qacc"), Headline("hallusionbench_facc"),
@@ -162,6 +162,7 @@ class HallusionBenchTask(Task):
         rows = super().annotate(rows, rule, is_error)
         official = codes(rows)
         rows["correct"] = official["correct"].astype(bool)  # the official assign_correctness
+        rows["score"] = rows["correct"].astype(float)
         rows["pair_key"], rows["figure_key"] = unit_keys(official)  # the units of qAcc / fAcc (report compare)
         return rows
 

@@ -25,7 +25,7 @@ from datasets_adapters.mme_metrics import (MME_COGNITION, MME_PERCEPTION, mme_su
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig, check_choice as check_config
 from evalkit.errors import DatasetError
-from evalkit.scoring.yesno import BINARY_FORMATS, YesNoTask
+from evalkit.tasks.yesno import BINARY_FORMATS, YesNoTask
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from evalkit.config import DatasetConfig, check_choice as check_config
 from evalkit.errors import DatasetError
 from evalkit.fileio import JsonlError, jsonl_values
 from evalkit.scoring import metrics as M
-from evalkit.scoring.yesno import YesNoTask
+from evalkit.tasks.yesno import YesNoTask
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class POPETask(YesNoTask):
     def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
         """Mean F1 over splits, resampled within split."""
         from evalkit.report import stats as S
-        from evalkit.scoring.yesno import yes_features
+        from evalkit.tasks.yesno import yes_features
 
         splits = pd.factorize(joined["category"].astype(str), sort=True)[0]
         return {"pope_mean_f1": S.paired_bootstrap(S.mean_f1_stat(splits), yes_features(joined, "a"),

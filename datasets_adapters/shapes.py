@@ -53,7 +53,7 @@ from datasets_adapters.pope import POPE
 from evalkit.benchmark import Benchmark
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
-from evalkit.scoring.chair_task import objects_answer
+from evalkit.tasks.caption import objects_answer
 from evalkit.types import Item
 
 SPLITS = ("eval", "train")

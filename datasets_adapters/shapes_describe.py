@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datasets_adapters.shapes_scene import CLASSES, COLORS, SHAPES
 from evalkit.scoring.chair import ChairVocabulary
-from evalkit.scoring.chair_task import ChairTask
+from evalkit.tasks.caption import ChairTask
 
 COLOR_SYNONYMS = {"purple": ("purple", "violet")}
 SHAPE_SYNONYMS = {"circle": ("circle", "disc", "disk", "ring"), "square": ("square", "box", "rectangle"),

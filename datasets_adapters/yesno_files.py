@@ -14,7 +14,7 @@ from evalkit.benchmark import Benchmark
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
 from evalkit.fileio import JsonlError, read_jsonl
-from evalkit.scoring.yesno import YESNO
+from evalkit.tasks.yesno import YESNO
 from evalkit.types import Item
 
 REQUIRED = ("id", "image", "question", "answer")

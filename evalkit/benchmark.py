@@ -89,11 +89,61 @@ class ImportRules:
     own_rows: Optional[Callable[[Sequence[dict], Sequence[Any], Any], Optional[list[dict]]]] = None
 
 
+@dataclass(frozen=True)
+class ItemView:
+    """What a parse rule and a score function see of one item: the fields of its prediction row
+    (options, human answers, OCR tokens... travel in `meta`, copied from `Item.meta`)."""
+
+    id: str
+    question: str
+    answer: str
+    category: str = ""
+    group: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> "ItemView":
+        meta = row.get("meta")
+        return cls(id=str(row.get("id", "")), question=_text(row.get("question")), answer=_text(row.get("answer")),
+                   category=_text(row.get("category")), group=_text(row.get("group")),
+                   meta=meta if isinstance(meta, Mapping) else {})
+
+    @classmethod
+    def of_item(cls, item: Item) -> "ItemView":
+        return cls(id=item.id, question=item.question, answer=item.answer, category=item.category,
+                   group=item.group, meta=item.meta)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None or value != value else str(value)
+
+
+# A parse rule: (the model's stripped text, the item) -> the parsed answer; "" when unreadable.
+Rule = Callable[[str, ItemView], str]
+
+
+def text_rule(read: Callable[[str], str]) -> Rule:
+    """A rule that needs only the text (the yes/no rules), in the (text, item) form."""
+    def rule(text: str, item: ItemView) -> str:
+        return read(text)
+
+    rule.__name__ = getattr(read, "__name__", "rule")
+    rule.__doc__ = read.__doc__
+    return rule
+
+
 class Task:
-    """One scoring protocol. Subclasses set the class attributes and implement `metrics`."""
+    """One scoring protocol of an answer type (evalkit/tasks/) or of one benchmark (its module).
+
+    The scorer calls `annotate` on the task's prediction rows: each row's text is parsed by a
+    rule that sees the item (`rules[name](text, ItemView)`), the ground truth is read by `truth`,
+    and `score(parsed, item)` gives the per-item score that every table, headline standard error
+    and paired statistic reads (1/0 for exact tasks, soft accuracy for VQA, a judge's rating).
+    Nothing is normalised behind the task's back: `truth` and `score` say how an answer compares.
+    """
 
     name: str = ""
-    rules: Mapping[str, Callable[[str], str]] = {}  # parse rules that apply, by name
+    rules: Mapping[str, Rule] = {}  # parse rules that apply, by name
     official_rule: str = ""
     answers: Optional[tuple[str, ...]] = None  # allowed ground truths; None: any text
     headline: tuple[Headline, ...] = ()  # the task's own headline numbers, its primary first
@@ -106,6 +156,8 @@ class Task:
     imports: ImportRules = ImportRules()
     paired_columns: tuple[str, ...] = ()  # annotated columns `report compare` carries per run (name_a, name_b)
     max_new_tokens: Optional[int] = None  # the generation length it needs (captions); None: the default
+    binary: bool = True  # per-item scores are 0/1 (McNemar applies); False: soft accuracy, ratings
+    score_name: str = "accuracy"  # what the mean per-item score is called in paired statistics
 
     def check_ready(self) -> None:
         """Fail (before any model loads) on what scoring this task would miss, e.g. NLTK data."""
@@ -122,27 +174,54 @@ class Task:
             raise ValueError(f"task {self.name}: unknown parse rule {rule!r}; choose one of {tuple(self.rules)}")
         return rule
 
-    def parse(self, text: Any, rule: Optional[str] = None) -> str:
-        """A stripped model answer read under `rule` (None: the official one)."""
-        return self.rules[self.rule(rule)](text if isinstance(text, str) else "")
+    def parse(self, text: Any, item: ItemView, rule: Optional[str] = None) -> str:
+        """A stripped model answer about `item` read under `rule` (None: the official one)."""
+        return self.rules[self.rule(rule)](text if isinstance(text, str) else "", item)
+
+    def truth(self, answer: str) -> str:
+        """How the ground truth is read before comparing: as written, unless the task says otherwise."""
+        return answer
+
+    def score(self, parsed: str, item: ItemView) -> float:
+        """The per-item score of a parsed answer: exact match with the ground truth by default."""
+        return 1.0 if parsed == item.answer else 0.0
+
+    def is_correct(self, score: float, item: ItemView) -> bool:
+        return score >= 1.0
+
+    def choices(self, item: Item) -> Optional[tuple[str, ...]]:
+        """The answer options a log-likelihood decoder chooses between for `item`; None: not a choice."""
+        return None
 
     def check_item(self, item: Item) -> None:
-        if self.answers is not None and item.answer not in self.answers:
+        if self.answers is not None and self.truth(item.answer) not in self.answers:
             raise ValueError(f"item {item.id!r}: answer must be one of {self.answers} for task {self.name}, "
                              f"got {item.answer!r}")
 
     def annotate(self, rows: pd.DataFrame, rule: str, is_error: pd.Series) -> pd.DataFrame:
-        """Rows with `parsed` and `correct` (and whatever else the metrics read) added."""
-        parsed = [self.rules[rule](t) for t in rows["text"]]
-        rows["parsed"] = pd.Series(parsed, index=rows.index, dtype=object).where(~is_error, None)
-        rows["correct"] = (rows["parsed"] == rows["answer"]) & ~is_error
+        """Rows with `parsed`, `score` and `correct` added (error rows: None, 0, False); subclasses
+        add what else their metrics read."""
+        read = self.rules[rule]
+        parsed, scores, correct = [], [], []
+        for row, error in zip(rows.to_dict("records"), is_error):
+            if error:
+                parsed.append(None), scores.append(0.0), correct.append(False)
+                continue
+            item = ItemView.of_row(row)
+            answer = read(row["text"], item)
+            score = float(self.score(answer, item))
+            parsed.append(answer), scores.append(score), correct.append(bool(self.is_correct(score, item)))
+        rows["parsed"] = pd.Series(parsed, index=rows.index, dtype=object)
+        rows["score"] = pd.Series(scores, index=rows.index, dtype=float)
+        rows["correct"] = pd.Series(correct, index=rows.index, dtype=bool)
         return rows
 
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
         raise NotImplementedError
 
     def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
-        """Task-specific paired statistics for `report compare` (name -> stats.Delta)."""
+        """Task-specific paired statistics for `report compare` (name -> stats.Delta), beside the
+        mean per-item score every task gets."""
         return {}
 
     def caption_marks(self, rows: pd.DataFrame) -> list["CaptionMarks"]:
@@ -184,7 +263,7 @@ class Benchmark:
     def headlines(cls) -> list[Headline]:
         """Every headline number its runs can have, in display order: those shared by all its
         tasks (pooled over the rows), each task's own, then the pooled counts."""
-        from evalkit.scoring.yesno import pooled_headlines
+        from evalkit.tasks.yesno import pooled_headlines
 
         front, back = pooled_headlines(cls.tasks)
         return _unique([*front, *(h for task in cls.tasks for h in task.headline), *back])

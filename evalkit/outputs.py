@@ -27,9 +27,9 @@ def default_run_dir(results_root: str, dataset: str, model: str, run_name: Optio
     return Path(results_root) / dataset / model / (run_name or datetime.now().strftime("%Y%m%d-%H%M%S"))
 
 
-def to_row(item: Item, prediction: Prediction, parsed: Optional[str], prompt: Optional[str],
-           details: Optional[dict] = None) -> PredictionRow:
-    """The row of one prediction; `details` (the task's, e.g. a caption's objects) join its meta."""
+def to_row(item: Item, prediction: Prediction, prompt: Optional[str], details: Optional[dict] = None) -> PredictionRow:
+    """The row of one prediction, not yet parsed (`evalkit.scoring.scorer.annotate_rows` reads and
+    scores it, the same code rescoring runs); `details` (the task's, e.g. a caption's objects) join its meta."""
     return PredictionRow(
         id=item.id,
         task=item.task,
@@ -39,10 +39,11 @@ def to_row(item: Item, prediction: Prediction, parsed: Optional[str], prompt: Op
         group=item.group,
         prediction=prediction.raw_text,
         text=prediction.text,
-        parsed=None if prediction.error else parsed,
-        correct=prediction.error is None and parsed == item.answer,
+        parsed=None,
+        correct=False,
         error=prediction.error,
         p_yes=prediction.p_yes,
+        option_probs=dict(prediction.option_probs) if prediction.option_probs is not None else None,
         batch_size=prediction.batch_size,
         batch_time_s=prediction.batch_time_s,
         n_input_tokens=prediction.n_input_tokens,
@@ -65,8 +66,9 @@ class ShardWriter:
         self.path = run_dir / SHARD_DIR / f"{prefix}rank{rank}.jsonl"
         self._appender = JsonlAppender(self.path)
 
-    def write(self, rows: Iterable[PredictionRow]) -> None:
-        self._appender.write(r.to_json() for r in rows)
+    def write(self, rows: Iterable[dict]) -> None:
+        """Rows as PredictionRow.to_json() gives them (then annotated by the scorer)."""
+        self._appender.write(rows)
 
     def close(self) -> None:
         self._appender.close()

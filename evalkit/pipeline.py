@@ -22,7 +22,7 @@ from evalkit.errors import ConfigError, DatasetError, EvalkitError
 from evalkit.fileio import write_atomic
 from evalkit.generation import resolve_max_new_tokens
 from evalkit.runner import iterate_predictions, padding_fraction, plan
-from evalkit.scoring.scorer import score_predictions, write_scores
+from evalkit.scoring.scorer import annotate_rows, score_predictions, write_scores
 from evalkit.timing import startup_seconds
 from evalkit.types import Item
 
@@ -91,6 +91,19 @@ def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
     return items
 
 
+def item_choices(items: list[Item], benchmark: type[Benchmark], decoding: str, dataset: str) -> dict[str, tuple]:
+    """Each item's answer options (its task's `choices`); every item must have them, checked
+    before any model loads."""
+    choices = {item.id: benchmark.task(item.task).choices(item) for item in items}
+    without = [item for item in items if not choices[item.id]]
+    if without:
+        tasks = sorted({item.task for item in without})
+        raise ConfigError(f"decoding={decoding} scores each item's answer options, but {len(without)} item(s) of "
+                          f"dataset {dataset} have none (task(s) {tasks}, e.g. item {without[0].id!r}); "
+                          "generate their answers with decoding=greedy")
+    return {k: tuple(v) for k, v in choices.items()}
+
+
 def resolve_run_dir(typed: Config, dataset_name: str, sweep_dir: Optional[Path]) -> Path:
     if typed.output_dir:
         return Path(typed.output_dir)
@@ -140,6 +153,8 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     generation = resolve_max_new_tokens(cfg, scoring[0], items)
     typed.decoding = validate_decoding(cfg.decoding)
     decoding: DecodingMethod = _build(cfg.decoding, f"decoding {typed.decoding.name}")
+    # What a method that scores answer options (decoding=choice_logits) chooses between, per item.
+    choices = item_choices(items, scoring[0], typed.decoding.name, cfg.dataset.name) if decoding.needs_choices else None
 
     # One directory for all ranks: the main rank names it (a timestamp must not differ per rank).
     run_dir = ranks.broadcast(str(resolve_run_dir(typed, cfg.dataset.name, sweep_dir) if ranks.is_main else None))
@@ -169,7 +184,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     # A shard keeps the rendered prompts a single job would (the first items of the whole
     # dataset's plan), so merged shards equal one run byte for byte.
     prompt_ids = _prompt_ids(items, model, typed) if mine and shard.count > 1 else None
-    stats = (generate_rows(mine, model, decoding, scoring, typed, run_dir, ranks, prompt_ids) if mine
+    stats = (generate_rows(mine, model, decoding, scoring, typed, run_dir, ranks, prompt_ids, choices) if mine
              else {"n_items": 0, "wall_time_s": 0.0})
     stats.update(rank=ranks.rank, model_load_s=round(load_time, 3))
     all_stats = ranks.gather(stats)
@@ -217,7 +232,8 @@ def merge_if_complete(run_dir: Path, cfg: DictConfig, typed: Config, items: list
 
 
 def generate_rows(mine: list[Item], model, decoding: DecodingMethod, scoring: tuple[type[Benchmark], Optional[str]],
-                  typed: Config, run_dir: Path, ranks, prompt_ids: Optional[set[str]] = None) -> dict:
+                  typed: Config, run_dir: Path, ranks, prompt_ids: Optional[set[str]] = None,
+                  choices: Optional[dict[str, tuple]] = None) -> dict:
     """Generate this rank's items, appending rows parsed by `scoring` (the benchmark and the parse
     rule, from scoring_of) to its shard after every batch. Rendered prompts are kept for the items
     in `prompt_ids`, or (None) the first generated here."""
@@ -234,7 +250,7 @@ def generate_rows(mine: list[Item], model, decoding: DecodingMethod, scoring: tu
     try:
         for predictions, prompts in iterate_predictions(
             mine, model, decoding, typed.batch_size, typed.sort_by_length,
-            num_workers=typed.num_workers, seed=typed.seed, stats=stats,
+            num_workers=typed.num_workers, seed=typed.seed, stats=stats, choices=choices,
         ):
             rows = []
             for prediction, prompt in zip(predictions, prompts):
@@ -243,10 +259,9 @@ def generate_rows(mine: list[Item], model, decoding: DecodingMethod, scoring: tu
                                                       else item.id in prompt_ids)
                 prompts_kept += keep_prompt
                 task = benchmark.task(item.task)
-                parsed = task.parse(prediction.text, rule)
                 details = None if prediction.error else task.details(prediction.text, item.answer)
-                rows.append(outputs.to_row(item, prediction, parsed, prompt if keep_prompt else None, details))
-            writer.write(rows)
+                rows.append(outputs.to_row(item, prediction, prompt if keep_prompt else None, details).to_json())
+            writer.write(annotate_rows(rows, benchmark, rule))
             progress.update(len(rows))
     finally:
         writer.close()

@@ -18,7 +18,7 @@ import hashlib
 import os
 import time
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Mapping, Optional, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -161,6 +161,7 @@ def iterate_predictions(
     seed: int = 0,
     stats: Optional[dict] = None,
     group_by_image: Optional[bool] = None,
+    choices: Optional[Mapping[str, tuple[str, ...]]] = None,
 ) -> Iterator[tuple[list[Prediction], list[str]]]:
     """Yield (predictions, prompts) per batch, in planned (not dataset) order.
 
@@ -171,6 +172,8 @@ def iterate_predictions(
     worker processes prepare the next batches while this one generates.
     `group_by_image` (default: when the model's feature cache is on) plans image, then length.
     `seed` reaches the method with every batch (sampling derives each item's draws from it).
+    `choices` (item id -> answer options, from the items' tasks) reaches it too, for methods that
+    score options instead of generating.
     """
     decoding.prepare(model)  # what would fail every batch fails here, before the first
     planned = time.perf_counter()
@@ -210,7 +213,7 @@ def iterate_predictions(
         totals["image_preps"] += len({id(getattr(x, "image", x)) for _, x in ok
                                       if getattr(x, "pixel_values", None) is not None})
         if ok:
-            predictions.extend(_generate_with_backoff(model, ok, decoding, seed, totals))
+            predictions.extend(_generate_with_backoff(model, ok, decoding, seed, totals, choices or {}))
         totals["n_batches"] += 1
         totals["vision_encodes"] = counters.get("vision_encodes", 0) - encodes_before
         if stats is not None:
@@ -222,14 +225,16 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
-def _generate_with_backoff(model, rows: list, decoding: DecodingMethod, seed: int, totals: dict) -> list[Prediction]:
+def _generate_with_backoff(model, rows: list, decoding: DecodingMethod, seed: int, totals: dict,
+                           choices: Mapping[str, tuple[str, ...]]) -> list[Prediction]:
     """Generate one batch. Out of memory: halve the batch and retry, down to single items; an item
     that still fails (OOM at size 1, or any error of its own) becomes an error row, so one item
     never aborts the run."""
     try:
         batch = model.collate([x for _, x in rows])
         start = time.perf_counter()
-        decoded = decoding.decode(model, DecodeBatch(batch, tuple(item.id for item, _ in rows), seed))
+        decoded = decoding.decode(model, DecodeBatch(batch, tuple(item.id for item, _ in rows), seed,
+                                                     tuple(choices.get(item.id) for item, _ in rows)))
         elapsed = time.perf_counter() - start
     except Exception as exc:
         oom = is_out_of_memory(exc)
@@ -240,10 +245,10 @@ def _generate_with_backoff(model, rows: list, decoding: DecodingMethod, seed: in
         if oom:
             half = (len(rows) + 1) // 2
             totals["oom_splits"] = totals.get("oom_splits", 0) + 1
-            return [*_generate_with_backoff(model, rows[:half], decoding, seed, totals),
-                    *_generate_with_backoff(model, rows[half:], decoding, seed, totals)]
+            return [*_generate_with_backoff(model, rows[:half], decoding, seed, totals, choices),
+                    *_generate_with_backoff(model, rows[half:], decoding, seed, totals, choices)]
         # Not a memory problem: run each item alone so only the culprit gets an error row.
-        return [p for row in rows for p in _generate_with_backoff(model, [row], decoding, seed, totals)]
+        return [p for row in rows for p in _generate_with_backoff(model, [row], decoding, seed, totals, choices)]
     mask = batch["attention_mask"]
     totals["generate_time_s"] += elapsed
     totals["padded_positions"] += int(mask.numel())
@@ -254,11 +259,13 @@ def _generate_with_backoff(model, rows: list, decoding: DecodingMethod, seed: in
             raw_text=raw,
             text=raw.strip(),
             p_yes=p,
+            option_probs=probs,
             batch_size=len(rows),
             batch_time_s=round(elapsed, 6),
             n_input_tokens=int(x.input_ids.shape[0]),
         )
-        for (item, x), raw, p in zip(rows, decoded.texts, decoded.p_yes)
+        for (item, x), raw, p, probs in zip(rows, decoded.texts, decoded.p_yes,
+                                            decoded.option_probs or (None,) * len(rows))
     ]
 
 

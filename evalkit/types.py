@@ -42,6 +42,7 @@ class Prediction:
     text: str  # raw_text with surrounding whitespace stripped, as LLaVA saves it
     error: Optional[str] = None  # "ExceptionType: message" when the item could not be run
     p_yes: Optional[float] = None  # P(yes) at the answer position, when the decoding method gives it
+    option_probs: Optional[Mapping[str, float]] = None  # P(option) per choice (decoding=choice_logits)
     batch_size: int = 1  # size of the batch this item ran in
     batch_time_s: float = 0.0  # wall time of that batch
     n_input_tokens: int = 0  # prompt length incl. image tokens, without padding
@@ -68,6 +69,10 @@ class PredictionRow:
     n_input_tokens: int = 0
     prompt: Optional[str] = None  # the rendered prompt, kept for the first few items of a run
     meta: Mapping[str, Any] = field(default_factory=dict)
+    option_probs: Optional[Mapping[str, float]] = None  # written only by choice decoders
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        row = dataclasses.asdict(self)
+        if row["option_probs"] is None:  # rows of generating decoders keep their layout
+            del row["option_probs"]
+        return row

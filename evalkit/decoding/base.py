@@ -39,18 +39,21 @@ class DecodeBatch:
     inputs: dict  # the model's collated batch (model.collate)
     item_ids: tuple[str, ...]  # one per row, in row order
     seed: int  # the run seed; sampling methods derive each item's randomness from it and the id
+    choices: tuple[Optional[tuple[str, ...]], ...] = ()  # each row's answer options (Item.choices)
 
 
 @dataclass(frozen=True)
 class Decoded:
     texts: tuple[str, ...]  # raw decoded text per row
     p_yes: tuple[Optional[float], ...]  # P(yes) per row where the method gives it
+    option_probs: tuple[Optional[dict], ...] = ()  # P(option) per row, from choice decoders
 
 
 class DecodingMethod(ABC):
     schema: ClassVar[type] = DecodingConfig
     answer_keys: ClassVar[tuple[str, ...]] = ()
     samples: ClassVar[bool] = False
+    needs_choices: ClassVar[bool] = False  # scores each item's answer options (Item.choices) instead of generating
 
     def __init__(self, **settings: Any):
         self.settings = self.schema(**settings)  # __post_init__ checks the values

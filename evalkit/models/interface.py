@@ -1,6 +1,6 @@
 """The model interface the runner and the decoding methods call, whatever the model family.
 
-Two levels: whole-batch calls (`generate`, `yesno_probs`) for the methods that HF's `generate`
+Two levels: whole-batch calls (`generate`, `choice_probs`) for the methods that HF's `generate`
 serves, and a step-level pair for methods that must see or change every step's logits
 (per-row seeded sampling here; contrastive decoders such as VCD later): `start` runs the prefill
 through the same input path as `generate` (feature cache, shared image prefix) and returns the
@@ -71,7 +71,9 @@ class Model(Protocol):
     def generate(self, batch: dict, max_new_tokens: int, do_sample: bool = False, temperature: float = 1.0,
                  top_p: float = 1.0, num_beams: int = 1, with_p_yes: bool = False): ...
 
-    def yesno_probs(self, batch: dict) -> list[float]: ...
+    def choice_probs(self, batch: dict, options: Sequence[Sequence[str]]) -> list[list[float]]: ...
+
+    def option_tokens(self, labels: tuple[str, ...]) -> dict[str, dict[int, str]]: ...
 
     def yes_no_tokens(self) -> dict[str, dict[int, str]]: ...
 

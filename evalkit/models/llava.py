@@ -31,6 +31,7 @@ from evalkit.models.prefix import cache_keyword, prefix_cache, split_points
 from evalkit.models.records import PreparedImage, PreparedInput, resolve_device, resolve_dtype
 from evalkit.models.steps import decode_step, prefill
 from evalkit.models.prompts import render_prompt
+from evalkit.models.choices import option_probs, option_scores, option_token_ids
 from evalkit.models.yesno import FirstStepScores, p_yes_from_logits, yes_no_token_ids
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class LlavaModel:
         self.configure_cache(feature_cache)
         self.counters = {"vision_encodes": 0}  # images run through the vision tower
         self._yes_no: Optional[dict] = None
+        self._options: dict[tuple[str, ...], dict] = {}
         self._fast_tokenize: Optional[bool] = None  # decided on the first prompt
         self.keep_pixels = False  # set by prepare_negative: noised negatives need pixels on cache hits too
 
@@ -362,10 +364,23 @@ class LlavaModel:
         return texts, p_yes
 
     @torch.inference_mode()
-    def yesno_probs(self, batch: dict) -> list[float]:
-        """P(yes) at the answer position from one forward pass, no generation: the prefill of
-        `start` without keeping a cache, so it is greedy decoding's first-step distribution."""
-        return self._p_yes(prefill(self.model, self._model_inputs(batch, share_prefix=True), use_cache=False).logits)
+    def choice_probs(self, batch: dict, options: Sequence[Sequence[str]]) -> list[list[float]]:
+        """P(option | the row's options) at the answer position from one forward pass, no
+        generation: the prefill of `start` without keeping a cache, so it is greedy decoding's
+        first-step distribution restricted to each row's options (evalkit/models/choices.py)."""
+        logits = prefill(self.model, self._model_inputs(batch, share_prefix=True), use_cache=False).logits
+        out = []
+        for row, labels in enumerate(options):
+            ids = self.option_tokens(tuple(labels))
+            scores = option_scores(logits[row:row + 1], [sorted(ids[label]) for label in labels])
+            out.append(option_probs(scores)[0].tolist())
+        return out
+
+    def option_tokens(self, labels: tuple[str, ...]) -> dict[str, dict[int, str]]:
+        """The tokens of each option (cached per option set; a clash fails before any batch)."""
+        if labels not in self._options:
+            self._options[labels] = option_token_ids(self.tokenizer, labels)
+        return self._options[labels]
 
     def start(self, batch: dict) -> Step:
         """Prefill through generate's input path (feature cache, shared prefix): the next-token

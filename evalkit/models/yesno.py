@@ -15,46 +15,24 @@ that is yes, the quantity AUROC and calibration need. The decision at 0.5 is wri
 
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 import torch
 from transformers import LogitsProcessor
 
-log = logging.getLogger(__name__)
+from evalkit.models.choices import option_probs, option_scores, option_token_ids
 
-YES_FORMS = ("Yes", "yes", "YES")
-NO_FORMS = ("No", "no", "NO")
-_MARKERS = ("", "▁", "Ġ", " ")
+YES, NO = "yes", "no"
 
 
 def yes_no_token_ids(tokenizer) -> dict[str, dict[int, str]]:
-    """{"yes": {id: token}, "no": {id: token}} (see the module docstring for the rule)."""
-    vocab = tokenizer.get_vocab()
-    found: dict[str, dict[int, str]] = {}
-    for side, forms in (("yes", YES_FORMS), ("no", NO_FORMS)):
-        ids = {vocab[m + f]: m + f for f in forms for m in _MARKERS if m + f in vocab}
-        if not ids:
-            for form in forms:
-                encoded = tokenizer.encode(form, add_special_tokens=False)
-                if encoded:
-                    ids[encoded[0]] = tokenizer.convert_ids_to_tokens(encoded[0])
-            log.warning("tokenizer has no whole-word %s token; using first pieces %s", side, sorted(ids.values()))
-        found[side] = ids
-    overlap = set(found["yes"]) & set(found["no"])
-    if not found["yes"] or not found["no"] or overlap:
-        raise ValueError(
-            f"cannot tell yes from no with this tokenizer: yes tokens {found['yes']}, no tokens {found['no']}"
-        )
-    return found
+    """{"yes": {id: token}, "no": {id: token}}: the two options' tokens (evalkit.models.choices)."""
+    return option_token_ids(tokenizer, (YES, NO))
 
 
 def p_yes_from_logits(logits: torch.Tensor, yes_ids: list[int], no_ids: list[int]) -> list[float]:
     """logits [batch, vocab] at the answer position -> P(yes | yes or no) per row."""
-    logits = logits.float()
-    yes = torch.logsumexp(logits[:, yes_ids], dim=-1)
-    no = torch.logsumexp(logits[:, no_ids], dim=-1)
-    return torch.sigmoid(yes - no).tolist()
+    return option_probs(option_scores(logits, [yes_ids, no_ids]))[:, 0].tolist()
 
 
 def decision(p_yes: float) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from evalkit.report import stats as S
 from evalkit.report.discover import ReportError, Run
-from evalkit.scoring.yesno import pooled_deltas, yesno_tasks
+from evalkit.tasks.yesno import pooled_deltas, yesno_tasks
 
 FLIP_COLUMNS = ["id", "task", "category", "question", "answer", "parsed_a", "parsed_b", "text_a", "text_b", "change"]
 _ITEM_COLUMNS = ["id", "task", "category", "group", "question", "answer"]

@@ -27,7 +27,7 @@ import pandas as pd
 
 from evalkit.report.compare import compare_runs, fmt_delta, fmt_stat, paired_frame
 from evalkit.report.discover import ReportError, Run, label_keys, short_names
-from evalkit.scoring.yesno import yesno_tasks
+from evalkit.tasks.yesno import yesno_tasks
 from evalkit.settings import method_of, upgrade
 
 

@@ -10,6 +10,7 @@ means a stale `parsed` column can never leak in.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +21,11 @@ import pandas as pd
 from evalkit.benchmark import Benchmark, Task
 from evalkit.fileio import read_jsonl, write_json_atomic
 from evalkit.scoring import metrics as M
+from evalkit.scoring.score_metrics import mean_stderr
 from evalkit.tasks.judged import JudgedTask
-from evalkit.scoring.yesno import calibration_scores, pooled_headline, yesno_tasks
+from evalkit.tasks.yesno import calibration_scores, pooled_headline, yesno_tasks
+
+log = logging.getLogger("evalkit")
 
 POOLED_NOTE = "errors counted as wrong; rates are fractions in [0, 1]"
 
@@ -53,7 +57,6 @@ def _prepare_rows(df: pd.DataFrame, benchmark: type[Benchmark]) -> pd.DataFrame:
     if "text" not in frame.columns:  # imported rows may only have the raw prediction
         frame["text"] = frame["prediction"]
     frame["text"] = frame["text"].astype(object).map(lambda t: t.strip() if isinstance(t, str) else "")
-    frame["answer"] = frame["answer"].astype(object).map(lambda a: str(a).strip().lower())
     default_task = benchmark.tasks[0].name
     for column, default in (("task", default_task), ("category", ""), ("group", ""), ("error", None)):
         if column not in frame.columns:
@@ -63,7 +66,55 @@ def _prepare_rows(df: pd.DataFrame, benchmark: type[Benchmark]) -> pd.DataFrame:
     unknown = sorted(set(frame["task"]) - set(known))
     if unknown:
         raise ValueError(f"unknown task(s) {unknown} in predictions; {benchmark.__name__} scores {tuple(known)}")
+    # Each task reads its own ground truth (yes/no: case-insensitive); nothing else is normalised.
+    for task in benchmark.tasks:
+        mine = frame["task"] == task.name
+        if mine.any():
+            frame.loc[mine, "answer"] = frame.loc[mine, "answer"].astype(object).map(
+                lambda a: task.truth("" if a is None or a != a else str(a)))
     return frame
+
+
+def annotate(frame: pd.DataFrame, benchmark: type[Benchmark], rules: dict[str, str]) -> pd.DataFrame:
+    """Every row parsed and scored by its task (`parsed`, `score`, `correct`): the one place where
+    answers are read and compared, for the run's rows, rescoring and every report."""
+    is_error = M.error_mask(frame)
+    parts = []
+    for task in benchmark.tasks:
+        mine = frame["task"] == task.name
+        if mine.any():
+            parts.append(task.annotate(frame[mine].copy(), rules[task.name], is_error[mine]))
+    return pd.concat(parts).reindex(frame.index) if parts else frame
+
+
+def annotate_rows(rows: list[dict], benchmark: type[Benchmark], rule: Optional[str]) -> list[dict]:
+    """Prediction rows as generated, with `parsed` and `correct` from `annotate` (the runner's rows
+    carry them so predictions.jsonl reads on its own; rescoring recomputes them)."""
+    if not rows:
+        return rows
+    frame = _prepare_rows(pd.DataFrame(rows), benchmark)
+    tasks = [t for t in benchmark.tasks if (frame["task"] == t.name).any()]
+    frame = annotate(frame, benchmark, {t.name: t.rule(rule) for t in tasks})
+    out = []
+    for row, parsed, correct in zip(rows, frame["parsed"], frame["correct"]):
+        out.append({**row, "parsed": parsed if isinstance(parsed, str) else None, "correct": bool(correct)})
+    return out
+
+
+def warn_if_nothing_matches(task: Task, rows: pd.DataFrame) -> Optional[str]:
+    """A warning when answers were parsed but none scores above 0: almost always a parse rule whose
+    output does not look like the ground truth ("A" against "a", option text against a letter)."""
+    if isinstance(task, JudgedTask):  # its `parsed` is the answer judged, its score the judge's rating
+        return None
+    read = rows[rows["parsed"].map(lambda p: isinstance(p, str) and p != "")]
+    if read.empty or (rows["score"] > 0).any():
+        return None
+    example = read.iloc[0]
+    message = (f"task {task.name}: none of the {len(read)} parsed answers matches its ground truth (e.g. item "
+               f"{example['id']!r}: parsed {example['parsed']!r}, answer {example['answer']!r}); check that the "
+               f"parse rule returns answers in the ground truth's form (case, letter vs option text)")
+    log.warning("%s", message)
+    return message
 
 
 def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Optional[str] = None,
@@ -80,11 +131,8 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
         frame = join(frame, present, judgments)
     rules = {task.name: task.rule(rule) for task in present}
     is_error = M.error_mask(frame)
-    parts = []
-    for task in present:
-        mine = frame["task"] == task.name
-        parts.append(task.annotate(frame[mine].copy(), rules[task.name], is_error[mine]))
-    frame = pd.concat(parts).reindex(frame.index) if parts else frame
+    frame = annotate(frame, benchmark, rules)
+    warnings = [w for task in present if (w := warn_if_nothing_matches(task, frame[frame["task"] == task.name]))]
 
     # Pooled yes/no numbers over the yes/no tasks' rows only (a caption task may share the run).
     yes_names = [t.name for t in yesno_tasks(present)]
@@ -94,6 +142,7 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
                                 "n_items": int(len(frame)), "n_errors": int(is_error.sum())}
     if yesno:
         headline.update(pooled_headline(yes_rows))
+        headline["accuracy_stderr"] = mean_stderr(yes_rows["score"])[1]
     if "judge" in frame.columns:
         headline["judge"] = judgments.name if judgments is not None else None
     tidy: list[pd.DataFrame] = []
@@ -112,6 +161,8 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
     note = "; ".join(dict.fromkeys(notes + [t.note for t in present if t.note]))
     if note:
         headline["note"] = note
+    if warnings:
+        headline["warnings"] = warnings
     columns = ["task", "category", *dict.fromkeys(c for task in present for c in task.columns)]
     metrics = pd.concat(tidy, ignore_index=True) if tidy else pd.DataFrame()
     metrics = metrics.reindex(columns=columns)

@@ -48,6 +48,7 @@ class Rating:
 
 class JudgedTask(Task):
     binary = False
+    score_name = "rating"
     judge_temperature: Optional[float] = None  # the official request's temperature (None: not sent)
     judge_max_tokens: Optional[int] = None  # the official request's max_tokens (None: not sent)
     judge_template: str = ""  # the official prompt text; its hash is the prompt version
@@ -74,10 +75,12 @@ class JudgedTask(Task):
         ratings = [_values(r) for r in rows["judge_ratings"]]
         rows["judged"] = [bool(r) and all(v is not None for v in r) for r in ratings]
         rows["judged"] = rows["judged"] & ~is_error
-        rows["score"] = [float(sum(r) / len(r)) if ok else math.nan for r, ok in zip(ratings, rows["judged"])]
+        # The mean over grading runs; a generation error scores 0 (as in every task), an unjudged answer NaN.
+        rows["score"] = [float(sum(r) / len(r)) if ok else 0.0 if error else math.nan
+                         for r, ok, error in zip(ratings, rows["judged"], is_error)]
         rows["n_parse_failures"] = [sum(1 for p in _values(ps) if p is False) for ps in rows["judge_parsed"]]
         rows["parsed"] = rows["text"].where(~is_error, None)
-        rows["correct"] = [self.is_good(s) for s in rows["score"]]
+        rows["correct"] = [self.is_good(s) and ok for s, ok in zip(rows["score"], rows["judged"])]
         return rows
 
     def bucket(self, value: float) -> str:

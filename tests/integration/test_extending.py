@@ -62,7 +62,7 @@ def test_parse_rule_of_own_task() -> None:
     finally:
         sys.path.remove(str(DOTS))
     cases = {"3": "3", "There are three dots.": "3", "Two": "2", "12 dots": "12", "Yes": "", "": ""}
-    assert {text: first_number(text) for text in cases} == cases
+    assert {text: first_number(text, None) for text in cases} == cases
     assert COUNT.parse("four", None) == "4"
 
 

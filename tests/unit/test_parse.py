@@ -7,7 +7,7 @@ import pytest
 from datasets_adapters.mme import MME
 from datasets_adapters.pope import POPE
 from evalkit.scoring.parse import RULES, parse_answer
-from evalkit.scoring.yesno import YESNO
+from evalkit.tasks.yesno import YESNO
 
 # (text as stripped model output, mme rule, pope rule, strict rule)
 CASES = [

@@ -18,7 +18,7 @@ from datasets_adapters.mme import MME
 from datasets_adapters.pope import POPE, POPEDataset
 from evalkit.benchmark import Benchmark
 from evalkit.scoring.scorer import read_predictions, score_predictions, write_scores
-from evalkit.scoring.yesno import YESNO
+from evalkit.tasks.yesno import YESNO
 from evalkit.types import PredictionRow
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from datasets_adapters.shapes_describe import DESCRIBE, SHAPES_VOCABULARY
 from datasets_adapters.shapes_scene import CLASSES, caption, sample_scene
 from evalkit.generation import resolve_max_new_tokens
 from evalkit.scoring.chair import NltkDataError, chair_totals, score_caption
-from evalkit.scoring.chair_task import answer_objects
+from evalkit.tasks.caption import answer_objects
 
 
 def test_describe_is_opt_in_and_leaves_the_yes_no_items_unchanged():

@@ -21,8 +21,9 @@ from evalkit.types import Item
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 
 
-def first_number(text: str) -> str:
-    """The first number in the reply, as digits ("There are three." -> "3"); "" when none."""
+def first_number(text: str, item) -> str:
+    """The first number in the reply, as digits ("There are three." -> "3"); "" when none. A rule
+    sees the item too (its options, its answers, in `item.meta`); counting needs only the text."""
     match = re.search(r"\d+|\b(" + "|".join(WORDS) + r")\b", text.lower())
     if match is None:
         return ""

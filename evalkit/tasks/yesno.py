@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.benchmark import OVERALL, Headline, Task, TaskResult
+from evalkit.benchmark import OVERALL, Headline, ItemView, Task, TaskResult, text_rule
 from evalkit.scoring import metrics as M
 from evalkit.scoring.calibration import agreement, calibration_metrics
 from evalkit.scoring.parse import YESNO_RULES, parse_strict
@@ -34,13 +34,23 @@ class YesNoTask(Task):
     two official ones, which unlike POPE's can say "other"."""
 
     name = "yesno"
-    rules = YESNO_RULES
+    rules = {name: text_rule(read) for name, read in YESNO_RULES.items()}
     official_rule = "mme"
     answers = ("yes", "no")
     columns = BINARY_COLUMNS
     formats = BINARY_FORMATS
     shown = ("category", "n", "accuracy", "precision", "recall", "f1", "yes_ratio", "n_other", "n_other_strict",
              "n_error")
+
+    def truth(self, answer: str) -> str:
+        """Yes/no ground truths are read case-insensitively ("Yes", " no" in other tools' files)."""
+        return str(answer).strip().lower()
+
+    def score(self, parsed: str, item: ItemView) -> float:
+        return 1.0 if parsed == self.truth(item.answer) else 0.0
+
+    def choices(self, item) -> tuple[str, ...]:
+        return ("yes", "no")
 
     def annotate(self, rows: pd.DataFrame, rule: str, is_error: pd.Series) -> pd.DataFrame:
         rows = super().annotate(rows, rule, is_error)
@@ -50,10 +60,6 @@ class YesNoTask(Task):
 
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
         return TaskResult(M.binary_metrics(rows, ["category"]))
-
-
-def is_yesno(tasks: Sequence[Task]) -> bool:
-    return bool(tasks) and all(isinstance(task, YesNoTask) for task in tasks)
 
 
 def yesno_tasks(tasks: Sequence[Task]) -> list[Task]:

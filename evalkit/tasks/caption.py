@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.benchmark import OVERALL, CaptionMarks, Headline, ImportRules, Task, TaskResult
+from evalkit.benchmark import OVERALL, CaptionMarks, Headline, ImportRules, Task, TaskResult, text_rule
 from evalkit.scoring.chair import CaptionScore, ChairVocabulary, chair_totals, check_nltk, score_caption
 
 SEPARATOR = ", "
@@ -50,7 +50,7 @@ class ChairTask(Task):
     def __init__(self, name: str, vocabulary: ChairVocabulary, prefix: str, note: str = "",
                  imports: ImportRules = ImportRules()):
         self.name, self.vocabulary, self.prefix = name, vocabulary, prefix
-        self.rules = {"chair": self.mentions}
+        self.rules = {"chair": text_rule(self.mentions)}
         self.headline = (Headline(f"{prefix}_s", direction="lower"), Headline(f"{prefix}_i", direction="lower"),
                          Headline(f"{prefix}_recall"),
                          # Len has no better direction; "target" 0 would mislead, so it sorts as higher.
@@ -67,19 +67,20 @@ class ChairTask(Task):
         """The parse rule: the caption's object mentions (node words, in order)."""
         return SEPARATOR.join(self.vocabulary.caption_words(text).nodes) if text else ""
 
-    def score(self, text: str, answer: Any) -> CaptionScore:
+    def caption_score(self, text: str, answer: Any) -> CaptionScore:
         return score_caption(self.vocabulary, text or "", answer_objects(answer))
 
     def details(self, text: str, answer: Any) -> dict:
         """What a prediction row lists beside the caption (its meta["chair"])."""
-        return {"chair": self.score(text, answer).to_json()}
+        return {"chair": self.caption_score(text, answer).to_json()}
 
     def annotate(self, rows: pd.DataFrame, rule: str, is_error: pd.Series) -> pd.DataFrame:
         self.check_ready()
-        scores = [None if err else self.score(t, a) for t, a, err in zip(rows["text"], rows["answer"], is_error)]
+        scores = [None if err else self.caption_score(t, a) for t, a, err in zip(rows["text"], rows["answer"], is_error)]
         rows["parsed"] = pd.Series([None if s is None else SEPARATOR.join(s.mentioned) for s in scores],
                                    index=rows.index, dtype=object)
         rows["correct"] = pd.Series([s is not None and not s.is_hallucinated for s in scores], index=rows.index)
+        rows["score"] = rows["correct"].astype(float)  # 1: a caption without a hallucinated object
         rows["chair_score"] = pd.Series(scores, index=rows.index, dtype=object)
         return rows
 
@@ -117,7 +118,7 @@ class ChairTask(Task):
         from evalkit.report import stats as S
 
         self.check_ready()
-        feats = {side: np.array([_features(self.score(t, a)) for t, a in zip(joined[f"text_{side}"], joined["answer"])])
+        feats = {side: np.array([_features(self.caption_score(t, a)) for t, a in zip(joined[f"text_{side}"], joined["answer"])])
                  for side in ("a", "b")}
         out = {}
         for name, (num, den) in {"s": (0, None), "i": (1, 2), "recall": (3, 4)}.items():
