@@ -12,6 +12,7 @@ the `openai` client's own (`max_retries`). The API key is read from an environme
 
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from urllib.parse import urlparse
 
 from evalkit.errors import EvalkitError
+
+# httpx logs every request at INFO; a judge run sends thousands.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 NO_KEY = "EMPTY"  # what a local server gets when no key is set (the openai client insists on one)
 
