@@ -3,8 +3,8 @@
 `judgments-<name>.jsonl`: the first line is the judge's header (its settings: kind, model,
 temperature, max_tokens, seed, runs, where it is served, prompt versions, date), then one line per
 reply, appended and fsynced as it arrives: the request body, the reply text, the model id the server
-reported, token counts. A reply is found by its key, a hash of the exact request body and the grading
-run it belongs to, so a rerun sends no request already answered, a kill loses at most the replies in
+reported, token counts. A reply is found by its key, a hash of the exact request body, the item and
+the grading run it belongs to, so a rerun sends no request already answered, a kill loses at most the replies in
 flight (a torn last line is dropped), and rescoring reads replies without any judge.
 
 `join` replays each item's conversation with the judge (the task's `next_ask`) through the cache
@@ -45,8 +45,11 @@ def judge_names(run_dir: Path | str) -> list[str]:
     return [p.name[len(PREFIX):-len(".jsonl")] for p in files]
 
 
-def request_key(request: ChatRequest, sample: int) -> str:
-    payload = json.dumps({"body": request.body(), "sample": sample}, sort_keys=True, ensure_ascii=False)
+def request_key(request: ChatRequest, item_id: str, sample: int) -> str:
+    """The cache key of one request: the exact body, the item it judges and its grading run (two
+    items whose requests happen to be identical are judged separately, as the official scripts do)."""
+    payload = json.dumps({"body": request.body(), "id": item_id, "sample": sample}, sort_keys=True,
+                         ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -149,7 +152,7 @@ def replay(task: JudgedTask, row: Mapping[str, Any], sample: int, header: Mappin
         if ask is None:
             return replies, None
         request = build_request(ask, header)
-        key = request_key(request, sample)
+        key = request_key(request, str(row["id"]), sample)
         record = lookup(key)
         if record is None:
             return replies, (request, key, len(replies))
@@ -159,10 +162,12 @@ def replay(task: JudgedTask, row: Mapping[str, Any], sample: int, header: Mappin
 def judged_rows(frame: pd.DataFrame, task: JudgedTask) -> list[tuple[Any, dict]]:
     """(index, row as a dict) of the rows a judge rates: this task's rows without a generation error."""
     mine = frame[frame["task"] == task.name]
+    context = task.judge_context(mine) if len(mine) else {}
     out = []
     for index, row in zip(mine.index, mine.to_dict("records")):
         if not row.get("error"):
             row["meta"] = row.get("meta") if isinstance(row.get("meta"), Mapping) else {}
+            row["judge_context"] = context.get(str(row["id"]), {})
             out.append((index, row))
     return out
 

@@ -64,6 +64,11 @@ class JudgedTask(Task):
     def rate(self, row: Mapping[str, Any], replies: Sequence[str]) -> Rating:
         raise NotImplementedError
 
+    def judge_context(self, rows: pd.DataFrame) -> Mapping[str, Mapping[str, Any]]:
+        """What a row's requests need from other rows (HallusionBench compares an answer with the
+        answer on the original figure), by row id; it reaches `next_ask` as row["judge_context"]."""
+        return {}
+
     # -------------------------------------------------------------------------------- scoring
 
     def annotate(self, rows: pd.DataFrame, rule: str, is_error: pd.Series) -> pd.DataFrame:
