@@ -148,7 +148,12 @@ def replay(task: JudgedTask, row: Mapping[str, Any], sample: int, header: Mappin
     replies: list[str] = []
     temperature = base_temperature(task, header)
     while True:
-        ask = task.next_ask(row, replies, temperature)
+        try:
+            ask = task.next_ask(row, replies, temperature)
+        except KeyError as exc:  # e.g. rows imported from another tool, without the benchmark's meta
+            raise JudgmentError(f"item {row.get('id')!r}: its prediction row lacks {exc} in meta, which the "
+                                f"{task.name} judge request needs (evaluate with python -m evalkit, whose rows "
+                                "carry it)") from None
         if ask is None:
             return replies, None
         request = build_request(ask, header)

@@ -89,3 +89,23 @@ def test_leaderboard_says_when_judges_differ(tmp_path: Path, capsys) -> None:
     assert "runs judged by different judges (judge-a, judge-b)" in capsys.readouterr().err
     board = pd.read_csv(tmp_path / "board" / "leaderboard.csv")
     assert sorted(board["judge"]) == ["judge-a", "judge-b"]
+
+
+def test_grading_runs_of_one_judge_are_compared(tmp_path: Path) -> None:
+    from datasets_adapters.mmvet import MMVetDataset
+    from tests.unit import test_mmvet
+
+    items = MMVetDataset(str(test_mmvet.make_files(tmp_path))).load()
+    run_dir = write_run(tmp_path / "run", "datasets_adapters.mmvet.MMVetDataset", items,
+                        {f"v1_{n}": item[3] for n, item in enumerate(test_mmvet.ITEMS)})
+    with ScriptedServer(test_mmvet.Replies(), models=["gpt-4-0613"]) as server:
+        cfg = validate_judge({"kind": "openai", "base_url": server.base_url, "model": "gpt-4-0613", "runs": 2,
+                              "concurrency": 1})
+        record_judge(run_dir, judge_run(run_dir, cfg))
+    assert report_main(["judges", str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "judges.csv")
+    assert list(table["a"]) == ["run:gpt-4-0613#run0"] and list(table["b"]) == ["run:gpt-4-0613#run1"]
+    # Only the scripted item 5 grades differently between runs (0.2, then 0.9).
+    assert table.loc[0, "mean_difference"] == pytest.approx(0.7 / len(items))
+    details = json.loads((tmp_path / "out" / "judges.json").read_text())
+    assert details[0]["disagreements"][0]["id"] == "v1_5"
