@@ -76,6 +76,7 @@ class OpenAIChatClient:
             raise EndpointError("the `openai` package is needed for OpenAI-compatible endpoints: "
                                 "pip install 'evalkit[judge]'") from None
         self.base_url = base_url or "https://api.openai.com/v1"
+        self.api_key_env = api_key_env
         self._openai = openai
         self._client = openai.OpenAI(base_url=self.base_url, api_key=os.environ.get(api_key_env) or NO_KEY,
                                      timeout=timeout_s, max_retries=max_retries)
@@ -85,11 +86,25 @@ class OpenAIChatClient:
 
     def check(self, model: str) -> None:
         """One line naming the URL and the model when the endpoint cannot serve `model`."""
+        openai = self._openai
         try:
             served = self.served_models()
-        except self._openai.APIError as exc:
+        except openai.AuthenticationError as exc:
+            raise EndpointError(f"judge endpoint {self.base_url} (model {model}) rejected the API key (read from "
+                                f"${self.api_key_env}): {_first_line(exc)}") from None
+        except openai.NotFoundError:  # a server without /models: one 1-token request instead
+            served = None
+        except openai.APIError as exc:
             raise EndpointError(f"judge endpoint {self.base_url} (model {model}) is unreachable: "
                                 f"{type(exc).__name__}: {_first_line(exc)}") from None
+        if served is None:
+            try:
+                self._client.chat.completions.create(model=model, max_tokens=1,
+                                                     messages=[{"role": "user", "content": "ping"}])
+            except openai.APIError as exc:
+                raise EndpointError(f"judge endpoint {self.base_url} cannot serve model {model!r}: "
+                                    f"{type(exc).__name__}: {_first_line(exc)}") from None
+            return
         if model not in served:
             shown = ", ".join(served[:8]) + (", ..." if len(served) > 8 else "")
             raise EndpointError(f"judge endpoint {self.base_url} does not serve model {model!r}; it serves: {shown}")
@@ -116,25 +131,31 @@ class OpenAIChatClient:
 
 
 def run_concurrently(call: Callable[[Any], Any], inputs: list, concurrency: int) -> Iterator[tuple[int, Any]]:
-    """(index, call(input)) as results arrive, `concurrency` at a time; the first failure is raised
-    after every result that did arrive has been yielded (nothing answered is lost)."""
-    if not inputs:
-        return
+    """(index, call(input)) as results arrive, at most `concurrency` calls in flight. After a failure
+    nothing new is started; the calls in flight finish and are yielded, then the failure is raised
+    (nothing answered is lost, nothing is sent after the endpoint failed)."""
     failure: Optional[BaseException] = None
+    queue = iter(enumerate(inputs))
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        pending = {pool.submit(call, x): i for i, x in enumerate(inputs)}
+        pending: dict = {}
+
+        def fill() -> None:
+            while failure is None and len(pending) < max(1, concurrency):
+                nxt = next(queue, None)
+                if nxt is None:
+                    return
+                pending[pool.submit(call, nxt[1])] = nxt[0]
+
+        fill()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 index = pending.pop(future)
                 if future.exception() is not None:
                     failure = failure or future.exception()
-                    for other in pending:
-                        other.cancel()
-                    continue
-                yield index, future.result()
-            if failure is not None:
-                pending = {f: i for f, i in pending.items() if not f.cancelled()}
+                else:
+                    yield index, future.result()
+            fill()
     if failure is not None:
         raise failure
 

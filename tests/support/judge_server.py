@@ -11,12 +11,14 @@ from typing import Callable
 
 
 class ScriptedServer:
-    def __init__(self, reply: Callable[[dict], str], models=("gpt-4-0314",), fail_first: int = 0):
+    def __init__(self, reply: Callable[[dict], str], models=("gpt-4-0314",), fail_first: int = 0,
+                 api_key: str | None = None):
         self.reply = reply
-        self.models = list(models)
+        self.models = None if models is None else list(models)
         self.bodies: list[dict] = []
         self.raw: list[bytes] = []
         self.fail_first = fail_first  # answer this many requests with HTTP 500 first (retry tests)
+        self.api_key = api_key  # when set, other keys get HTTP 401; models=None: no /models endpoint (404)
         self._lock = threading.Lock()
         server = self
 
@@ -32,8 +34,16 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _authorised(self) -> bool:
+                if server.api_key is None or self.headers.get("authorization") == f"Bearer {server.api_key}":
+                    return True
+                self._send(401, {"error": {"message": "Incorrect API key provided"}})
+                return False
+
             def do_GET(self):
-                if self.path.rstrip("/").endswith("/models"):
+                if not self._authorised():
+                    return
+                if self.path.rstrip("/").endswith("/models") and server.models is not None:
                     self._send(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "test"}
                                                                 for m in server.models]})
                 else:
@@ -41,6 +51,8 @@ class ScriptedServer:
 
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if not self._authorised():
+                    return
                 with server._lock:
                     if server.fail_first > 0:
                         server.fail_first -= 1
