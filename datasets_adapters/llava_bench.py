@@ -25,11 +25,11 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.benchmark import OVERALL, Benchmark, Headline, TaskResult
+from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
 from evalkit.fileio import read_jsonl
-from evalkit.tasks.judged import UNJUDGED_NOTE, Ask, JudgedTask, Rating, judged_counts
+from evalkit.tasks.judged import UNJUDGED_NOTE, Ask, JudgedTask, Rating, imported_rows, judged_counts
 from evalkit.types import Item
 
 CATEGORIES = ("conv", "detail", "complex")
@@ -77,6 +77,18 @@ def summary_numbers(pairs: Sequence[Sequence[float]]) -> tuple[float, float, flo
     return round(stats[1] / stats[0] * 100, 1), round(stats[0] * 10, 1), round(stats[1] * 10, 1)
 
 
+def answer_rows(records: Sequence[dict], questions: Sequence[Any], path: Any) -> Optional[list[dict]]:
+    """LLaVA's answer file (model_vqa's question_id / text lines) as rows, joined by question_id with
+    the benchmark folder given as --questions; None for another format."""
+    if not all("question_id" in r and "text" in r for r in records):
+        return None
+    if not questions:
+        raise DatasetError(f"{path}: LLaVA answers need --questions <the llava-bench-in-the-wild folder>")
+    folder = Path(questions[0])
+    items = LlavaBenchDataset(str(folder if folder.is_dir() else folder.parent)).load()
+    return imported_rows(items, {str(r["question_id"]): r["text"] for r in records}, path)
+
+
 class LlavaBenchTask(JudgedTask):
     name = "llava_bench"
     rules = {"judge": lambda text, *_: text}
@@ -91,6 +103,7 @@ class LlavaBenchTask(JudgedTask):
     formats = {"relative_score": "points", "reference_score": "points", "model_score": "points", "n": "count",
                "n_unjudged": "count", "n_parse_failures": "count", "n_error": "count"}
     category_values = ("relative_score",)
+    imports = ImportRules(own_format="llava_answers_with_bench", own_rows=answer_rows)
     note = ("LLaVA-Bench: relative score = model mean / reference mean x 100 as summarize_gpt_review.py prints it; "
             "unparseable reviews count as [-1, -1] as there; " + UNJUDGED_NOTE)
 

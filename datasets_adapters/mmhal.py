@@ -24,10 +24,10 @@ from typing import Any, Mapping, Optional, Sequence
 
 import pandas as pd
 
-from evalkit.benchmark import OVERALL, Benchmark, Headline, TaskResult
+from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
-from evalkit.tasks.judged import UNJUDGED_NOTE, Ask, JudgedTask, Rating, judged_counts
+from evalkit.tasks.judged import UNJUDGED_NOTE, Ask, JudgedTask, Rating, imported_rows, judged_counts
 from evalkit.types import Item
 
 RECORD_KEYS = ("question_type", "image_content", "question", "gt_answer")
@@ -110,6 +110,15 @@ def rating_of(review: str) -> Optional[int]:
     return found[0] if len(found) == 1 else None
 
 
+def response_rows(records: Sequence[dict], questions: Sequence[Any], path: Any) -> Optional[list[dict]]:
+    """The official response file (response_template.json's records with model_answer, as
+    model_vqa_mmhal.py writes it) as rows; None for another format."""
+    if not records or not all("model_answer" in r and "image_content" in r for r in records):
+        return None
+    items = [item_of(n, r, Path(path).parent / "images", "") for n, r in enumerate(records)]
+    return imported_rows(items, {str(n): r["model_answer"] for n, r in enumerate(records)}, path)
+
+
 class MMHalTask(JudgedTask):
     name = "mmhal"
     rules = {"judge": lambda text, *_: text}
@@ -124,6 +133,7 @@ class MMHalTask(JudgedTask):
     formats = {"score": "points", "hallucination_rate": "percent", "n": "count", "n_unjudged": "count",
                "n_parse_failures": "count", "n_error": "count"}
     category_values = ("score", "hallucination_rate")
+    imports = ImportRules(own_format="mmhal_responses", own_rows=response_rows)
     note = ("MMHal-Bench: average rating 0-6 and hallucination rate (rating < 3) as eval_gpt_mmhal.py; a review "
             "with zero or several ratings is 0 as there (n_parse_failures); " + UNJUDGED_NOTE)
 
@@ -191,15 +201,16 @@ class MMHalDataset(Benchmark):
             records = json.loads(self.path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise DatasetError(f"mmhal: {self.path}: not valid JSON ({exc})") from None
-        items = []
-        for n, record in enumerate(records):
-            missing = [k for k in RECORD_KEYS if k not in record]
-            if missing:
-                raise DatasetError(f"mmhal: {self.path}: record {n} lacks {missing}")
-            image = record.get("image_path") or str(self.image_dir / str(record.get("image_src", "")).split("/")[-1])
-            items.append(Item(id=str(n), image=image, question=record["question"], answer=record["gt_answer"],
-                              category=record["question_type"], task=MMHalTask.name,
-                              prompt_question=record["question"] + self.question_suffix,
-                              meta={"image_content": list(record["image_content"]), "question": record["question"],
-                                    "gt_answer": record["gt_answer"], "question_topic": record.get("question_topic")}))
-        return items
+        return [item_of(n, record, self.image_dir, self.question_suffix, self.path) for n, record in enumerate(records)]
+
+
+def item_of(n: int, record: dict, image_dir: Path, question_suffix: str, source: Any = "") -> Item:
+    missing = [k for k in RECORD_KEYS if k not in record]
+    if missing:
+        raise DatasetError(f"mmhal: {source}: record {n} lacks {missing}")
+    image = record.get("image_path") or str(image_dir / str(record.get("image_src", "")).split("/")[-1])
+    return Item(id=str(n), image=image, question=record["question"], answer=record["gt_answer"],
+                category=record["question_type"], task=MMHalTask.name,
+                prompt_question=record["question"] + question_suffix,
+                meta={"image_content": list(record["image_content"]), "question": record["question"],
+                      "gt_answer": record["gt_answer"], "question_topic": record.get("question_topic")})

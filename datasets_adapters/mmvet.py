@@ -25,10 +25,10 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.benchmark import Benchmark, Headline, TaskResult
+from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
-from evalkit.tasks.judged import UNJUDGED_NOTE, Ask, JudgedTask, Rating, judged_counts
+from evalkit.tasks.judged import UNJUDGED_NOTE, Ask, JudgedTask, Rating, imported_rows, judged_counts
 from evalkit.types import Item
 
 TOTAL = "total"
@@ -65,6 +65,19 @@ def read_grade(content: str) -> Optional[float]:
     return score
 
 
+def answer_rows(records: Sequence[dict], questions: Sequence[Any], path: Any) -> Optional[list[dict]]:
+    """LLaVA's MM-Vet answer file (model_vqa's question_id / text lines; convert_mmvet_for_eval.py
+    names them v1_<question_id>) joined with mm-vet.json given as --questions (the file or its
+    folder); None for another format."""
+    if not all("question_id" in r and "text" in r for r in records):
+        return None
+    if not questions:
+        raise DatasetError(f"{path}: LLaVA answers need --questions <mm-vet.json or its folder>")
+    source = Path(questions[0])
+    items = MMVetDataset(str(source if source.is_dir() else source.parent)).load()
+    return imported_rows(items, {f"v1_{r['question_id']}": r["text"] for r in records}, path)
+
+
 class MMVetTask(JudgedTask):
     name = "mmvet"
     rules = {"judge": lambda text, *_: text}
@@ -78,6 +91,7 @@ class MMVetTask(JudgedTask):
     formats = {"score": "points", "n": "count", "n_unjudged": "count", "n_parse_failures": "count",
                "n_regraded": "count", "n_error": "count"}
     category_values = ("score",)
+    imports = ImportRules(own_format="llava_mmvet_answers", own_rows=answer_rows)
     note = ("MM-Vet: scores x100 per capability (an item counts for each of its capabilities) and total, mean over "
             "judge.runs grading runs, std over runs, as mm-vet_evaluator.py; a grade unreadable after its five "
             "re-asks is 0.0 (n_parse_failures); " + UNJUDGED_NOTE)

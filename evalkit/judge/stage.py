@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-import pandas as pd
 
 from evalkit.benchmark import Benchmark, benchmark_of_run
 from evalkit.errors import EvalkitError

@@ -108,3 +108,15 @@ def judged_counts(rows: pd.DataFrame) -> dict[str, int]:
     is_error = rows["error"].map(lambda e: bool(e)) if "error" in rows.columns else pd.Series(False, index=rows.index)
     return {"n": int(len(rows)), "n_unjudged": int((~rows["judged"]).sum()), "n_error": int(is_error.sum()),
             "n_parse_failures": int(rows["n_parse_failures"].sum())}
+
+
+def imported_rows(items: Sequence[Any], answers: Mapping[str, Any], source: Any) -> list[dict]:
+    """Minimal prediction rows (evalkit.scoring.importers) of a judged benchmark's items answered by
+    another tool: every answer must name an item; items without an answer are left out."""
+    by_id = {item.id: item for item in items}
+    unknown = [i for i in answers if i not in by_id]
+    if unknown:
+        raise ValueError(f"{source}: {len(unknown)} answer(s) name no item of the questions, e.g. {unknown[:5]}")
+    return [{"id": item.id, "task": item.task, "question": item.question, "answer": item.answer,
+             "category": item.category, "group": item.group, "prediction": answers[item.id], "meta": dict(item.meta)}
+            for item in items if item.id in answers]

@@ -5,7 +5,6 @@ review file the official script wrote from the same replies."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -17,8 +16,8 @@ import pytest
 from datasets_adapters.llava_bench import LlavaBenchDataset, parse_score
 from evalkit.errors import DatasetError
 from evalkit.judge.config import validate_judge
-from evalkit.judge.stage import judge_run, record_judge, scoring_judge
-from evalkit.score import rescore_run
+from evalkit.judge.stage import judge_run, record_judge
+from evalkit.score import rescore_run, score_file
 from tests.support.judge_runs import write_run
 from tests.support.judge_server import ScriptedServer
 
@@ -87,11 +86,15 @@ def test_requests_and_summary_equal_llava_scripts(tmp_path: Path) -> None:
     answer_file.write_text("".join(json.dumps({"question_id": int(i.id), "prompt": i.question,
                                                "text": answers[i.id].strip(), "answer_id": f"m{i.id}",
                                                "model_id": "m", "metadata": {}}) + "\n" for i in items))
+    # The same answers imported from LLaVA's answer file give the same rows to judge.
+    imported, _ = score_file(answer_file, "llava_bench", [bench], tmp_path / "imported", None)
     with ScriptedServer(reply_for) as server:
         cfg = validate_judge({"kind": "openai", "base_url": server.base_url, "model": "gpt-4-0314", "concurrency": 3})
         store = judge_run(run_dir, cfg)
+        judge_run(imported, cfg)
+        assert len(server.bodies) == 2 * len(QUESTIONS)
         record_judge(run_dir, store)
-        ours = sorted(server.bodies, key=lambda b: b["messages"][1]["content"])
+        ours = sorted(server.bodies[:len(QUESTIONS)], key=lambda b: b["messages"][1]["content"])
         server.bodies.clear()
         printed = run_official(bench, answer_file, tmp_path / "reviews.jsonl", server)
         theirs = sorted(server.bodies, key=lambda b: b["messages"][1]["content"])
@@ -111,6 +114,8 @@ def test_requests_and_summary_equal_llava_scripts(tmp_path: Path) -> None:
     assert table.loc["all", "n_parse_failures"] == 2  # "Scores: 8 3" and "9 4 extra" -> [-1, -1], as officially
     assert scores.headline["llava_bench_relative"] == table.loc["all", "relative_score"]
     assert scores.headline["judge"] == "gpt-4-0314"
+    _, from_import = rescore_run(imported, None)
+    assert from_import.tables["llava_bench"].equals(scores.tables["llava_bench"])
 
 
 @pytest.mark.parametrize("review, pair", [

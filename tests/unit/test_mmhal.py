@@ -15,8 +15,7 @@ import pytest
 from datasets_adapters.mmhal import MMHalDataset, rating_of
 from evalkit.judge.config import validate_judge
 from evalkit.judge.stage import judge_run, record_judge
-from evalkit.score import rescore_run
-from tests.support.judge_runs import write_run
+from evalkit.score import rescore_run, score_file
 from tests.support.judge_server import ScriptedServer
 
 SUPPORT = Path(__file__).resolve().parents[1] / "support"
@@ -51,9 +50,12 @@ def test_requests_and_summary_equal_llava_rlhf_scripts(tmp_path: Path) -> None:
     template.write_text(json.dumps(records(), indent=2))
     items = MMHalDataset(str(template)).load()
     answers = {item.id: f"The model's answer {item.id}.\nIt has two lines." for item in items}
-    run_dir = write_run(tmp_path / "run", TARGET, items, answers)
     responses = [{**r, "model_answer": answers[str(n)]} for n, r in enumerate(records())]
     (tmp_path / "responses.json").write_text(json.dumps(responses, indent=2))
+    # The run directory is the official response file imported (model_vqa_mmhal.py's output).
+    run_dir, _ = score_file(tmp_path / "responses.json", "mmhal", [], tmp_path / "run", None)
+    assert [r["meta"]["image_content"] for r in map(json.loads, (run_dir / "predictions.jsonl").open())] == \
+        [i.meta["image_content"] for i in items]
     with ScriptedServer(reply_for) as server:
         cfg = validate_judge({"kind": "openai", "base_url": server.base_url, "model": "gpt-4-0314"})
         record_judge(run_dir, judge_run(run_dir, cfg))

@@ -17,8 +17,7 @@ import pytest
 from datasets_adapters.mmvet import PROMPT, MMVetDataset, read_grade
 from evalkit.judge.config import validate_judge
 from evalkit.judge.stage import judge_run, record_judge
-from evalkit.score import rescore_run
-from tests.support.judge_runs import write_run
+from evalkit.score import rescore_run, score_file
 from tests.support.judge_server import ScriptedServer
 
 EVALUATOR = Path(__file__).resolve().parents[1] / "support" / "mmvet" / "mm-vet_evaluator.py"
@@ -68,7 +67,12 @@ def test_requests_and_cap_scores_equal_the_evaluator(tmp_path: Path) -> None:
     bench = make_files(tmp_path)
     items = MMVetDataset(str(bench)).load()
     answers = {f"v1_{n}": item[3] for n, item in enumerate(ITEMS)}
-    run_dir = write_run(tmp_path / "run", TARGET, items, answers)
+    # The run directory is LLaVA's answer file (model_vqa's lines) imported with mm-vet.json.
+    llava = tmp_path / "llava-mm-vet-answers.jsonl"
+    llava.write_text("".join(json.dumps({"question_id": n, "prompt": item[1], "text": item[3], "answer_id": f"a{n}",
+                                         "model_id": "m", "metadata": {}}) + "\n" for n, item in enumerate(ITEMS)))
+    run_dir, _ = score_file(llava, "mmvet", [bench / "mm-vet.json"], tmp_path / "run", None)
+    assert len(items) == len(ITEMS)
     results = tmp_path / "results"
     results.mkdir()
     (results / "model.json").write_text(json.dumps(answers, indent=2))  # LLaVA's convert_mmvet_for_eval.py format
