@@ -6,18 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 from omegaconf import MISSING
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
+from datasets_adapters.file_rows import as_text, optional_text, read_rows
 from evalkit.benchmark import Benchmark
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
-from evalkit.fileio import JsonlError, read_jsonl
 from evalkit.tasks.yesno import YESNO
 from evalkit.types import Item
 
 REQUIRED = ("id", "image", "question", "answer")
+OPTIONAL = ("category", "group")
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
 
@@ -34,57 +34,37 @@ class YesNoFileDataset(Benchmark):
     schema = YesNoDatasetConfig
     tasks = (YESNO,)
 
-    def __init__(self, path: str, question_suffix: str = LLAVA_SHORT_ANSWER):
+    def __init__(self, path: str, **settings):
+        super().__init__(path=path, **settings)  # the schema's: question_suffix (LLaVA's short-answer suffix)
         self.path = Path(path).expanduser()
-        self.question_suffix = question_suffix
         if not self.path.is_file():
             raise DatasetError(f"dataset.path={path}: no such file (expected a .jsonl or .csv yes/no file)")
 
-    def _read(self) -> pd.DataFrame:
-        suffix = self.path.suffix.lower()
-        try:
-            if suffix == ".csv":
-                return pd.read_csv(self.path, dtype=str, keep_default_na=False)
-            if suffix in (".jsonl", ".json"):
-                return pd.DataFrame(read_jsonl(self.path, torn_tail="error"))  # nothing appends to a dataset
-        except JsonlError as exc:
-            raise DatasetError(str(exc)) from exc
-        except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise DatasetError(f"{self.path}: cannot read ({type(exc).__name__}: {exc})") from exc
-        raise DatasetError(f"{self.path}: unsupported file type {suffix!r}; use .jsonl or .csv")
-
     def load(self) -> list[Item]:
-        frame = self._read()
-        missing = [c for c in REQUIRED if c not in frame.columns]
-        if missing:
-            raise DatasetError(
-                f"{self.path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}"
-            )
+        # Read as written (ids "1", not "1.0"; no "nan"), every required field checked: file_rows.
+        rows = read_rows(self.path, REQUIRED, OPTIONAL)
         items, seen = [], set()
-        for row_no, row in enumerate(frame.to_dict("records"), 1):
-            item_id = str(row["id"])
+        for row_no, row in rows:
+            item_id = row["id"]
             if item_id in seen:
                 raise DatasetError(f"{self.path}: row {row_no}: duplicate id {item_id!r}")
             seen.add(item_id)
             answer = str(row["answer"]).strip().lower()
             if answer not in _YES | _NO:
                 raise DatasetError(f"{self.path}: row {row_no} (id {item_id}): answer {row['answer']!r} is not yes/no")
-            question = str(row["question"])
+            question = as_text(row["question"])
+            image = as_text(row["image"])
             items.append(
                 Item(
                     id=item_id,
-                    image=str(self.path.parent / str(row["image"])),
+                    image=str(self.path.parent / image),
                     question=question,
                     answer="yes" if answer in _YES else "no",
-                    category=_text(row.get("category")),
-                    group=_text(row.get("group")),
+                    category=optional_text(row.get("category")),
+                    group=optional_text(row.get("group")),
                     task="yesno",
                     prompt_question=question + self.question_suffix,
-                    meta={"image_file": str(row["image"])},
+                    meta={"image_file": image},
                 )
             )
         return items
-
-
-def _text(value) -> str:
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)

@@ -28,6 +28,9 @@ from evalkit.errors import EvalkitError
 from evalkit.types import Item
 
 OVERALL = "all"  # label of the pooled row in per-category tables
+# Dataset config keys evalkit itself reads (which class, the run's name, the parse rule), not the adapter.
+EVALKIT_KEYS = ("_target_", "name", "parse_rule")
+_NOT_SETTINGS = ("_target_", "name")  # schema fields that are not attributes of the built adapter
 FORMATS = ("percent", "points", "count", "probability")
 DIRECTIONS = ("higher", "lower", "target")
 
@@ -193,6 +196,10 @@ class Task:
         """The answer options a log-likelihood decoder chooses between for `item`; None: not a choice."""
         return None
 
+    def known_category(self, category: str) -> bool:
+        """Whether an imported row's category can be one of this task's (False refuses the file)."""
+        return True
+
     def check_item(self, item: Item) -> None:
         if self.answers is not None and self.truth(item.answer) not in self.answers:
             raise ValueError(f"item {item.id!r}: answer must be one of {self.answers} for task {self.name}, "
@@ -243,11 +250,29 @@ class CaptionMarks:
 class Benchmark:
     """Base class of the adapters in conf/dataset: `load()` yields the items; the class declares
     its tasks (the first is the one imported files are scored with) and, optionally, the headline
-    numbers a leaderboard sorts by (the first that every run has)."""
+    numbers a leaderboard sorts by (the first that every run has).
+
+    A benchmark with a `schema` is built from it: its settings (the yaml's keys, or keywords when
+    built directly) become `self.settings`, an instance of the schema, so the schema's fields,
+    defaults and `__post_init__` are the one declaration and check of them. Each setting is also
+    an attribute (`self.path`) unless the class has one of that name (shapes' `tasks` setting is
+    `self.settings.tasks`). A benchmark without a schema writes its own `__init__`."""
 
     tasks: ClassVar[tuple[Task, ...]] = ()
     primary_metrics: ClassVar[tuple[str, ...]] = ()
     schema: ClassVar[Optional[type]] = None  # its yaml's typed schema (an evalkit.config.DatasetConfig)
+
+    def __init__(self, **settings: Any):
+        from evalkit.config import build_settings
+
+        if self.schema is None:
+            if settings:
+                raise BenchmarkError(f"{type(self).__name__} declares no schema and no __init__ of its own, so it "
+                                     f"takes no settings; got {', '.join(settings)}")
+            return
+        self.settings = build_settings(self.schema, "dataset", settings)
+        vars(self).update({k: v for k, v in vars(self.settings).items()
+                           if k not in _NOT_SETTINGS and not hasattr(type(self), k)})
 
     def load(self) -> list[Item]:
         raise NotImplementedError
@@ -282,39 +307,65 @@ def _unique(headlines: Sequence[Headline]) -> list[Headline]:
 
 # ----------------------------------------------------------------------------------- finding one
 
-def benchmark_class(target: str) -> type[Benchmark]:
-    """The class a `_target_` names (imported, never instantiated: scoring needs no data)."""
+def benchmark_class(target: str, where: Optional[str] = None) -> type[Benchmark]:
+    """The class a `_target_` names (imported, never instantiated: scoring needs no data). `where`:
+    the run directory file the name was read from; such a name is imported only if evalkit.trust
+    allows it, and never from the current directory."""
     from hydra.utils import get_class
 
+    from evalkit import trust
+
     try:
-        cls = get_class(target)
+        cls = trust.import_class(target, where) if where else get_class(target)
+    except trust.UntrustedTarget:
+        raise
     except Exception as exc:
-        raise BenchmarkError(f"cannot import benchmark {target!r}: {exc}") from None
+        module = str(target).rpartition(".")[0]
+        hint = ("" if str(target).startswith(("evalkit.", "datasets_adapters.")) else
+                f"; a benchmark of your own must be importable: PYTHONPATH=<folder holding {module}> "
+                "(its yaml found with hydra.searchpath=[file:///absolute/path/to/conf])")
+        raise BenchmarkError(f"cannot import benchmark {target!r}: {exc}{hint}") from None
     if not (isinstance(cls, type) and issubclass(cls, Benchmark)):
         raise BenchmarkError(f"{target} is not an evalkit benchmark (a subclass of evalkit.benchmark.Benchmark)")
     return cls
 
 
-def benchmark_named(name: str) -> type[Benchmark]:
-    """`--benchmark NAME`: an option of conf/dataset (mme, pope, yesno, ...) or a dotted class path."""
+def benchmark_keys(cls: type[Benchmark]) -> Optional[list[str]]:
+    """The dataset keys a benchmark's yaml may set: its schema's fields, else its constructor's
+    arguments and the keys evalkit reads; None when its constructor takes any keyword."""
+    import inspect
+    from dataclasses import fields
+
+    if cls.schema is not None:
+        return sorted(f.name for f in fields(cls.schema))
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]  # without self
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return sorted({*EVALKIT_KEYS, *(p.name for p in parameters if p.kind is not p.VAR_POSITIONAL)})
+
+
+def benchmark_named(name: str, where: Optional[str] = None) -> type[Benchmark]:
+    """`--benchmark NAME`: an option of conf/dataset (mme, pope, yesno, ...) or a dotted class path
+    (`where`: read from a run directory's file, see benchmark_class)."""
     from evalkit.config import conf_dir, schema_of_option
 
     schema = schema_of_option("dataset", name)
     if schema is not None:
         return benchmark_class(schema._target_)
     if "." in name:
-        return benchmark_class(name)
+        return benchmark_class(name, where)
     options = sorted(p.stem for p in (conf_dir() / "dataset").glob("*.yaml"))
     raise BenchmarkError(f"unknown benchmark {name!r}; choose one of {', '.join(options)} or give module.Class")
 
 
-def benchmark_of_config(config: Mapping[str, Any]) -> type[Benchmark]:
-    """The benchmark of a composed or saved run config (its dataset._target_)."""
+def benchmark_of_config(config: Mapping[str, Any], where: Optional[str] = None) -> type[Benchmark]:
+    """The benchmark of a composed or saved run config (its dataset._target_; `where`: the saved
+    config's file, whose names evalkit.trust checks)."""
     dataset = config.get("dataset") or {}
     if dataset.get("_target_"):
-        return benchmark_class(str(dataset["_target_"]))
+        return benchmark_class(str(dataset["_target_"]), where)
     if dataset.get("name"):
-        return benchmark_named(str(dataset["name"]))
+        return benchmark_named(str(dataset["name"]), where)
     raise BenchmarkError("the config names no dataset (dataset._target_ or dataset.name)")
 
 
@@ -326,11 +377,11 @@ def benchmark_of_run(run_dir: Path | str) -> type[Benchmark]:
     run_dir = Path(run_dir)
     config_path = run_dir / "config.yaml"
     if config_path.is_file():
-        return benchmark_of_config(yaml.safe_load(config_path.read_text(encoding="utf-8")) or {})
+        return benchmark_of_config(yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}, str(config_path))
     try:
         source = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("source") or {}
     except (OSError, ValueError):
         source = {}
     if source.get("benchmark"):
-        return benchmark_named(str(source["benchmark"]))
+        return benchmark_named(str(source["benchmark"]), str(run_dir / "summary.json"))
     raise BenchmarkError(f"{run_dir}: no config.yaml and no imported source: which benchmark is it?")

@@ -1,6 +1,6 @@
 """The one way evalkit reads JSON lines and writes files, so every reader treats a damaged file alike.
 
-- `read_jsonl` / `jsonl_values`: a torn last line (a kill mid-write: the writer appends whole lines,
+- `read_jsonl` / `jsonl_values`: a line over `MAX_LINE_CHARS` is refused before it is parsed; a torn last line (a kill mid-write: the writer appends whole lines,
   so only the last one can be cut) is dropped with a RuntimeWarning, or refused with
   `torn_tail="error"` for files no evalkit process appends to (datasets); a bad line anywhere
   else is always a `JsonlError` naming `file:line`.
@@ -18,11 +18,25 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
+from evalkit.errors import EvalkitError
+
 TornTail = Literal["drop", "error"]
+# A line longer than this is refused (JsonlError naming file:line) before it is parsed: one
+# 200 MB line is a broken or hostile file, and parsing it can take many times its size in memory.
+MAX_LINE_CHARS = 16 << 20
 
 
 class JsonlError(ValueError):
     """A JSON-lines file with a bad line; the message starts with `file:line`."""
+
+
+class WriteError(EvalkitError, OSError):
+    """A file evalkit could not write (read-only folder, full disk): names the file meant, not a
+    temporary one, and the cause."""
+
+
+def _write_error(path: Path, exc: OSError) -> WriteError:
+    return WriteError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def jsonl_values(text: str, source: Path | str, *, torn_tail: TornTail = "drop") -> Iterator[tuple[int, Any]]:
@@ -34,6 +48,9 @@ def jsonl_values(text: str, source: Path | str, *, torn_tail: TornTail = "drop")
     for n, line in enumerate(lines):
         if not line.strip():
             continue
+        if len(line) > MAX_LINE_CHARS:
+            raise JsonlError(f"{source}:{n + 1}: line of {len(line)} characters is over the limit of "
+                             f"{MAX_LINE_CHARS} (evalkit.fileio.MAX_LINE_CHARS); refusing it")
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -71,17 +88,26 @@ class JsonlAppender:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        cut_torn_tail(self.path)
-        self._file = open(self.path, "a", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            cut_torn_tail(self.path)
+            self._file = open(self.path, "a", encoding="utf-8")
+        except OSError as exc:
+            raise _write_error(self.path, exc) from exc
 
     def write(self, values: Iterable[Any]) -> None:
-        self._file.write("".join(json_line(v) for v in values))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write("".join(json_line(v) for v in values))
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:  # a full disk: what was written of this batch is a torn tail, cut on resume
+            raise _write_error(self.path, exc) from exc
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:  # the write that failed already said why
+            pass
 
     def __enter__(self) -> "JsonlAppender":
         return self
@@ -111,6 +137,8 @@ def write_atomic(path: Path | str, data: str | bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # the cause, about the file meant (not the temporary one)
+        raise _write_error(path, exc) from exc
     finally:
         tmp.unlink(missing_ok=True)
 

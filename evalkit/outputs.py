@@ -17,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from evalkit.fileio import JsonlAppender, read_jsonl, write_json_atomic, write_jsonl_atomic
+from evalkit.errors import EvalkitError
+from evalkit.fileio import JsonlAppender, JsonlError, read_jsonl, write_json_atomic, write_jsonl_atomic
 from evalkit.types import Item, Prediction, PredictionRow
 
 SHARD_DIR = "shards"
@@ -56,6 +57,10 @@ def _jsonable(meta) -> dict:
     return json.loads(json.dumps(dict(meta), default=str))
 
 
+class DamagedShard(EvalkitError):
+    """A shard file with a bad line other than a torn tail, or one that cannot be read."""
+
+
 class ShardWriter:
     """Each rank appends its predictions to its own file, whole lines flushed per batch (a kill
     loses at most the batch in flight); a resumed run (any world size) appends to the file of its
@@ -77,7 +82,12 @@ class ShardWriter:
 def shard_rows(run_dir: Path) -> list[dict]:
     rows = []
     for shard in sorted((run_dir / SHARD_DIR).glob("*.jsonl")):
-        rows.extend(read_jsonl(shard))
+        try:
+            rows.extend(read_jsonl(shard))
+        except JsonlError as exc:  # not a torn tail (that is dropped): a damaged file
+            raise DamagedShard(f"{exc}; delete that line to resume (its item is generated again)") from None
+        except OSError as exc:
+            raise DamagedShard(f"cannot read {shard}: {exc.strerror or exc}") from None
     return rows
 
 
@@ -86,7 +96,7 @@ def completed_ids(run_dir: Path) -> set[str]:
     return {row["id"] for row in shard_rows(run_dir)} if (run_dir / SHARD_DIR).is_dir() else set()
 
 
-class ExactlyOnceError(RuntimeError):
+class ExactlyOnceError(EvalkitError, RuntimeError):
     pass
 
 
@@ -103,6 +113,7 @@ def merge_shards(run_dir: Path, item_order: Sequence[str]) -> list[dict]:
         raise ExactlyOnceError(
             f"{run_dir}: predictions are not exactly once per item: "
             f"{len(missing)} missing {missing[:10]}, {len(duplicates)} duplicated {sorted(duplicates)[:10]}"
+            + (f"; `python -m evalkit.merge {run_dir} --repair` keeps the first copy of each" if duplicates else "")
         )
     rows = [by_id[i] for i in item_order]
     write_jsonl_atomic(run_dir / "predictions.jsonl", rows)

@@ -13,12 +13,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from evalkit import outputs, settings, shards
+from evalkit import images, outputs, rundir, settings, shards, weights
 from evalkit.config import Config, validate, validate_decoding
 from evalkit.distributed import init_ranks
-from evalkit.benchmark import Benchmark, benchmark_class
+from evalkit.benchmark import EVALKIT_KEYS, Benchmark, benchmark_class, benchmark_keys
 from evalkit.decoding.base import DecodingMethod
-from evalkit.errors import ConfigError, DatasetError, EvalkitError
+from evalkit.errors import ConfigError, DatasetError, EvalkitError, unknown_key
 from evalkit.fileio import write_atomic
 from evalkit.generation import resolve_max_new_tokens
 from evalkit.runner import iterate_predictions, padding_fraction, plan
@@ -28,16 +28,12 @@ from evalkit.types import Item
 
 log = logging.getLogger("evalkit")
 
-class RunDirError(EvalkitError):
-    pass
+RunDirError = rundir.RunDirError
 
 
 class BuildError(EvalkitError):
     pass
 
-
-# Dataset config keys that steer evalkit itself rather than the adapter.
-_NOT_ADAPTER_ARGS = ("name", "parse_rule")
 
 
 def _build(node, what: str, **kwargs):
@@ -67,7 +63,15 @@ def scoring_of(dataset_cfg: DictConfig) -> tuple[type[Benchmark], Optional[str]]
 def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
     """The benchmark's items (its adapter, built from the dataset config), each checked against
     the task that will score it."""
-    args = {k: v for k, v in dataset_cfg.items() if k not in _NOT_ADAPTER_ARGS}
+    try:  # the class is checked before anything is built from the config
+        benchmark = benchmark_class(str(dataset_cfg.get("_target_")))
+    except EvalkitError as exc:
+        raise DatasetError(f"dataset {dataset_cfg.get('name')}: {exc}") from None
+    valid = benchmark_keys(benchmark)
+    unknown = [k for k in dataset_cfg if valid is not None and k not in valid]
+    if unknown:  # a benchmark without a schema: its yaml's typo, before its constructor's TypeError
+        raise ConfigError(unknown_key(f"dataset.{unknown[0]}", "dataset.", valid))
+    args = {k: v for k, v in dataset_cfg.items() if k == "_target_" or k not in EVALKIT_KEYS}
     adapter = _build(args, f"dataset {dataset_cfg.name}")
     if not isinstance(adapter, Benchmark):
         raise DatasetError(f"dataset {dataset_cfg.name}: {type(adapter).__name__} is not an evalkit benchmark "
@@ -142,6 +146,8 @@ def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
 
 def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     typed: Config = validate(cfg)  # every config error surfaces here, before any model loads
+    rundir.check_names(typed.model.name, cfg.dataset.get("name"), typed.run_name)  # before anything is written
+    weights.check_sources(OmegaConf.to_container(cfg.model, resolve=True))
     ranks = init_ranks(typed.device)
     scoring = scoring_of(cfg.dataset)  # a parse rule no task knows fails here, before any model loads
     items = load_items(cfg.dataset, typed.limit)
@@ -160,10 +166,44 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     run_dir = ranks.broadcast(str(resolve_run_dir(typed, cfg.dataset.name, sweep_dir) if ranks.is_main else None))
     run_dir = Path(run_dir)
     check_resumable(run_dir, cfg)
-    ranks.barrier()
+    # One writer per run directory (per shard job of a sharded run): the main rank holds the lock
+    # until the run ends; every rank stops at once when it is held by another run.
+    lock = rundir.RunLock(run_dir, _lock_name(typed.shard)) if ranks.is_main else None
+    created = ranks.is_main and not run_dir.exists()
+    problem = None
     if ranks.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        try:
+            lock.acquire()
+            fingerprint = weights.fingerprint(OmegaConf.to_container(cfg.model, resolve=True))
+            weights.check_and_record(run_dir, fingerprint)  # resuming onto changed weights is refused
+            write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        except EvalkitError as exc:
+            problem = exc
+            lock.release()
+    failed = ranks.broadcast(str(problem) if problem else None)
+    if problem is not None:
+        raise problem
+    if failed:
+        raise RunDirError(failed)
+    try:
+        return _run_locked(cfg, typed, ranks, run_dir, scoring, items, generation, decoding)
+    except BaseException:
+        if created:  # e.g. the model failed to load: no orphan directory of a run that never began
+            lock.release()
+            rundir.remove_if_unused(run_dir)
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _lock_name(shard) -> str:
+    return f"{outputs.SHARD_DIR}/{shards.file_stem(shard.index, shard.count)}.lock" if shard.count > 1 \
+        else rundir.LOCK_NAME
+
+
+def _run_locked(cfg: DictConfig, typed: Config, ranks, run_dir: Path, scoring, items: list[Item],
+                generation, decoding: DecodingMethod) -> Optional[Path]:
     ranks.barrier()
 
     done = outputs.completed_ids(run_dir)
@@ -178,6 +218,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
             len(ours), len(ours) - len(todo), len(todo), ranks.world_size, run_dir,
         )
 
+    images.MAX_PIXELS = typed.max_image_pixels  # read by load_image, here and in the forked workers
     started = time.perf_counter()
     model = _build(cfg.model, f"model.path={typed.model.path}", device=str(ranks.device), dtype=typed.dtype) if mine else None
     load_time = time.perf_counter() - started
@@ -306,6 +347,7 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
         "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
         "decoding": OmegaConf.to_container(cfg.decoding, resolve=True),
         **({"generation": generation} if generation else {}),
+        "weights": weights.recorded(run_dir),  # sha256 of every weight file loaded (evalkit.weights)
         "batch_size": typed.batch_size,
         "n_items": len(items),
         "n_errors": sum(1 for r in rows if r["error"]),
@@ -333,4 +375,16 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
     print(scores.format())
     print(f"\n{len(items)} items ({resumed} resumed), {summary['n_errors']} errors, "
           f"{summary['items_per_s']} items/s on {len(all_stats)} process(es) -> {run_dir}")
+    if summary["n_errors"]:
+        print(error_digest(rows, run_dir))
     return run_dir
+
+
+def error_digest(rows: list[dict], run_dir: Path, shown: int = 5) -> str:
+    """The first error rows (id: reason) and where the whole list is."""
+    errors = [r for r in rows if r["error"]]
+    lines = [f"{len(errors)} item(s) have no answer (error rows, scored as wrong); the first {min(shown, len(errors))}:"]
+    lines += [f"  {r['id']}: {str(r['error']).splitlines()[0][:200]}" for r in errors[:shown]]
+    lines.append(f"all of them: the rows of {run_dir / 'predictions.jsonl'} whose \"error\" is set "
+                 f"(jq -c 'select(.error)' {run_dir / 'predictions.jsonl'})")
+    return "\n".join(lines)

@@ -14,6 +14,7 @@ yesno_logits, or any class the config names); the runner only plans, prepares an
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -24,9 +25,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from evalkit.decoding.base import DecodeBatch, DecodingMethod
+from evalkit.errors import ConfigError
 from evalkit.images import image_size, load_image
 from evalkit.types import Item, Prediction
-from evalkit.workers import resolve_workers
+from evalkit.workers import die_with_parent, resolve_workers
 
 
 def estimate_lengths(items: Sequence[Item], model) -> list[int]:
@@ -127,7 +129,8 @@ class _PreparedBatches(Dataset):
             item = self.items[i]
             try:
                 if not split:
-                    out.append((item, self.model.prepare(load_image(item.image), item.text_for_prompt)))
+                    out.append((item, check_context(self.model, self.model.prepare(load_image(item.image),
+                                                                                   item.text_for_prompt))))
                     continue
                 key = image_ref_key(item.image)
                 if key not in images:
@@ -137,10 +140,31 @@ class _PreparedBatches(Dataset):
                         images[key] = exc  # every question on a broken image gets its error
                 if isinstance(images[key], Exception):
                     raise images[key]
-                out.append((item, self.model.prepare_text(images[key], item.text_for_prompt)))
+                out.append((item, check_context(self.model, self.model.prepare_text(images[key], item.text_for_prompt))))
             except Exception as exc:  # a broken image or prompt loses this item only
                 out.append((item, f"{type(exc).__name__}: {exc}"))
         return out
+
+
+def context_length(model) -> Optional[int]:
+    """The language model's positions (max_position_embeddings), where the model says."""
+    config = getattr(model, "config", None)
+    text = getattr(config, "text_config", config)
+    value = getattr(text, "max_position_embeddings", None)
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def check_context(model, prepared):
+    """A prompt (text plus image tokens) longer than the model's context is an error, not a
+    silently truncated or garbled answer."""
+    limit = context_length(model)
+    ids = getattr(prepared, "input_ids", None)
+    if limit is not None and ids is not None and ids.shape[-1] > limit:
+        image = getattr(prepared, "image", None)
+        image_tokens = getattr(image, "n_tokens", 0) or 0
+        raise ValueError(f"prompt of {ids.shape[-1]} tokens ({ids.shape[-1] - image_tokens} text + {image_tokens} "
+                         f"image) exceeds the model's context of {limit} positions")
+    return prepared
 
 
 def _identity(batch):
@@ -176,6 +200,11 @@ def iterate_predictions(
     score options instead of generating.
     """
     decoding.prepare(model)  # what would fail every batch fails here, before the first
+    for labels in sorted(set((choices or {}).values())):
+        try:
+            model.option_tokens(labels)  # options the tokenizer cannot tell apart fail here too
+        except ValueError as exc:
+            raise ConfigError(f"decoding={decoding.name}: {exc}") from None
     planned = time.perf_counter()
     batches = plan(items, model, batch_size, sort_by_length, group_by_image)
     plan_s = time.perf_counter() - planned
@@ -194,6 +223,7 @@ def iterate_predictions(
         # Workers only decode and preprocess (deterministic); generation stays in this process.
         multiprocessing_context="fork" if num_workers else None,
         prefetch_factor=2 if num_workers else None,
+        worker_init_fn=functools.partial(die_with_parent, os.getpid()) if num_workers else None,
     )
     totals = {"generate_time_s": 0.0, "padded_positions": 0, "real_positions": 0, "n_batches": 0, "oom_splits": 0,
               "image_preps": 0, "vision_encodes": 0, "plan_s": round(plan_s, 4), "wait_s": 0.0,

@@ -17,6 +17,7 @@ read as the class of that name, so old and new runs compare and old run director
 from __future__ import annotations
 
 import copy
+import sys
 from typing import Optional
 
 EXECUTION_KEYS = frozenset({"output_dir", "run_name", "batch_size", "progress", "num_workers", "results_root",
@@ -45,6 +46,11 @@ def method_of(decoding: Optional[dict]):
 
     if not isinstance(decoding, dict) or not decoding.get("_target_"):
         return None
+    from evalkit import trust
+
+    module = str(decoding["_target_"]).rpartition(".")[0]
+    if not (trust.is_trusted(decoding["_target_"]) or module in sys.modules):
+        return None  # a run directory's config never makes evalkit import code (evalkit.trust)
     try:
         return method_class(decoding["_target_"])
     except ConfigError:

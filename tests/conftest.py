@@ -35,6 +35,12 @@ def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
     return {family: save_tiny(family, root / family, seed=0, init_std=0.4) for family in ("llava15", "llava16")}
 
 
+@pytest.fixture(scope="session")
+def tiny_letters_checkpoint(tmp_path_factory) -> Path:
+    """A tiny LLaVA-1.5 whose tokenizer has option letters as tokens (decoding=choice_logits)."""
+    return save_tiny("llava15", tmp_path_factory.mktemp("tiny_letters") / "llava15", seed=0, init_std=0.4, letters=True)
+
+
 def draw_image(width: int, height: int, colour: str, index: int) -> Image.Image:
     image = Image.new("RGB", (width, height), (30 + 20 * index, 90, 160 - 10 * index))
     draw = ImageDraw.Draw(image)

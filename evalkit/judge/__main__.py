@@ -61,7 +61,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         cfg = parse_overrides(argv[1:])
         store = judge_run(run_dir, cfg)
         record_judge(run_dir, store)
-        _, scores = rescore_run(run_dir, None, store.name)
+        _, scores = rescore_run(run_dir, None, judge=store.name)
     except (EvalkitError, ValueError, OSError) as exc:
         print(f"evalkit.judge: error: {exc}", file=sys.stderr)
         return 2

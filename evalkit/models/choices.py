@@ -42,8 +42,14 @@ def option_token_ids(tokenizer, labels: Sequence[str]) -> dict[str, dict[int, st
         if not ids:
             for form in forms:
                 encoded = tokenizer.encode(form, add_special_tokens=False)
-                if encoded:
-                    ids[encoded[0]] = tokenizer.convert_ids_to_tokens(encoded[0])
+                first = tokenizer.convert_ids_to_tokens(encoded[0]) if encoded else None
+                if first is None or first in _MARKERS:
+                    # "B" as ["▁", "<0x42>"]: the answer's first token would be the bare marker,
+                    # which every such option shares; one position cannot tell them apart.
+                    raise ValueError(f"option {label!r} is not one token in this tokenizer (it encodes as "
+                                     f"{tokenizer.convert_ids_to_tokens(encoded)}); scoring options in one "
+                                     "forward pass needs single-token options")
+                ids[encoded[0]] = first
             log.warning("tokenizer has no whole-word token for option %r; using first pieces %s", label,
                         sorted(ids.values()))
         found[label] = ids

@@ -49,6 +49,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+    parser.add_argument("--trust", action="append", default=[], metavar="MODULE_OR_DIR",
+                        help="a module of yours (or your config folder) the runs' configs may import (evalkit.trust)")
 
 
 def report_parser() -> argparse.ArgumentParser:
@@ -187,6 +189,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                None: report_parser}
     args = parsers[command]().parse_args(argv[1:] if command else argv)
     is_compare = command == "compare"
+    from evalkit import trust
+
+    trust.trust(getattr(args, "trust", []))
     try:
         if args.n_boot < 1 or not 0 < args.confidence < 1:
             raise ReportError("--n-boot must be >= 1 and --confidence in (0, 1)")

@@ -89,8 +89,11 @@ def paired_frame(a: Run, b: Run, intersect: bool = False) -> tuple[pd.DataFrame,
         raise ReportError(f"the runs share no item id\n  A: {a.path}\n  B: {b.path}")
     # Columns some tasks' paired statistics read (their per-item counts), carried for both runs.
     extra = list(dict.fromkeys(c for t in a.benchmark.tasks for c in t.paired_columns if c in fa and c in fb))
-    keep = ["id", "parsed", "text", "correct", "answer", *extra]
-    joined = fa[_ITEM_COLUMNS + ["parsed", "text", "correct", *extra]].merge(
+    for frame in (fa, fb):
+        if "score" not in frame.columns:
+            frame["score"] = np.nan
+    keep = ["id", "parsed", "text", "correct", "score", "answer", *extra]
+    joined = fa[_ITEM_COLUMNS + ["parsed", "text", "correct", "score", *extra]].merge(
         fb[keep], on="id", how="inner", suffixes=("_a", "_b"))
     joined = joined.rename(columns={"answer_a": "answer"})
     mismatch = joined.loc[joined["answer"] != joined["answer_b"], "id"].tolist()
@@ -103,16 +106,21 @@ def paired_frame(a: Run, b: Run, intersect: bool = False) -> tuple[pd.DataFrame,
 def compare_runs(a: Run, b: Run, intersect: bool = False, n_boot: int = 2000, seed: int = 0,
                  confidence: float = 0.95) -> Comparison:
     joined, n_only_a, n_only_b = paired_frame(a, b, intersect)
-    judged = _judged(joined)  # open-ended rows (captions) have no correctness: not in McNemar or the flips
-    ok_a, ok_b = joined.loc[judged, "correct_a"].to_numpy(bool), joined.loc[judged, "correct_b"].to_numpy(bool)
-    only_a_right, only_b_right = S.discordant(ok_a, ok_b)
-    boot = dict(n_boot=n_boot, seed=seed, confidence=confidence)
     # A's benchmark decides the statistics (the same ground truth per id is checked above).
     benchmark = a.benchmark
     present = [task for task in benchmark.tasks if (joined["task"] == task.name).any()]
+    # McNemar and the flips: rows of tasks with 0/1 scores whose correctness both runs define
+    # (open-ended rows such as AMBER's captions leave it empty; soft VQA scores and ratings are not 0/1).
+    binary = joined["task"].isin([t.name for t in present if t.binary])
+    judged = _judged(joined) & binary
+    ok_a, ok_b = joined.loc[judged, "correct_a"].to_numpy(bool), joined.loc[judged, "correct_b"].to_numpy(bool)
+    only_a_right, only_b_right = S.discordant(ok_a, ok_b)
+    boot = dict(n_boot=n_boot, seed=seed, confidence=confidence)
     yes_names = [task.name for task in yesno_tasks(present)]
     deltas = pooled_deltas(joined[joined["task"].isin(yes_names)], boot) if yes_names else {}
     for task in present:
+        if task.name not in yes_names:
+            deltas.update(score_delta(task, joined[joined["task"] == task.name], boot, taken=deltas))
         deltas.update(task.paired_deltas(joined[joined["task"] == task.name], boot))
     formats = {h.name: h.format for h in benchmark.headlines()}
     formats.setdefault("f1", "percent")
@@ -120,6 +128,17 @@ def compare_runs(a: Run, b: Run, intersect: bool = False, n_boot: int = 2000, se
                       n_only_a=n_only_a, n_only_b=n_only_b, only_a_right=only_a_right, only_b_right=only_b_right,
                       p_mcnemar=S.mcnemar_exact(only_a_right, only_b_right), deltas=deltas,
                       flips=flipped_items(joined[judged]), formats=formats)
+
+
+def score_delta(task, rows: pd.DataFrame, boot: dict, taken: Sequence[str] = ()) -> dict:
+    """The mean per-item score of B minus A over the task's paired rows, bootstrapped: what every
+    task gets without paired statistics of its own (accuracy of choices, VQA accuracy, ratings)."""
+    rows = rows[rows["score_a"].notna() & rows["score_b"].notna()]
+    if rows.empty:
+        return {}
+    name = task.score_name if task.score_name not in taken else f"{task.name}_{task.score_name}"
+    features = [rows[f"score_{side}"].to_numpy(float)[:, None] for side in ("a", "b")]
+    return {name: S.paired_bootstrap(S.accuracy_stat, *features, **boot)}
 
 
 def _judged(joined: pd.DataFrame) -> pd.Series:

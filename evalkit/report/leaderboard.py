@@ -16,7 +16,7 @@ from evalkit.report.compare import Comparison, baseline_columns, delta_names
 from evalkit.report.discover import Run, describe_runs, label_keys, varying_keys
 from evalkit.scoring.calibration import frame_auroc
 
-COUNTS = ["n_items", "n_errors", "items_per_s"]
+COUNTS = ["n_items", "n_errors", "n_missing", "items_per_s"]  # n_missing: a partial run (evalkit.scoring.coverage)
 _COUNT_HEADLINES = {name: Headline(name, "lower", "count") for name in ("n_items", "n_errors")}
 
 
@@ -58,6 +58,7 @@ def leaderboard(runs: Sequence[Run], keys: Sequence[str], metric: Optional[str] 
         row.update({h.name: _number(head.get(h.name)) for h in heads})
         row["n_items"] = _number(run.summary.get("n_items", head.get("n_items")))
         row["n_errors"] = _number(run.summary.get("n_errors", head.get("n_errors")))
+        row["n_missing"] = _number(head.get("n_missing")) if head.get("partial") else None  # only partial runs
         row["items_per_s"] = _number(run.summary.get("items_per_s"))
         if comparisons is not None:
             row.update(baseline_columns(comparisons.get(run.label), names))

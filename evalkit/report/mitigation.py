@@ -107,15 +107,6 @@ def seed_pairs(arm: Arm, control: Arm) -> list[tuple[int, Run, Run]]:
     return [(seed, control.runs[seed], run) for seed, run in sorted(arm.runs.items()) if seed in control.runs]
 
 
-def _share_correct(base: Run, run: Run, n_boot: int, seed: int, confidence: float):
-    """For a task that declares no paired statistics: the share of items scored correct."""
-    from evalkit.report import stats as S
-
-    joined, _, _ = paired_frame(base, run)
-    ok_a, ok_b = (S.accuracy_features(joined[c].to_numpy(bool)) for c in ("correct_a", "correct_b"))
-    return S.paired_bootstrap(S.accuracy_stat, ok_a, ok_b, n_boot=n_boot, seed=seed, confidence=confidence)
-
-
 def yesno_shift(base: Run, run: Run, tasks: Optional[set] = None) -> dict:
     """Yes-ratio and flips from the control's answers to the mitigation's, and accuracy changes
     on the items whose ground truth is yes / no; over the items of `tasks` (names; None: all), so
@@ -173,8 +164,8 @@ def mitigation_report(runs: Sequence[Run], n_boot: int = 2000, seed: int = 0,
         for role, control in found:
             for s, base, run in seed_pairs(arm, control):
                 c = compare_runs(base, run, n_boot=n_boot, seed=seed, confidence=confidence)
-                deltas = c.deltas or {"share_correct": _share_correct(base, run, n_boot, seed, confidence)}
-                for name, d in deltas.items():
+                # Every task has paired statistics: its own, or the mean per-item score (compare_runs).
+                for name, d in c.deltas.items():
                     formats.setdefault(name, c.formats.get(name, "percent"))
                     pair_rows.append({"arm": arm.label, "control": role, "control_arm": control.label, "seed": s,
                                       "statistic": name, "base": d.a, "value": d.b, "delta": d.delta, "low": d.low,

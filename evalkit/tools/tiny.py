@@ -53,9 +53,12 @@ _CORPUS = [
     "0 1 2 3 4 5 6 7 8 9 , . ? ! : ; ' \" ( ) - /",
     "<image>\nIs there\n<image>\nAre there\n<image>\nWhat is\n",
 ]
+# With `letters`: option letters as whole tokens, as in LLaMA's vocabulary (multiple choice scored
+# by decoding=choice_logits). Opt-in, so the default tokenizer (and every test built on it) is unchanged.
+_LETTERS_CORPUS = "A B C D E A. B. C. D. E. (A) (B) (C) (D) Answer with the option's letter from the given choices directly."
 
 
-def build_tokenizer(vocab_size: int = 384) -> PreTrainedTokenizerFast:
+def build_tokenizer(vocab_size: int = 384, letters: bool = False) -> PreTrainedTokenizerFast:
     """A Llama-style BPE (metaspace, byte fallback, BOS prepended) trained on a fixed corpus."""
     byte_tokens = [f"<0x{i:02X}>" for i in range(256)]
     tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
@@ -69,7 +72,7 @@ def build_tokenizer(vocab_size: int = 384) -> PreTrainedTokenizerFast:
         special_tokens=["<unk>", "<s>", "</s>", *byte_tokens],
         show_progress=False,
     )
-    tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    tok.train_from_iterator((_CORPUS + [_LETTERS_CORPUS] * letters) * 4, trainer=trainer)
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]
     )
@@ -196,10 +199,11 @@ def build_model(family: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0, 
     return model.eval()
 
 
-def save_tiny(family: str, out_dir: str | Path, seed: int = 0, init_std: float = 0.1, **sizes) -> Path:
+def save_tiny(family: str, out_dir: str | Path, seed: int = 0, init_std: float = 0.1, letters: bool = False,
+              **sizes) -> Path:
     """Write a tiny checkpoint directory loadable exactly like `llava-hf/*` (from_pretrained)."""
     out = Path(out_dir)
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(letters=letters)
     processor = build_processor(family, tokenizer)
     model = build_model(family, tokenizer, seed=seed, init_std=init_std, **sizes)
     model.save_pretrained(out)

@@ -83,8 +83,8 @@ def test_leaderboard_says_when_judges_differ(tmp_path: Path, capsys) -> None:
         (other / name).write_bytes((run_dir / name).read_bytes())
     from evalkit.score import rescore_run
 
-    rescore_run(run_dir, None, "judge-b")
-    rescore_run(other, None, "judge-a")
+    rescore_run(run_dir, None, judge="judge-b")
+    rescore_run(other, None, judge="judge-a")
     assert report_main([str(run_dir), str(other), "--out", str(tmp_path / "board")]) == 0
     assert "runs judged by different judges (judge-a, judge-b)" in capsys.readouterr().err
     board = pd.read_csv(tmp_path / "board" / "leaderboard.csv")

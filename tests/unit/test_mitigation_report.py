@@ -91,20 +91,27 @@ def test_cli_writes_tables_and_refuses_runs_without_controls(sweep, tmp_path, ca
 def test_a_benchmark_of_its_own_enters_through_its_headlines(tmp_path, monkeypatch):
     """No yes/no table and no named metric: the dots example's headline numbers (one of them
     lower-is-better) per arm, and the share correct per seed pair where its task declares no
-    paired statistics."""
+    paired statistics (the mean per-item score every task gets from report compare)."""
     from pathlib import Path
 
+    from evalkit import trust
+
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "docs" / "examples" / "dots"))
+    monkeypatch.setenv("EVALKIT_TRUST", "dots")  # the user names their module (evalkit.trust)
+    trust.trust([])
     rows = [{"id": f"d{i}", "question": "How many dots?", "answer": str(i % 4), "category": "dots",
              "group": f"img{i}", "task": "count"} for i in range(8)]
     dots = {"_target_": "dots.DotsBenchmark", "name": "dots", "n_images": 8, "seed": 7, "question_suffix": ""}
     answers = {"greedy": ["0", "1", "2", "3", "0", "1", "1", "1"], "vcd": ["0", "1", "2", "2", "0", "1", "2", "3"]}
     for name, decoding in (("greedy", GREEDY), ("vcd", VCD)):
         write_run(tmp_path / name, config(dataset=dots, decoding=decoding, seed=0), answers[name], rows=rows)
-    report = mitigation_report(load_runs([tmp_path]), n_boot=100)
+    try:
+        report = mitigation_report(load_runs([tmp_path]), n_boot=100)
+    finally:
+        trust.reset()
     assert set(report.arms["metric"]) == {"count_accuracy", "count_mae"}
     assert report.directions["count_mae"] == "lower"
-    row = report.pairs[report.pairs["statistic"] == "share_correct"].iloc[0]
+    row = report.pairs[report.pairs["statistic"] == "accuracy"].iloc[0]
     assert (row["base"], row["value"]) == pytest.approx((6 / 8, 7 / 8))
     assert report.shifts.empty
 

@@ -114,22 +114,28 @@ def test_write_scores_merges_summary(tmp_path: Path) -> None:
     assert list(pd.read_csv(tmp_path / "metrics.csv").columns) == TIDY_COLUMNS
 
 
-def shapes_run(folder: Path) -> Path:
-    """A run directory of the MME- and POPE-style rows (a shapes run: its config names the benchmark)."""
-    write_jsonl(folder / "predictions.jsonl", [r for r in mixed_rows() if r["task"] != "yesno"])
-    (folder / "config.yaml").write_text("dataset:\n  _target_: datasets_adapters.shapes.ShapesDataset\n  name: shapes\n")
+def shapes_run(folder: Path, keep=lambda rows: rows) -> Path:
+    """A run directory of a small shapes run (MME- and POPE-style rows; its config names the
+    benchmark and builds its items): the rows `keep` picks from one row per item."""
+    from datasets_adapters.shapes import ShapesDataset
+
+    folder.mkdir(parents=True, exist_ok=True)
+    items = ShapesDataset(n_images=1).load()
+    rows = [row(i.id, i.task, i.answer, "Yes" if n % 3 else "No", i.category, i.group) for n, i in enumerate(items)]
+    write_jsonl(folder / "predictions.jsonl", keep(rows))
+    (folder / "config.yaml").write_text("dataset:\n  _target_: datasets_adapters.shapes.ShapesDataset\n  name: shapes\n"
+                                        "  n_images: 1\n")
     return folder
 
 
 def test_cli_rescore_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     shapes_run(tmp_path)
-    (tmp_path / "summary.json").write_text(json.dumps({"n_items": 11}))
+    (tmp_path / "summary.json").write_text(json.dumps({"n_items": 14}))
     assert main([str(tmp_path)]) == 0
-    assert "code_reasoning" in capsys.readouterr().out
+    assert "existence" in capsys.readouterr().out
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["n_items"] == 11 and summary["metrics"]["rule"] == "official"
-    assert main([str(tmp_path), "--rule", "strict"]) == 0
-    assert json.loads((tmp_path / "summary.json").read_text())["metrics"]["rule"] == "strict"
+    assert summary["n_items"] == 14 and summary["metrics"]["rule"] == "official"
+    assert summary["metrics"]["n_missing"] == 0 and summary["metrics"]["partial"] is False
     assert json.loads((tmp_path / "predictions.jsonl").read_text().splitlines()[0])["parsed"] == "stale"
 
 
