@@ -85,7 +85,7 @@ def answer_rows(records: Sequence[dict], questions: Sequence[Any], path: Any) ->
     if not questions:
         raise DatasetError(f"{path}: LLaVA answers need --questions <the llava-bench-in-the-wild folder>")
     folder = Path(questions[0])
-    items = LlavaBenchDataset(str(folder if folder.is_dir() else folder.parent)).load()
+    items = LlavaBenchDataset(path=str(folder if folder.is_dir() else folder.parent)).load()
     return imported_rows(items, {str(r["question_id"]): r["text"] for r in records}, path)
 
 
@@ -151,9 +151,9 @@ class LlavaBenchDataset(Benchmark):
     tasks = (LlavaBenchTask(),)
     schema = LlavaBenchConfig
 
-    def __init__(self, path: str, question_suffix: str = ""):
-        self.root = Path(path)
-        self.question_suffix = question_suffix
+    @property
+    def root(self) -> Path:
+        return Path(self.settings.path)
 
     def _read(self, name: str) -> list[dict]:
         path = self.root / name
@@ -183,6 +183,6 @@ class LlavaBenchDataset(Benchmark):
             caption = "\n".join(caption) if isinstance(caption, list) else caption
             items.append(Item(id=str(question["question_id"]), image=str(self.root / "images" / question["image"]),
                               question=question["text"], answer=reference["text"], category=question["category"],
-                              task=LlavaBenchTask.name, prompt_question=question["text"] + self.question_suffix,
+                              task=LlavaBenchTask.name, prompt_question=question["text"] + self.settings.question_suffix,
                               meta={"caption": caption, "question": question["text"], "reference": reference["text"]}))
         return items

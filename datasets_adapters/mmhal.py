@@ -189,19 +189,16 @@ class MMHalDataset(Benchmark):
     tasks = (MMHalTask(),)
     schema = MMHalConfig
 
-    def __init__(self, path: str, image_dir: Optional[str] = None, question_suffix: str = ""):
-        self.path = Path(path)
-        self.image_dir = Path(image_dir) if image_dir else self.path.parent / "images"
-        self.question_suffix = question_suffix
-
     def load(self) -> list[Item]:
-        if not self.path.is_file():
-            raise DatasetError(f"mmhal: {self.path} not found (dataset.path: the official response_template.json)")
+        path = Path(self.settings.path)
+        image_dir = Path(self.settings.image_dir) if self.settings.image_dir else path.parent / "images"
+        if not path.is_file():
+            raise DatasetError(f"mmhal: {path} not found (dataset.path: the official response_template.json)")
         try:
-            records = json.loads(self.path.read_text(encoding="utf-8"))
+            records = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as exc:
-            raise DatasetError(f"mmhal: {self.path}: not valid JSON ({exc})") from None
-        return [item_of(n, record, self.image_dir, self.question_suffix, self.path) for n, record in enumerate(records)]
+            raise DatasetError(f"mmhal: {path}: not valid JSON ({exc})") from None
+        return [item_of(n, record, image_dir, self.settings.question_suffix, path) for n, record in enumerate(records)]
 
 
 def item_of(n: int, record: dict, image_dir: Path, question_suffix: str, source: Any = "") -> Item:

@@ -74,7 +74,7 @@ def answer_rows(records: Sequence[dict], questions: Sequence[Any], path: Any) ->
     if not questions:
         raise DatasetError(f"{path}: LLaVA answers need --questions <mm-vet.json or its folder>")
     source = Path(questions[0])
-    items = MMVetDataset(str(source if source.is_dir() else source.parent)).load()
+    items = MMVetDataset(path=str(source if source.is_dir() else source.parent)).load()
     return imported_rows(items, {f"v1_{r['question_id']}": r["text"] for r in records}, path)
 
 
@@ -168,9 +168,9 @@ class MMVetDataset(Benchmark):
     tasks = (MMVetTask(),)
     schema = MMVetConfig
 
-    def __init__(self, path: str, question_suffix: str = ""):
-        self.root = Path(path)
-        self.question_suffix = question_suffix
+    @property
+    def root(self) -> Path:
+        return Path(self.settings.path)
 
     def load(self) -> list[Item]:
         path = self.root / "mm-vet.json"
@@ -187,7 +187,7 @@ class MMVetDataset(Benchmark):
                 raise DatasetError(f"mmvet: {path}: item {key!r} lacks {missing}")
             items.append(Item(id=key, image=str(self.root / "images" / record["imagename"]), question=record["question"],
                               answer=record["answer"], category=",".join(record["capability"]), task=MMVetTask.name,
-                              prompt_question=record["question"] + self.question_suffix,
+                              prompt_question=record["question"] + self.settings.question_suffix,
                               meta={"capability": list(record["capability"]), "question": record["question"],
                                     "answer": record["answer"]}))
         return items

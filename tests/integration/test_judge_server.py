@@ -74,8 +74,10 @@ def judge_cli(run_dir: Path, base_url: str, model: str, *extra: str) -> subproce
 
 def test_openai_judge_against_transformers_serve(server, tmp_path: Path) -> None:
     base_url, model = server
-    items = LlavaBenchDataset(str(make_files(tmp_path))).load()
-    run_dir = write_run(tmp_path / "run", TARGET, items, {i.id: q[2] for i, q in zip(items, QUESTIONS)})
+    bench = make_files(tmp_path)
+    items = LlavaBenchDataset(path=str(bench)).load()
+    run_dir = write_run(tmp_path / "run", TARGET, items, {i.id: q[2] for i, q in zip(items, QUESTIONS)},
+                        name="llava_bench", path=str(bench))
     judgments = run_dir / "judgments-tiny-judge.jsonl"
 
     # Kill -9 after the first replies are stored (one request in flight at a time).

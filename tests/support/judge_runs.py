@@ -14,9 +14,12 @@ from evalkit.types import Item, Prediction
 
 
 def write_run(run_dir: Path, target: str, items: Sequence[Item], answers: Mapping[str, str],
-              errors: Optional[Mapping[str, str]] = None) -> Path:
+              errors: Optional[Mapping[str, str]] = None, **dataset) -> Path:
+    """`dataset`: the dataset node's other keys (name, path, ...), so that rescoring can rebuild the
+    items and check the rows against them, as for a run of `python -m evalkit`."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump({"dataset": {"_target_": target}}), encoding="utf-8")
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"dataset": {"_target_": target, **dataset}}),
+                                         encoding="utf-8")
     errors = errors or {}
     lines = []
     for item in items:

@@ -48,8 +48,9 @@ def test_gpt_path_requests_and_numbers_equal_evaluation_py(tmp_path: Path, hallu
     path = hallusionbench_set(lambda records: [r for r in records
                                                if (r["category"], r["subcategory"], r["set_id"]) in SETS])
     records = json.loads(path.read_text())
-    items = HallusionBenchDataset(str(path)).load()
-    run_dir = write_run(tmp_path / "run", TARGET, items, {i.id: answer_for(r) for i, r in zip(items, records)})
+    items = HallusionBenchDataset(path=str(path)).load()
+    run_dir = write_run(tmp_path / "run", TARGET, items, {i.id: answer_for(r) for i, r in zip(items, records)},
+                        name="hallusionbench", path=str(path))
     work = tmp_path / "official"
     work.mkdir()
     (work / "HallusionBench_result.json").write_text(json.dumps([{**r, "model_prediction": answer_for(r)}

@@ -39,8 +39,10 @@ def test_cohen_kappa_textbook_example() -> None:
 
 
 def judged_twice(tmp_path: Path) -> Path:
-    items = LlavaBenchDataset(str(make_files(tmp_path))).load()
-    run_dir = write_run(tmp_path / "run", TARGET, items, {i.id: q[2] for i, q in zip(items, QUESTIONS)})
+    bench = make_files(tmp_path)
+    items = LlavaBenchDataset(path=str(bench)).load()
+    run_dir = write_run(tmp_path / "run", TARGET, items, {i.id: q[2] for i, q in zip(items, QUESTIONS)},
+                        name="llava_bench", path=str(bench))
 
     def judge_a(body):
         n = next(i for i, q in enumerate(QUESTIONS) if f"[Question]\n{q[1]}\n" in body["messages"][1]["content"])
@@ -95,9 +97,10 @@ def test_grading_runs_of_one_judge_are_compared(tmp_path: Path) -> None:
     from datasets_adapters.mmvet import MMVetDataset
     from tests.unit import test_mmvet
 
-    items = MMVetDataset(str(test_mmvet.make_files(tmp_path))).load()
+    bench = test_mmvet.make_files(tmp_path)
+    items = MMVetDataset(path=str(bench)).load()
     run_dir = write_run(tmp_path / "run", "datasets_adapters.mmvet.MMVetDataset", items,
-                        {f"v1_{n}": item[3] for n, item in enumerate(test_mmvet.ITEMS)})
+                        {f"v1_{n}": item[3] for n, item in enumerate(test_mmvet.ITEMS)}, name="mmvet", path=str(bench))
     with ScriptedServer(test_mmvet.Replies(), models=["gpt-4-0613"]) as server:
         cfg = validate_judge({"kind": "openai", "base_url": server.base_url, "model": "gpt-4-0613", "runs": 2,
                               "concurrency": 1})

@@ -78,9 +78,9 @@ def run_official(bench: Path, answers: Path, out: Path, server: ScriptedServer) 
 
 def test_requests_and_summary_equal_llava_scripts(tmp_path: Path) -> None:
     bench = make_files(tmp_path)
-    items = LlavaBenchDataset(str(bench)).load()
+    items = LlavaBenchDataset(path=str(bench)).load()
     answers = {item.id: text for item, (_, _, text) in zip(items, QUESTIONS)}
-    run_dir = write_run(tmp_path / "run", TARGET, items, answers)
+    run_dir = write_run(tmp_path / "run", TARGET, items, answers, name="llava_bench", path=str(bench))
     # LLaVA's answers file, as model_vqa writes it (the stripped output), for the official script.
     answer_file = tmp_path / "answers.jsonl"
     answer_file.write_text("".join(json.dumps({"question_id": int(i.id), "prompt": i.question,
@@ -129,8 +129,9 @@ def test_parse_score_table(review: str, pair: list) -> None:
 
 def test_rescoring_reads_the_cache_only_and_resumes(tmp_path: Path) -> None:
     bench = make_files(tmp_path)
-    items = LlavaBenchDataset(str(bench)).load()
-    run_dir = write_run(tmp_path / "run", TARGET, items, {i.id: f"answer {i.id}" for i in items})
+    items = LlavaBenchDataset(path=str(bench)).load()
+    run_dir = write_run(tmp_path / "run", TARGET, items, {i.id: f"answer {i.id}" for i in items}, name="llava_bench",
+                        path=str(bench))
     with ScriptedServer(reply_for, fail_first=2) as server:  # two HTTP 500s: the client's backoff retries
         cfg = validate_judge({"kind": "openai", "base_url": server.base_url, "model": "gpt-4-0314",
                               "max_retries": 3})
@@ -156,4 +157,4 @@ def test_loader_refuses_files_the_official_review_would_pair_wrongly(tmp_path: P
     lines = (bench / "answers_gpt4.jsonl").read_text().splitlines()
     (bench / "answers_gpt4.jsonl").write_text("\n".join([lines[1], lines[0], *lines[2:]]) + "\n")
     with pytest.raises(DatasetError, match="questions.jsonl:1: question_id 0 but answers_gpt4.jsonl line 1"):
-        LlavaBenchDataset(str(bench)).load()
+        LlavaBenchDataset(path=str(bench)).load()

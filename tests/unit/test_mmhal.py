@@ -48,7 +48,7 @@ def records() -> list[dict]:
 def test_requests_and_summary_equal_llava_rlhf_scripts(tmp_path: Path) -> None:
     template = tmp_path / "response_template.json"
     template.write_text(json.dumps(records(), indent=2))
-    items = MMHalDataset(str(template)).load()
+    items = MMHalDataset(path=str(template)).load()
     answers = {item.id: f"The model's answer {item.id}.\nIt has two lines." for item in items}
     responses = [{**r, "model_answer": answers[str(n)]} for n, r in enumerate(records())]
     (tmp_path / "responses.json").write_text(json.dumps(responses, indent=2))

@@ -65,7 +65,7 @@ def make_files(root: Path) -> Path:
 
 def test_requests_and_cap_scores_equal_the_evaluator(tmp_path: Path) -> None:
     bench = make_files(tmp_path)
-    items = MMVetDataset(str(bench)).load()
+    items = MMVetDataset(path=str(bench)).load()
     answers = {f"v1_{n}": item[3] for n, item in enumerate(ITEMS)}
     # The run directory is LLaVA's answer file (model_vqa's lines) imported with mm-vet.json.
     llava = tmp_path / "llava-mm-vet-answers.jsonl"
