@@ -68,7 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a module of yours (or your config folder) a run directory's config may import")
     parser.add_argument("--judge", metavar="NAME",
                         help="judged benchmarks: whose cached judgments to score with (judgments-NAME.jsonl)")
+    parser.add_argument("--submission", type=Path, metavar="PATH",
+                        help="also write the evaluation server's upload file (vqav2, vizwiz) to PATH")
     return parser
+
+
+def write_submission(benchmark, scores: Scores, questions: Sequence[Path], path: Path) -> int:
+    """The benchmark's upload file, as json.dump writes it (the official scripts' bytes)."""
+    task = benchmark.tasks[0]
+    if not hasattr(task, "submission"):
+        raise EvalkitError(f"{benchmark.__name__} has no submission file format; it is scored locally")
+    records = task.submission(scores.frame[scores.frame["task"] == task.name], questions)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records), encoding="utf-8")
+    return len(records)
 
 
 def rescore_run(path: Path, rule: Optional[str], out: Optional[Path] = None,
@@ -148,11 +161,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.benchmark:
             out, scores = score_file(args.path, args.benchmark, args.questions, args.out, rule, args.annotations,
                                      args.settings)
+            benchmark = benchmark_named(args.benchmark)
         else:
-            if args.questions or args.annotations or args.settings:
+            if (args.questions and not args.submission) or args.annotations or args.settings:
                 raise EvalkitError("--questions, --annotations and --set need --benchmark (they apply to "
-                                   "imported files)")
+                                   "imported files); --questions also applies to --submission")
             out, scores = rescore_run(args.path, rule, args.out, args.judge)
+            benchmark = benchmark_of_run(args.path.parent if args.path.is_file() else args.path)
+        uploaded = write_submission(benchmark, scores, args.questions, args.submission) if args.submission else None
     except (EvalkitError, ValueError, OSError) as exc:
         print(f"evalkit.score: error: {exc}", file=sys.stderr)
         return 2
@@ -161,6 +177,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(partial, file=sys.stderr)
     print((f"{partial}\n\n" if partial else "") + scores.format())
     print(f"\nwrote {out / 'metrics.csv'} and {out / 'summary.json'}")
+    if uploaded is not None:
+        print(f"wrote {args.submission} ({uploaded} answers) for the evaluation server")
     return 0
 
 

@@ -103,9 +103,11 @@ def annotate_rows(rows: list[dict], benchmark: type[Benchmark], rule: Optional[s
 
 def warn_if_nothing_matches(task: Task, rows: pd.DataFrame) -> Optional[str]:
     """A warning when answers were parsed but none scores above 0: almost always a parse rule whose
-    output does not look like the ground truth ("A" against "a", option text against a letter)."""
+    output does not look like the ground truth ("A" against "a", option text against a letter).
+    Rows without a score (NaN: a test split's questions, which have no answers here) are left out."""
     if isinstance(task, JudgedTask):  # its `parsed` is the answer judged, its score the judge's rating
         return None
+    rows = rows[rows["score"].notna()]
     read = rows[rows["parsed"].map(lambda p: isinstance(p, str) and p != "")]
     if read.empty or (rows["score"] > 0).any():
         return None

@@ -238,6 +238,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs per row; the fastest counts")
     parser.add_argument("--decoders", action="store_true", help="instead: items/s of each decoding preset "
                         "(greedy, sample, apc_sample, vcd, icd, m3id, yes/no variants) against greedy")
+    parser.add_argument("--short-answer", action="store_true", help="instead: short-answer VQA rows at 1 and 6 "
+                        "questions per image (evalkit.tools.bench_short)")
     parser.add_argument("--caption-images", type=int, default=4, help="describe items in the caption rows (0: none)")
     parser.add_argument("--caption-tokens", type=int, default=512, help="max_new_tokens of the caption rows")
     parser.add_argument("--no-prime", action="store_true", help="keep random tiny models babbling (greedy then "
@@ -246,6 +248,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
+    if args.short_answer:
+        from evalkit.tools.bench_short import short_answer_rows
+
+        with tempfile.TemporaryDirectory() as scratch:
+            rows = short_answer_rows(args.models, args.images * 6, args.batch_size, args.max_new_tokens, args.repeats,
+                                     Path(scratch))
+        print(f"evalkit.tools.bench --short-answer: CPU threads={torch.get_num_threads()}")
+        print("\n".join(rows))
+        return
     items = bench_items(args.images * args.questions_per_image, args.questions_per_image)
     if args.decoders:
         with tempfile.TemporaryDirectory() as scratch:

@@ -14,7 +14,7 @@ from evalkit.config import ConfigError, conf_dir, register_configs, validate
 
 register_configs()
 
-REQUIRED = {"dataset": {"yesno": ["dataset.path=x.jsonl"]}}
+REQUIRED = {"dataset": {"yesno": ["dataset.path=x.jsonl"], "vqa": ["dataset.path=x.jsonl"]}}
 
 
 def _options(group: str) -> list[str]:
