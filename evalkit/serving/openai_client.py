@@ -64,7 +64,9 @@ class ChatReply:
 def host_of(base_url: str) -> str:
     """The host (and port) of a base URL: what a summary records (never a path with a key in it)."""
     parsed = urlparse(base_url)
-    return parsed.netloc or base_url
+    if not parsed.hostname:
+        return base_url
+    return f"{parsed.hostname}:{parsed.port}" if parsed.port else parsed.hostname  # user:password@ left out
 
 
 class OpenAIChatClient:
