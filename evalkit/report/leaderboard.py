@@ -308,6 +308,10 @@ def write_tables(out: Path, runs: Sequence[str], keys: Sequence[str], board: pd.
     for dataset, sub in board.groupby("dataset", sort=True):
         shown = display_board(sub.dropna(axis=1, how="all"), tags, baseline.label if baseline else None, keys, formats)
         md += [f"## {dataset}", "", markdown_table(shown), ""]
+        judges = sorted(sub["judge"].dropna().unique()) if "judge" in sub.columns else []
+        if len(judges) > 1:  # a judge's scale is part of its numbers
+            md += [f"**Not comparable:** judged by different judges ({', '.join(judges)}); "
+                   "`python -m evalkit.report judges` measures how they differ.", ""]
     md += ["# Per category", ""]
     for dataset, task, value, table in categories:
         shown = _formatted(table, value, formats)

@@ -91,6 +91,9 @@ def test_leaderboard_says_when_judges_differ(tmp_path: Path, capsys) -> None:
     assert "runs judged by different judges (judge-a, judge-b)" in capsys.readouterr().err
     board = pd.read_csv(tmp_path / "board" / "leaderboard.csv")
     assert sorted(board["judge"]) == ["judge-a", "judge-b"]
+    assert "**Not comparable:** judged by different judges (judge-a, judge-b)" in \
+        (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "Not comparable:" in (tmp_path / "board" / "report.html").read_text()
 
 
 def test_grading_runs_of_one_judge_are_compared(tmp_path: Path) -> None:
