@@ -127,7 +127,9 @@ class LlavaBenchTask(JudgedTask):
             counts = judged_counts(part)
             numbers: tuple = (None, None, None)
             if counts["n_unjudged"] == 0 and len(part):
-                pairs = [[extra[0]["reference_score"], score] for extra, score in zip(part["judge_extra"], part["score"])]
+                # (reference, model) per answer; with judge.runs > 1 both are means over the grading runs
+                pairs = [[sum(e["reference_score"] for e in extras) / len(extras), score]
+                         for extras, score in zip(part["judge_extra"], part["score"])]
                 numbers = summary_numbers(pairs)
             table.append({"category": category, "n": counts["n"], "relative_score": numbers[0],
                           "reference_score": numbers[1], "model_score": numbers[2], "n_unjudged": counts["n_unjudged"],
