@@ -140,7 +140,7 @@ class MMVetTask(JudgedTask):
         if complete:
             totals = run_sums(ratings, np.ones(len(rows), dtype=bool)) / len(rows) * 100
             headline = {"mmvet_total": table[-1]["score"], "mmvet_total_std": float(round(totals.std(), 1)),
-                        "mmvet_runs": str(list(np.round(totals.copy(), 1)))}
+                        "mmvet_runs": [float(x) for x in np.round(totals, 1)]}  # the evaluator's `runs` column
         headline.update(n_unjudged=counts["n_unjudged"], mmvet_parse_failures=counts["n_parse_failures"])
         return TaskResult(pd.DataFrame(table), headline)
 
