@@ -50,3 +50,13 @@ def test_the_judge_cli_reads_overrides_as_hydra_does() -> None:
     assert (cfg.temperature, cfg.seed, cfg.base_url) == (0.0, 3, "http://h:1/v1")
     with pytest.raises(ConfigError, match="valid keys of judge"):
         parse_overrides(["judge=openai", "judge.model=m", "judge.temprature=0"])
+
+
+def test_a_judge_for_a_benchmark_without_judged_tasks_is_refused() -> None:
+    from datasets_adapters.pope import POPEDataset
+    from evalkit.errors import EvalkitError
+    from evalkit.judge.stage import check_judge
+
+    cfg = validate(_compose(["judge=openai", "judge.model=m"])).judge
+    with pytest.raises(EvalkitError, match="POPEDataset has no judged task"):
+        check_judge(cfg, POPEDataset)
