@@ -194,6 +194,9 @@ class HallusionBenchTask(JudgedTask):
         judged = _judged(rows)
         label = {"hallusionbench_judge": f"{rows['judge'].iloc[0]} (the official GPT evaluation prompt)" if judged
                  else "deterministic rule (not the official GPT-4 judge)"}
+        if judged:  # replies with neither "correct" nor "unclear": code 2, as utils.py reads them
+            label["hallusionbench_parse_failures"] = int(sum(1 for p in rows["judge_parsed"]
+                                                             if isinstance(p, list) and p and p[0] is False))
         if judged and not rows["judged"].all():  # partly judged: no number from partial data
             missing = int((~rows["judged"]).sum())
             return TaskResult(pd.DataFrame([{"category": OVERALL, "n": len(rows)}]), {**label, "n_unjudged": missing})

@@ -39,6 +39,13 @@ def reply_for(body: dict) -> str:
     return pick(content, SAME if "response1:" in content else CORRECTNESS)
 
 
+def _correctness_prompt(record: dict) -> str:
+    from datasets_adapters.hallusionbench_gpt import CORRECTNESS as PROMPT
+
+    return (PROMPT + record["question"] + "\nReference answer: " + record["gt_answer_details"] + "\nPrediction answer:"
+            + answer_for(record) + "\nOutput:")
+
+
 def answer_for(record: dict) -> str:
     return pick(record["question"] + record["figure_id"], ["Yes, it is.", "No.", "I am not sure.", "yes"])
 
@@ -81,3 +88,5 @@ def test_gpt_path_requests_and_numbers_equal_evaluation_py(tmp_path: Path, hallu
     assert row["yes_pct_diff"] == pytest.approx(pct_diff, abs=1e-12) and row["fp_ratio"] == pytest.approx(fp, abs=1e-12)
     assert scores.headline["hallusionbench_judge"].startswith("gpt-4 (the official GPT evaluation prompt)")
     assert row["n_uncertain"] > 0  # "unclear" and unreadable replies: code 2, as utils.py reads them
+    unreadable = sum(1 for r in records if pick(_correctness_prompt(r), CORRECTNESS) == "I cannot tell")
+    assert scores.headline["hallusionbench_parse_failures"] == unreadable > 0
