@@ -160,6 +160,9 @@ class Config:
     shard: ShardConfig = field(default_factory=ShardConfig)
     # Images over this many pixels become error rows; null: Pillow's decompression-bomb threshold.
     max_image_pixels: Optional[int] = None
+    # judge=openai | hf (conf/judge/, schemas in evalkit/judge/config.py): judged benchmarks' judge,
+    # run after generation in the same command; null: no judge (judge later with python -m evalkit.judge).
+    judge: Any = None
 
     def __post_init__(self):
         check_choice("device", self.device, DEVICES)

@@ -74,6 +74,10 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     ranks = init_ranks(typed.device)
     scoring = scoring_of(cfg.dataset)  # a parse rule no task knows fails here, before any model loads
     items = load_items(cfg.dataset, typed.limit)
+    if typed.judge is not None and ranks.is_main:  # an unreachable judge fails here, before any generation
+        from evalkit.judge.stage import check_judge
+
+        check_judge(typed.judge, scoring[0])
     # A null decoding.max_new_tokens becomes the items' tasks' length (captions: 512), recorded in config.yaml.
     generation = resolve_max_new_tokens(cfg, scoring[0], items)
     typed.decoding = validate_decoding(cfg.decoding)
@@ -250,7 +254,13 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
     """Main rank: merge shards (each item exactly once), score, write summary, print the table."""
     rows = outputs.merge_shards(run_dir, [item.id for item in items])
     benchmark, rule = scoring_of(cfg.dataset)
-    scores = score_predictions(pd.DataFrame(rows), benchmark, rule=rule)
+    from evalkit.judge.stage import judge_run, judges_of_summary, record_judge, scoring_judge
+
+    # The judge stage: judged benchmarks' answers judged now (cached in the run directory), or,
+    # without judge=..., the judgments an earlier `python -m evalkit.judge` left in a resumed run.
+    judgments = judge_run(run_dir, typed.judge) if typed.judge is not None else scoring_judge(run_dir)
+    scores = score_predictions(pd.DataFrame(rows), benchmark, rule=rule, judgments=judgments)
+    earlier_judges = judges_of_summary(run_dir)
     wall = max(s["wall_time_s"] for s in all_stats)
     generated = sum(s["n_items"] for s in all_stats)
     generate_time = max(s.get("generate_time_s", 0.0) for s in all_stats)
@@ -281,7 +291,9 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
                      for s in all_stats],
         "versions": outputs.versions(),
     }
-    outputs.write_json(run_dir / "summary.json", summary)
+    outputs.write_json(run_dir / "summary.json", {**summary, **earlier_judges})
+    if judgments is not None:
+        record_judge(run_dir, judgments)
     write_scores(run_dir, scores)
     print(scores.format())
     print(f"\n{len(items)} items ({resumed} resumed), {summary['n_errors']} errors, "

@@ -83,6 +83,10 @@ def register_configs() -> None:
     for group in ("model", "dataset", "decoding"):
         for name, node in schemas(group).items():
             cs.store(group=f"schema/{group}", name=name, node=node)
+    from evalkit.judge.config import SCHEMAS as JUDGE_SCHEMAS
+
+    for name, node in JUDGE_SCHEMAS.items():
+        cs.store(group="schema/judge", name=name, node=node)
 
 
 def option_path(group: str, option: str, extra_dirs: Sequence[Path] = ()) -> Optional[Path]:
@@ -198,6 +202,9 @@ def validate(cfg) -> Config:
     except Exception as exc:  # OmegaConf validation errors carry the full key path
         raise ConfigError(str(exc).splitlines()[0]) from exc
     typed.decoding = validate_decoding(cfg.decoding)
+    from evalkit.judge.config import validate_judge
+
+    typed.judge = validate_judge(cfg.get("judge"))
     return typed
 
 

@@ -82,7 +82,10 @@ class Run:
     @cached_property
     def scores(self) -> Scores:
         """predictions.jsonl re-scored under the run's own rule (what metrics.csv holds)."""
-        return score_predictions(read_predictions(self.path / PREDICTIONS), self.benchmark, rule=self.rule)
+        from evalkit.judge.stage import scoring_judge
+
+        return score_predictions(read_predictions(self.path / PREDICTIONS), self.benchmark, rule=self.rule,
+                                 judgments=scoring_judge(self.path))
 
     @property
     def headline(self) -> dict[str, Any]:
