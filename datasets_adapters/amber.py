@@ -62,9 +62,6 @@ class AmberConfig(DatasetConfig):
             raise ConfigError(f"dataset.similarity_score={self.similarity_score}: a similarity in [0, 1]")
 
 
-_DEFAULTS = AmberConfig()
-
-
 def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -127,12 +124,13 @@ def response_rows(records: Sequence[dict], questions: Sequence[Path | str], path
     columns = set().union(*(r.keys() for r in records))
     if not {"id", "response"} <= columns or not columns <= {"id", "response", "query", "image"}:
         return None
-    chosen = {**{k: getattr(_DEFAULTS, k) for k in SETTINGS}, **dict(settings or {})}
+    defaults = AmberConfig()
+    chosen = {**{k: getattr(defaults, k) for k in SETTINGS}, **dict(settings or {})}
     unknown = sorted(set(chosen) - set(SETTINGS))
     if unknown:
         raise PredictionImportError(f"--set {unknown}: AMBER's settings are {', '.join(SETTINGS)}")
     chosen["similarity_score"] = float(chosen["similarity_score"])
-    source = Path(annotations if annotations is not None else _DEFAULTS.annotations).expanduser()
+    source = Path(annotations if annotations is not None else defaults.annotations).expanduser()
     if not source.is_file():
         raise PredictionImportError(f"{path}: AMBER responses carry no ground truth; pass the official "
                                     f"annotations.json with --annotations (not found: {source})")
@@ -273,20 +271,18 @@ AMBER = AmberTask()
 
 
 class AmberDataset(Benchmark):
-    schema = AmberConfig
+    schema = AmberConfig  # its settings: AmberDataset(query_file=..., ...) or the yaml's keys
     tasks = (AMBER,)
 
-    def __init__(self, query_file: str = _DEFAULTS.query_file, annotations: str = _DEFAULTS.annotations,
-                 image_dir: str = _DEFAULTS.image_dir, question_suffix: str = _DEFAULTS.question_suffix,
-                 spacy_pipeline: str = _DEFAULTS.spacy_pipeline, similarity_score: float = _DEFAULTS.similarity_score,
-                 word_association: str = _DEFAULTS.word_association, safe_words: str = _DEFAULTS.safe_words):
-        self.query_file = Path(query_file).expanduser()
-        self.annotations = Path(annotations).expanduser()
-        self.image_dir = Path(image_dir).expanduser()
-        self.question_suffix = question_suffix or ""
-        self.settings = {"spacy_pipeline": str(spacy_pipeline), "similarity_score": float(similarity_score),
-                         "word_association": str(Path(word_association).expanduser().resolve()),
-                         "safe_words": str(Path(safe_words).expanduser().resolve())}
+    def __init__(self, **settings):
+        super().__init__(**settings)
+        s = self.settings
+        self.query_file, self.annotations, self.image_dir = (Path(p).expanduser()
+                                                             for p in (s.query_file, s.annotations, s.image_dir))
+        # What generative scoring reads, carried in each caption row's meta (SETTINGS).
+        self.caption_settings = {"spacy_pipeline": str(s.spacy_pipeline), "similarity_score": float(s.similarity_score),
+                                 "word_association": str(Path(s.word_association).expanduser().resolve()),
+                                 "safe_words": str(Path(s.safe_words).expanduser().resolve())}
 
     def load(self) -> list[Item]:
         for path, what in ((self.query_file, "dataset.query_file"), (self.annotations, "dataset.annotations")):
@@ -299,7 +295,7 @@ class AmberDataset(Benchmark):
             if not isinstance(q, dict) or not {"id", "image", "query"} <= q.keys() or q["id"] not in truth:
                 raise DatasetError(f"{self.query_file}[{i}]: expected id (an id of {self.annotations}), image, query; "
                                    f"got {str(q)[:80]}")
-            fields = item_fields(q["id"], truth[q["id"]], self.settings)
+            fields = item_fields(q["id"], truth[q["id"]], self.caption_settings)
             items.append(Item(id=str(q["id"]), image=str(self.image_dir / q["image"]), question=q["query"],
                               group=q["image"], task=AMBER.name, prompt_question=q["query"] + self.question_suffix,
                               **fields))
@@ -307,5 +303,5 @@ class AmberDataset(Benchmark):
             raise DatasetError(f"dataset.image_dir={self.image_dir}: none of the {len(items)} images is there "
                                f"(e.g. {items[0].image})")
         if any(i.category == A.GENERATIVE for i in items):
-            check_generative(self.settings)
+            check_generative(self.caption_settings)
         return items

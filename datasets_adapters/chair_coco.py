@@ -31,7 +31,7 @@ from datasets_adapters.chair_coco_vocab import COCO_VOCABULARY
 from datasets_adapters.shapes_scene import DESCRIBE_PROMPT
 from evalkit.benchmark import Benchmark, ImportRules
 from evalkit.config import DatasetConfig
-from evalkit.errors import DatasetError
+from evalkit.errors import ConfigError, DatasetError
 from evalkit.tasks.caption import ChairTask, caption_rows, objects_answer
 from evalkit.types import Item
 
@@ -52,8 +52,9 @@ class ChairCocoConfig(DatasetConfig):
     question_suffix: str = ""
     cache_dir: Optional[str] = None  # ground-truth cache (default ~/.cache/evalkit/chair_coco)
 
-
-_DEFAULTS = ChairCocoConfig()
+    def __post_init__(self):
+        if self.n_images < 1:
+            raise ConfigError(f"dataset.n_images={self.n_images}: must be >= 1")
 
 
 def image_file(image_id: int) -> str:
@@ -115,18 +116,13 @@ CHAIR = ChairTask("chair", COCO_VOCABULARY, prefix="chair",
 
 
 class ChairCocoDataset(Benchmark):
-    schema = ChairCocoConfig
+    schema = ChairCocoConfig  # its settings: ChairCocoDataset(annotations=..., ...) or the yaml's keys
     tasks = (CHAIR,)
 
-    def __init__(self, annotations: str = _DEFAULTS.annotations, image_dir: str = _DEFAULTS.image_dir,
-                 n_images: int = _DEFAULTS.n_images, seed: int = _DEFAULTS.seed,
-                 image_ids: Optional[str] = _DEFAULTS.image_ids, prompt: str = _DEFAULTS.prompt,
-                 question_suffix: str = _DEFAULTS.question_suffix, cache_dir: Optional[str] = _DEFAULTS.cache_dir):
-        if int(n_images) < 1:
-            raise DatasetError(f"dataset.n_images={n_images}: must be >= 1")
-        self.annotations, self.image_dir = Path(annotations).expanduser(), Path(image_dir).expanduser()
-        self.n_images, self.seed, self.image_ids = int(n_images), int(seed), image_ids
-        self.prompt, self.question_suffix, self.cache_dir = prompt, question_suffix or "", cache_dir
+    def __init__(self, **settings):
+        super().__init__(**settings)
+        self.annotations = Path(self.settings.annotations).expanduser()
+        self.image_dir = Path(self.settings.image_dir).expanduser()
 
     def select(self) -> list[int]:
         """The evaluated image ids: the `image_ids` file's, else `n_images` drawn with `seed` from

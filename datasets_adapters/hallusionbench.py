@@ -34,8 +34,8 @@ import pandas as pd
 from datasets_adapters.hallusionbench_metrics import (KEYS, RATES, COLUMNS, codes, hallusionbench_table, judge,
                                                       paired_accuracies, unit_keys)
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, Task, TaskResult, text_rule
-from evalkit.config import DatasetConfig, check_choice
-from evalkit.errors import DatasetError
+from evalkit.config import DatasetConfig
+from evalkit.errors import DatasetError, check_choice
 from evalkit.types import Item
 
 QUESTIONS = ("all", "image")
@@ -57,10 +57,7 @@ class HallusionBenchConfig(DatasetConfig):
     question_suffix: str = ""  # the official evaluation asks the question as released
 
     def __post_init__(self):
-        check_choice("dataset", "questions", self.questions, QUESTIONS)
-
-
-_DEFAULTS = HallusionBenchConfig()
+        check_choice("dataset.questions", self.questions, QUESTIONS)
 
 
 def item_id(record: dict) -> str:
@@ -108,7 +105,7 @@ def result_rows(records: Sequence[dict], questions: Sequence[Path | str], path: 
         return None
     truth: dict[str, Any] = {}
     if any("gt_answer" not in r for r in records):
-        sources = list(questions) or [_DEFAULTS.path]
+        sources = list(questions) or [HallusionBenchConfig.path]
         for source in sources:
             if not Path(source).expanduser().is_file():
                 raise PredictionImportError(
@@ -180,17 +177,13 @@ HALLUSIONBENCH = HallusionBenchTask()
 
 
 class HallusionBenchDataset(Benchmark):
-    schema = HallusionBenchConfig
+    schema = HallusionBenchConfig  # its settings: HallusionBenchDataset(path=..., ...) or the yaml's keys
     tasks = (HALLUSIONBENCH,)
 
-    def __init__(self, path: str = _DEFAULTS.path, image_dir: Optional[str] = _DEFAULTS.image_dir,
-                 questions: str = _DEFAULTS.questions, question_suffix: str = _DEFAULTS.question_suffix):
-        if questions not in QUESTIONS:
-            raise DatasetError(f"dataset.questions={questions!r}: choose one of {', '.join(QUESTIONS)}")
-        self.path = Path(path).expanduser()
-        self.image_dir = Path(image_dir).expanduser() if image_dir else self.path.parent
-        self.questions = questions
-        self.question_suffix = question_suffix or ""
+    def __init__(self, **settings):
+        super().__init__(**settings)
+        self.path = Path(self.settings.path).expanduser()
+        self.image_dir = Path(self.settings.image_dir).expanduser() if self.settings.image_dir else self.path.parent
 
     def load(self) -> list[Item]:
         if not self.path.is_file():

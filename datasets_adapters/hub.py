@@ -110,8 +110,3 @@ def image_ref(value):
     if isinstance(value, dict):
         return value.get("bytes") or value.get("path")
     return value
-
-
-def check_choice(key: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise DatasetError(f"dataset.{key}={value!r} is not valid; choose one of {', '.join(choices)}")

@@ -14,21 +14,24 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence
+from typing import Iterable, List, Optional
 
 import pandas as pd
 
-from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.hub import check_choice, drop_duplicates, filter_rows, hf_tables, image_ref
+from datasets_adapters.hub import drop_duplicates, filter_rows, hf_tables, image_ref
 from datasets_adapters.mme_metrics import (MME_COGNITION, MME_PERCEPTION, mme_subtask, mme_total_stat, mme_units,
                                            score_mme)
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
-from evalkit.config import DatasetConfig, check_choice as check_config
-from evalkit.errors import DatasetError
+from evalkit.config import DatasetConfig
+from evalkit.errors import DatasetError, check_choice
 from evalkit.tasks.yesno import BINARY_FORMATS, YesNoTask
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
+
+SOURCES = ("auto", "hf", "folder")
+PROMPT_STYLES = ("llava", "original")
+
 
 @dataclass
 class MMEDatasetConfig(DatasetConfig):
@@ -42,15 +45,10 @@ class MMEDatasetConfig(DatasetConfig):
     prompt_style: str = "llava"  # llava: drop " Please answer yes or no." | original: question verbatim
 
     def __post_init__(self):
-        check_config("dataset", "source", self.source, ("auto", "hf", "folder"))
-        check_config("dataset", "prompt_style", self.prompt_style, ("llava", "original"))
+        check_choice("dataset.source", self.source, SOURCES)
+        check_choice("dataset.prompt_style", self.prompt_style, PROMPT_STYLES)
 
 
-
-_DEFAULTS = MMEDatasetConfig()  # defaults live in the schema, also when built directly
-HUB_ID = _DEFAULTS.path
-SOURCES = ("auto", "hf", "folder")
-PROMPT_STYLES = ("llava", "original")
 HF_COLUMNS = ("question_id", "image", "question", "answer", "category")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 RELEASE_DIRS = ("MME_Benchmark_release_version", "MME_Benchmark")
@@ -117,24 +115,11 @@ MME = MMETask()
 
 
 class MMEDataset(Benchmark):
-    schema = MMEDatasetConfig
+    schema = MMEDatasetConfig  # its settings: MMEDataset(path=..., categories=[...]) or the yaml's keys
     tasks = (MME,)
 
-    def __init__(
-        self,
-        path: str = _DEFAULTS.path,
-        source: str = _DEFAULTS.source,
-        categories: Sequence[str] = tuple(_DEFAULTS.categories),
-        prompt_style: str = _DEFAULTS.prompt_style,
-        question_suffix: str = _DEFAULTS.question_suffix,
-    ):
-        check_choice("source", source, SOURCES)
-        check_choice("prompt_style", prompt_style, PROMPT_STYLES)
-        self.path = str(path)
-        self.source = source
-        self.categories = list(categories or [])
-        self.prompt_style = prompt_style
-        self.question_suffix = question_suffix or ""
+    def __init__(self, **settings):
+        super().__init__(**settings)
         self.unpaired_groups: list[str] = []  # filled by load(): images without one yes + one no
 
     # -- load ---------------------------------------------------------------------------------

@@ -188,7 +188,3 @@ def mme_total_stat(units: MMEUnits, include: Sequence[str]) -> Stat:
         return np.nansum(score[:, chosen], axis=1)
 
     return stat
-
-
-# --------------------------------------------------------------------------------------- bootstrap
-

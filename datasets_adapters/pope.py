@@ -16,21 +16,25 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional
 
 import pandas as pd
 
-from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.hub import check_choice, drop_duplicates, filter_rows, hf_tables, image_ref
+from datasets_adapters.hub import drop_duplicates, filter_rows, hf_tables, image_ref
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
-from evalkit.config import DatasetConfig, check_choice as check_config
-from evalkit.errors import DatasetError
+from evalkit.config import DatasetConfig
+from evalkit.errors import DatasetError, check_choice
 from evalkit.fileio import JsonlError, jsonl_values
 from evalkit.scoring import metrics as M
 from evalkit.tasks.yesno import YesNoTask
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
+
+SPLITS = ("random", "popular", "adversarial")
+POPE_SOURCES = ("coco", "aokvqa", "gqa")
+FORMATS = ("auto", "hf", "files")
+
 
 @dataclass
 class POPEDatasetConfig(DatasetConfig):
@@ -41,22 +45,15 @@ class POPEDatasetConfig(DatasetConfig):
     path: str = "lmms-lab/POPE"
     format: str = "auto"  # auto | hf | files
     source: str = "coco"  # coco | aokvqa | gqa (lmms-lab/POPE holds coco only)
-    splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])
+    splits: List[str] = field(default_factory=lambda: list(SPLITS))  # in this order, repeats dropped
     image_dir: Optional[str] = None  # folder of the images named in question files (format=files)
 
     def __post_init__(self):
-        check_config("dataset", "format", self.format, ("auto", "hf", "files"))
-        check_config("dataset", "source", self.source, ("coco", "aokvqa", "gqa"))
-        for split in self.splits:
-            check_config("dataset", "splits", split, ("random", "popular", "adversarial"))
+        check_choice("dataset.format", self.format, FORMATS)
+        check_choice("dataset.source", self.source, POPE_SOURCES)
+        self.splits = check_choice("dataset.splits", self.splits, SPLITS, many=True)
 
 
-
-_DEFAULTS = POPEDatasetConfig()  # defaults live in the schema, also when built directly
-HUB_ID = _DEFAULTS.path
-SPLITS = ("random", "popular", "adversarial")
-POPE_SOURCES = ("coco", "aokvqa", "gqa")
-FORMATS = ("auto", "hf", "files")
 FILE_KEYS = ("question_id", "image", "text", "label")
 HF_COLUMNS = ("id", "question_id", "question", "answer", "image_source", "image", "category")
 # Where the official repository keeps each source's files (relative to its output/ folder).
@@ -150,33 +147,8 @@ POPE = POPETask()
 
 
 class POPEDataset(Benchmark):
-    schema = POPEDatasetConfig
+    schema = POPEDatasetConfig  # its settings: POPEDataset(path=..., splits=[...]) or the yaml's keys
     tasks = (POPE,)
-
-    def __init__(
-        self,
-        path: str = _DEFAULTS.path,
-        format: str = _DEFAULTS.format,
-        source: str = _DEFAULTS.source,
-        splits: Sequence[str] = tuple(_DEFAULTS.splits),
-        image_dir: Optional[str] = _DEFAULTS.image_dir,
-        question_suffix: str = _DEFAULTS.question_suffix,
-    ):
-        check_choice("format", format, FORMATS)
-        check_choice("source", source, POPE_SOURCES)
-        splits = [splits] if isinstance(splits, str) else list(splits)
-        unknown = [s for s in splits if s not in SPLITS]
-        if unknown or not splits:
-            raise DatasetError(
-                f"dataset.splits={splits}: unknown POPE split(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
-                f"choose from {', '.join(SPLITS)}"
-            )
-        self.path = str(path)
-        self.format = format
-        self.source = source
-        self.splits = list(dict.fromkeys(splits))
-        self.image_dir = image_dir
-        self.question_suffix = question_suffix or ""
 
     def load(self) -> list[Item]:
         fmt = self.format
@@ -292,7 +264,7 @@ class POPEDataset(Benchmark):
     def _hf_rows(self) -> list[dict]:
         if self.source != "coco":
             raise DatasetError(
-                f"dataset.source={self.source}: {HUB_ID} holds the COCO questions only; for A-OKVQA/GQA use "
+                f"dataset.source={self.source}: {POPEDatasetConfig.path} holds the COCO questions only; for A-OKVQA/GQA use "
                 "dataset.format=files with the official question files and dataset.image_dir"
             )
         tables = hf_tables(self.path, hub_split="test", repo_hint="POPE")

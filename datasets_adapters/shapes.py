@@ -50,45 +50,41 @@ from datasets_adapters.shapes_scene import (
 from datasets_adapters.mme import MME
 from datasets_adapters.shapes_choice import choice_questions, lettered
 from datasets_adapters.shapes_describe import DESCRIBE
-from datasets_adapters.pope import POPE
+from datasets_adapters.pope import POPE, SPLITS as POPE_SPLITS
 from evalkit.benchmark import Benchmark
 from evalkit.config import DatasetConfig
-from evalkit.errors import DatasetError
+from evalkit.errors import ConfigError, DatasetError, check_choice
 from evalkit.tasks.caption import objects_answer
 from evalkit.tasks.choice import CHOICE, choice_prompt
 from evalkit.types import Item
 
 SPLITS = ("eval", "train")
+TASKS = (MME.name, POPE.name, DESCRIBE.name, CHOICE.name)
+POPE_PER_IMAGE = 3  # yes probes per image and split (as POPE); as many no probes
+
+
 @dataclass
 class ShapesDatasetConfig(DatasetConfig):
     _target_: str = "datasets_adapters.shapes.ShapesDataset"
     name: str = "shapes"
-    version: int = 2
-    split: str = "eval"
+    version: int = 2  # the generator's version (VERSIONS; a new one means new scenes / questions)
+    split: str = "eval"  # eval | train: disjoint seed spaces
     n_images: int = 24  # 192 MME + 288 POPE = 480 items
     seed: int = 1_000_003
     # + "describe": captions, "choice": lettered multiple choice (opt-in)
-    tasks: List[str] = field(default_factory=lambda: ["mme", "pope"])
-    pope_splits: List[str] = field(default_factory=lambda: ["random", "popular", "adversarial"])
-    mme_categories: List[str] = field(default_factory=lambda: ["existence", "color", "count", "position"])
+    tasks: List[str] = field(default_factory=lambda: [MME.name, POPE.name])
+    pope_splits: List[str] = field(default_factory=lambda: list(POPE_SPLITS))
+    mme_categories: List[str] = field(default_factory=lambda: list(MME_CATEGORIES))
 
-
-
-_DEFAULTS = ShapesDatasetConfig()  # defaults live in the schema, also when built directly (tests, tools)
-TASKS = ("mme", "pope", "describe", "choice")
-POPE_SPLITS = ("random", "popular", "adversarial")
-POPE_PER_IMAGE = 3  # yes probes per image and split (as POPE); as many no probes
-
-
-def _check(field: str, given: Sequence, allowed: Sequence) -> list:
-    given = [given] if isinstance(given, (str, int)) else list(given)
-    unknown = [g for g in given if g not in allowed]
-    if unknown or not given:
-        raise DatasetError(
-            f"dataset.{field}={given}: unknown value(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"choose from {', '.join(map(str, allowed))}"
-        )
-    return list(dict.fromkeys(given))
+    def __post_init__(self):
+        if self.version not in VERSIONS:
+            raise ConfigError(f"dataset.version={self.version!r}: unknown version; this evalkit generates {VERSIONS}")
+        check_choice("dataset.split", self.split, SPLITS)
+        if self.n_images < 1:
+            raise ConfigError(f"dataset.n_images={self.n_images}: must be >= 1")
+        self.tasks = check_choice("dataset.tasks", self.tasks, TASKS, many=True)
+        self.pope_splits = check_choice("dataset.pope_splits", self.pope_splits, POPE_SPLITS, many=True)
+        self.mme_categories = check_choice("dataset.mme_categories", self.mme_categories, MME_CATEGORIES, many=True)
 
 
 def scene_key(version: int, split: str, seed: int, index: int) -> str:
@@ -103,31 +99,9 @@ def image_id(split: str, index: int) -> str:
 class ShapesDataset(Benchmark):
     # MME-style pairs and POPE-style probes, scored as MME and POPE score theirs; a leaderboard of
     # shapes runs sorts by POPE's mean F1 (the hallucination number), else MME's perception score.
-    schema = ShapesDatasetConfig
+    schema = ShapesDatasetConfig  # its settings: ShapesDataset(n_images=..., tasks=[...]) or the yaml's keys
     tasks = (MME, POPE, DESCRIBE, CHOICE)
     primary_metrics = ("pope_mean_f1", "mme_perception", "accuracy")
-
-    def __init__(
-        self,
-        version: int = _DEFAULTS.version,
-        split: str = _DEFAULTS.split,
-        n_images: int = _DEFAULTS.n_images,
-        seed: int = _DEFAULTS.seed,
-        tasks: Sequence[str] = tuple(_DEFAULTS.tasks),
-        pope_splits: Sequence[str] = tuple(_DEFAULTS.pope_splits),
-        mme_categories: Sequence[str] = tuple(_DEFAULTS.mme_categories),
-        question_suffix: str = _DEFAULTS.question_suffix,
-    ):
-        if version not in VERSIONS:
-            raise DatasetError(f"dataset.version={version!r}: unknown version; this evalkit generates {VERSIONS}")
-        _check("split", split, SPLITS)
-        if int(n_images) < 1:
-            raise DatasetError(f"dataset.n_images={n_images}: must be >= 1")
-        self.version, self.split, self.n_images, self.seed = int(version), split, int(n_images), int(seed)
-        self.task_names = _check("tasks", tasks, TASKS)
-        self.pope_splits = _check("pope_splits", pope_splits, POPE_SPLITS)
-        self.mme_categories = _check("mme_categories", mme_categories, MME_CATEGORIES)
-        self.question_suffix = question_suffix or ""
 
     def scenes(self) -> list[Scene]:
         return [sample_scene(scene_key(self.version, self.split, self.seed, i)) for i in range(self.n_images)]
@@ -142,21 +116,21 @@ class ShapesDataset(Benchmark):
             img = image_id(self.split, index)
             base = {"image_id": img, "scene": scene.describe(), "n_objects": len(scene.objects),
                     "aspect": scene.aspect, "version": self.version}
-            if "mme" in self.task_names:
+            if "mme" in self.settings.tasks:
                 for category in self.mme_categories:
                     yes, no = mme_pair(scene, category, random.Random(f"{scene.key}/mme/{category}"))
                     for qa in (yes, no):
                         items.append(self._item(f"mme-{category}-{img}-{qa.answer}", image, qa, category, img, "mme", base))
-            if "pope" in self.task_names:
+            if "pope" in self.settings.tasks:
                 for split in self.pope_splits:
                     for k, qa in enumerate(pope_probes(scene, split, stats)):
                         probe = {"probe": probe_kind(qa)}
                         items.append(self._item(f"pope-{split}-{img}-{k}", image, qa, split, img, "pope", {**base, **probe}))
-            if "describe" in self.task_names:
+            if "describe" in self.settings.tasks:
                 items.append(Item(id=f"describe-{img}", image=image, question=DESCRIBE_PROMPT,
                                   answer=objects_answer(scene.classes), category="describe", group=img,
                                   task=DESCRIBE.name, prompt_question=DESCRIBE_PROMPT, meta=dict(base)))
-            if "choice" in self.task_names:
+            if "choice" in self.settings.tasks:
                 for kind, question, values, right in choice_questions(scene):
                     options, letter = lettered(values, right, n_choice % len(values))
                     n_choice += 1

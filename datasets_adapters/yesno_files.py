@@ -34,9 +34,9 @@ class YesNoFileDataset(Benchmark):
     schema = YesNoDatasetConfig
     tasks = (YESNO,)
 
-    def __init__(self, path: str, question_suffix: str = LLAVA_SHORT_ANSWER):
+    def __init__(self, path: str, **settings):
+        super().__init__(path=path, **settings)  # the schema's: question_suffix (LLaVA's short-answer suffix)
         self.path = Path(path).expanduser()
-        self.question_suffix = question_suffix
         if not self.path.is_file():
             raise DatasetError(f"dataset.path={path}: no such file (expected a .jsonl or .csv yes/no file)")
 

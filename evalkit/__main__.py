@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import sys
@@ -12,8 +11,8 @@ from dataclasses import fields, is_dataclass
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from evalkit.config import Config, conf_dir, register_configs, schema_of_option
-from evalkit.errors import EvalkitError
+from evalkit.config import Config, conf_dir, option_keys, register_configs
+from evalkit.errors import EvalkitError, unknown_key
 
 GROUPS = ("model", "dataset", "decoding")
 
@@ -21,19 +20,20 @@ GROUPS = ("model", "dataset", "decoding")
 register_configs()
 
 
-def _schema_fields(group: str, option: str | None) -> list[str] | None:
-    """Keys a group accepts: the schema of the chosen option (dataset schemas differ)."""
+def _schema_fields(group: str, option: str | None, extra: list[Path]) -> list[str] | None:
+    """Keys a group accepts: those of the chosen option (its schema, or the constructor of a
+    benchmark of your own found through hydra.searchpath); dataset schemas differ."""
     if option is None:
         defaults = OmegaConf.load(conf_dir() / "config.yaml").defaults
         option = next((d[group] for d in defaults if isinstance(d, DictConfig) and group in d), None)
-    schema = schema_of_option(group, option) if option else None
-    return sorted(f.name for f in fields(schema)) if schema else None
+    return option_keys(group, option, extra) if option else None
 
 
 def check_overrides(args: list[str]) -> str | None:
     """Catch typos in command-line overrides before Hydra composes anything, with the valid choices.
 
-    Hydra itself rejects them too, but only names the bad key; users want to see what exists.
+    Hydra itself rejects them too, but only names the bad key (for a benchmark of your own it
+    advises `+dataset.key=`, which then fails in the constructor); users want to see what exists.
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -47,9 +47,10 @@ def check_overrides(args: list[str]) -> str | None:
     sections = _nested_sections()
     for o in parsed:
         key = o.key_or_group
-        if o.is_add() or o.is_force_add() or key.startswith("hydra"):
-            continue
         head, _, rest = key.partition(".")
+        added = o.is_add() or o.is_force_add()  # `+dataset.key=`: checked too, the adapter would refuse it
+        if key.startswith("hydra") or (added and not (head in GROUPS and rest)):
+            continue
         if head in GROUPS and not rest:
             options = sorted({p.stem for d in (conf_dir(), *extra) for p in (d / head).glob("*.yaml")})
             values = o.sweep_iterator() if o.is_sweep_override() else [o.value()]
@@ -59,17 +60,17 @@ def check_overrides(args: list[str]) -> str | None:
                             + (CUSTOM_HINT.format(group=head) if head == "dataset" else ""))
         elif head in GROUPS:
             option = chosen.get(head)
-            valid = _schema_fields(head, option if isinstance(option, str) else None)
+            valid = _schema_fields(head, option if isinstance(option, str) else None, extra)
             if valid is not None and rest.split(".")[0] not in valid:
-                return _unknown(key, f"{head}.", valid)
+                return unknown_key(key, f"{head}.", valid)
         elif rest and head in sections:
             valid = [f.name for f in fields(sections[head])]
             if rest not in valid:
-                return _unknown(key, f"{head}.", valid)
+                return unknown_key(key, f"{head}.", valid)
         elif not rest:
             valid = [f.name for f in fields(Config) if f.name not in GROUPS]
             if key not in valid:
-                return _unknown(key, "", valid + list(GROUPS))
+                return unknown_key(key, "", valid + list(GROUPS))
     return None
 
 
@@ -111,13 +112,6 @@ def _searchpath_dirs(parsed) -> list[Path]:
                 if entry.startswith("file://"):
                     dirs.append(Path(entry[len("file://"):]))
     return dirs
-
-
-def _unknown(key: str, prefix: str, valid: list[str]) -> str:
-    name = key[len(prefix):]
-    close = difflib.get_close_matches(name, valid, n=1)
-    hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
-    return f"unknown config key {key!r}{hint}; valid keys{' of ' + prefix[:-1] if prefix else ''}: {', '.join(valid)}"
 
 
 @hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")

@@ -28,6 +28,9 @@ from evalkit.errors import EvalkitError
 from evalkit.types import Item
 
 OVERALL = "all"  # label of the pooled row in per-category tables
+# Dataset config keys evalkit itself reads (which class, the run's name, the parse rule), not the adapter.
+EVALKIT_KEYS = ("_target_", "name", "parse_rule")
+_NOT_SETTINGS = ("_target_", "name")  # schema fields that are not attributes of the built adapter
 FORMATS = ("percent", "points", "count", "probability")
 DIRECTIONS = ("higher", "lower", "target")
 
@@ -247,11 +250,29 @@ class CaptionMarks:
 class Benchmark:
     """Base class of the adapters in conf/dataset: `load()` yields the items; the class declares
     its tasks (the first is the one imported files are scored with) and, optionally, the headline
-    numbers a leaderboard sorts by (the first that every run has)."""
+    numbers a leaderboard sorts by (the first that every run has).
+
+    A benchmark with a `schema` is built from it: its settings (the yaml's keys, or keywords when
+    built directly) become `self.settings`, an instance of the schema, so the schema's fields,
+    defaults and `__post_init__` are the one declaration and check of them. Each setting is also
+    an attribute (`self.path`) unless the class has one of that name (shapes' `tasks` setting is
+    `self.settings.tasks`). A benchmark without a schema writes its own `__init__`."""
 
     tasks: ClassVar[tuple[Task, ...]] = ()
     primary_metrics: ClassVar[tuple[str, ...]] = ()
     schema: ClassVar[Optional[type]] = None  # its yaml's typed schema (an evalkit.config.DatasetConfig)
+
+    def __init__(self, **settings: Any):
+        from evalkit.config import build_settings
+
+        if self.schema is None:
+            if settings:
+                raise BenchmarkError(f"{type(self).__name__} declares no schema and no __init__ of its own, so it "
+                                     f"takes no settings; got {', '.join(settings)}")
+            return
+        self.settings = build_settings(self.schema, "dataset", settings)
+        vars(self).update({k: v for k, v in vars(self.settings).items()
+                           if k not in _NOT_SETTINGS and not hasattr(type(self), k)})
 
     def load(self) -> list[Item]:
         raise NotImplementedError
@@ -307,6 +328,20 @@ def benchmark_class(target: str, where: Optional[str] = None) -> type[Benchmark]
     if not (isinstance(cls, type) and issubclass(cls, Benchmark)):
         raise BenchmarkError(f"{target} is not an evalkit benchmark (a subclass of evalkit.benchmark.Benchmark)")
     return cls
+
+
+def benchmark_keys(cls: type[Benchmark]) -> Optional[list[str]]:
+    """The dataset keys a benchmark's yaml may set: its schema's fields, else its constructor's
+    arguments and the keys evalkit reads; None when its constructor takes any keyword."""
+    import inspect
+    from dataclasses import fields
+
+    if cls.schema is not None:
+        return sorted(f.name for f in fields(cls.schema))
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]  # without self
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return sorted({*EVALKIT_KEYS, *(p.name for p in parameters if p.kind is not p.VAR_POSITIONAL)})
 
 
 def benchmark_named(name: str, where: Optional[str] = None) -> type[Benchmark]:

@@ -6,43 +6,36 @@ does not (enum-like strings, cross-field rules such as `full` select strategy wi
 All of it happens before any model loads. Every group option is a yaml file in `conf/` whose
 defaults list starts with its schema (`/schema/<group>/<name>`), so the yaml is the registry.
 
-Decoding options are the exception that makes a method addable without touching this file: the
-yaml's `_target_` names a evalkit.decoding.base.DecodingMethod class whose `schema` dataclass
-is the option's schema; `validate` merges the composed node into it (unknown keys, wrong types)
-and builds it (`__post_init__` checks), with the valid keys listed on error.
-
-Benchmark schemas live with their benchmark (its `schema`, a DatasetConfig subclass, found by
-`dataset_schemas`), decoding schemas with their method. Defaults live in the schemas only: a yaml
-sets what its option changes (tests/unit/test_config_contract.py refuses a yaml value equal to the
-schema's default; decoding yamls list every key, see above), and the adapters' signatures read them.
+Benchmark schemas live with their benchmark (its `schema`, a DatasetConfig subclass), decoding
+schemas with their method (a DecodingMethod's `schema`); both are found by walking their package
+(`datasets_adapters`, `evalkit.decoding`), so this file names none of them. A schema is the one
+place its settings, defaults and checks live: the adapter or method is built from it
+(`build_settings`), and a yaml sets only what its option changes (tests/unit/test_config_contract.py
+refuses a yaml value equal to the schema's default). A decoding method of your own needs no
+registration: `validate` merges the composed node into the schema its `_target_` names.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Mapping, Optional, Sequence
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
-from evalkit.errors import ConfigError
+from evalkit.errors import ConfigError, check_choice, unknown_key
+from evalkit.models.prompts import PROMPTS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 FAMILIES = ("llava15", "llava16")
-PROMPTS = ("llava_eval", "hf_chat", "mistral_inst")
 SELECT_STRATEGIES = ("default", "full")
 ASPECT_MODES = ("pad", "crop")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
-
-
-def check_choice(section: str, key: str, value: Any, choices: tuple) -> None:
-    if value not in choices:
-        raise ConfigError(f"{section}.{key}={value!r} is not valid; choose one of {', '.join(choices)}")
 
 
 @dataclass
@@ -68,7 +61,7 @@ class ModelConfig:
     path: str = MISSING  # hub id (llava-hf/...) or a local checkpoint directory
     # llava15 (pad / LlavaForConditionalGeneration) | llava16 (anyres / LlavaNext...) | None: the checkpoint's
     family: Optional[str] = None
-    prompt: str = "llava_eval"  # llava_eval | hf_chat | mistral_inst
+    prompt: str = "llava_eval"  # a template of evalkit/models/prompts.py (PROMPTS)
     # None keeps what the checkpoint's config says; an int or a list of ints overrides it.
     vision_feature_layer: Any = None
     vision_feature_select_strategy: Optional[str] = None  # default | full | None (checkpoint's)
@@ -86,15 +79,13 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.family is not None:
-            check_choice("model", "family", self.family, FAMILIES)
+            check_choice("model.family", self.family, FAMILIES)
         if self.image_aspect_ratio is not None:
-            check_choice("model", "image_aspect_ratio", self.image_aspect_ratio, ASPECT_MODES)
+            check_choice("model.image_aspect_ratio", self.image_aspect_ratio, ASPECT_MODES)
         self._check_checkpoint_sources()
-        check_choice("model", "prompt", self.prompt, PROMPTS)
+        check_choice("model.prompt", self.prompt, PROMPTS)
         if self.vision_feature_select_strategy is not None:
-            check_choice(
-                "model", "vision_feature_select_strategy", self.vision_feature_select_strategy, SELECT_STRATEGIES
-            )
+            check_choice("model.vision_feature_select_strategy", self.vision_feature_select_strategy, SELECT_STRATEGIES)
         layer = self.vision_feature_layer
         if layer is not None:
             layers = list(layer) if isinstance(layer, (list, tuple)) or OmegaConf.is_list(layer) else [layer]
@@ -187,8 +178,8 @@ class Config:
     max_image_pixels: Optional[int] = None
 
     def __post_init__(self):
-        check_choice("", "device", self.device, DEVICES)
-        check_choice("", "dtype", self.dtype, DTYPES)
+        check_choice("device", self.device, DEVICES)
+        check_choice("dtype", self.dtype, DTYPES)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if not (self.num_workers == "auto" or str(self.num_workers).isdigit()):
@@ -199,34 +190,65 @@ class Config:
 
 # Model schemas by name; a yaml option picks one with `- /schema/<group>/<name>@_here_`.
 MODEL_SCHEMAS: dict[str, type] = {"llava": ModelConfig}
-# The package whose benchmark classes ship with evalkit; each declares its own schema.
+# The packages whose benchmark classes / decoding methods ship with evalkit; each declares its schema.
 BENCHMARK_PACKAGE = "datasets_adapters"
+DECODING_PACKAGE = "evalkit.decoding"
+
+
+def _declared_schemas(package_name: str, base: type) -> dict[str, type]:
+    """{schema name: schema} of the `base` subclasses defined in the modules of a package (a
+    dataclass default is a class attribute: `schema.name`); classes without a named schema are
+    skipped. Walking the package means no file lists them."""
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module(package_name)
+    found: dict[str, type] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package_name}.{info.name}")
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, base) and value.__module__ == module.__name__
+                    and value.schema is not None and getattr(value.schema, "name", MISSING) != MISSING):
+                found[value.schema.name] = value.schema
+    return found
 
 
 @functools.lru_cache(maxsize=None)
 def dataset_schemas() -> dict[str, type]:
-    """The shipped benchmarks' schemas by name (`/schema/dataset/<name>`). Each benchmark class
-    declares its `schema` (a DatasetConfig subclass) in its own module; they are found by walking
-    the benchmark package, so this file names none of them. A benchmark of your own needs no
-    schema (its constructor checks its arguments) or registers one in Hydra's ConfigStore."""
-    import importlib
-    import pkgutil
-
+    """The shipped benchmarks' schemas by name (`/schema/dataset/<name>`): each benchmark class
+    declares its `schema` (a DatasetConfig subclass) in its own module. A benchmark of your own
+    needs none (its constructor's arguments are its keys) or declares one the same way."""
     from evalkit.benchmark import Benchmark
 
-    package = importlib.import_module(BENCHMARK_PACKAGE)
-    found: dict[str, type] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{BENCHMARK_PACKAGE}.{info.name}")
-        for value in vars(module).values():
-            if (isinstance(value, type) and issubclass(value, Benchmark) and value.__module__ == module.__name__
-                    and value.schema is not None):
-                found[value.schema.name] = value.schema  # a dataclass default is a class attribute
-    return found
+    return _declared_schemas(BENCHMARK_PACKAGE, Benchmark)
+
+
+@functools.lru_cache(maxsize=None)
+def decoding_schemas() -> dict[str, type]:
+    """The shipped decoding methods' schemas by name (`/schema/decoding/<name>`): greedy, sample,
+    yesno_logits, contrastive, contrastive_yesno; presets (vcd, icd, ...) are yamls over them."""
+    from evalkit.decoding.base import DecodingMethod
+
+    return _declared_schemas(DECODING_PACKAGE, DecodingMethod)
 
 
 def schemas(group: str) -> dict[str, type]:
-    return dataset_schemas() if group == "dataset" else MODEL_SCHEMAS if group == "model" else {}
+    if group == "model":
+        return MODEL_SCHEMAS
+    if group == "dataset":
+        return dataset_schemas()
+    return decoding_schemas() if group == "decoding" else {}
+
+
+def build_settings(schema: type, section: str, values: Mapping[str, Any]):
+    """A schema instance from keyword values, the way an adapter or a decoding method is built from
+    its yaml (or directly, in tests and tools): an unknown key fails with the closest valid one,
+    then the schema's `__post_init__` checks the values. The one validation of those settings."""
+    valid = [f.name for f in fields(schema)]
+    for key in values:
+        if key not in valid:
+            raise ConfigError(unknown_key(f"{section}.{key}", f"{section}.", valid))
+    return schema(**values)
 
 
 def _asset(relative: str) -> str:
@@ -239,25 +261,71 @@ def register_configs() -> None:
     OmegaConf.register_new_resolver("evalkit_asset", _asset, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="schema_config", node=Config)
-    for group in ("model", "dataset"):
+    for group in ("model", "dataset", "decoding"):
         for name, node in schemas(group).items():
             cs.store(group=f"schema/{group}", name=name, node=node)
 
 
-def schema_of_option(group: str, option: str) -> type | None:
-    """The schema dataclass a group option (conf/<group>/<option>.yaml) declares, if any."""
+def option_path(group: str, option: str, extra_dirs: Sequence[Path] = ()) -> Optional[Path]:
+    """conf/<group>/<option>.yaml, or the same file under a config folder of `hydra.searchpath`."""
+    for folder in (conf_dir(), *extra_dirs):
+        path = Path(folder) / group / f"{option}.yaml"
+        if path.is_file():
+            return path
+    return None
+
+
+def schema_of_option(group: str, option: str, extra_dirs: Sequence[Path] = ()) -> type | None:
+    """The schema dataclass a group option (conf/<group>/<option>.yaml) declares, if any: the one
+    its defaults list names (`/schema/<group>/<name>`), else the `schema` of the class its
+    `_target_` names (a decoding method or a benchmark of your own)."""
     import re
 
-    path = conf_dir() / group / f"{option}.yaml"
-    if not path.is_file():
+    path = option_path(group, option, extra_dirs)
+    if path is None:
+        return None
+    match = re.search(rf"/schema/{group}/(\w+)", path.read_text(encoding="utf-8"))
+    if match:
+        return schemas(group).get(match.group(1))
+    target = OmegaConf.load(path).get("_target_")
+    if not target or group not in ("dataset", "decoding"):
         return None
     if group == "decoding":
         from evalkit.decoding.base import method_class
 
-        target = OmegaConf.load(path).get("_target_")
-        return method_class(target).schema if target else None
-    match = re.search(rf"/schema/{group}/(\w+)", path.read_text(encoding="utf-8"))
-    return schemas(group).get(match.group(1)) if match else None
+        return method_class(target).schema
+    from evalkit.benchmark import benchmark_class
+
+    return benchmark_class(target).schema
+
+
+def option_keys(group: str, option: str, extra_dirs: Sequence[Path] = ()) -> Optional[list[str]]:
+    """The keys a group option accepts, for "did you mean" errors: its schema's fields, or for a
+    benchmark of your own without a schema its constructor's arguments and the keys evalkit reads
+    (`evalkit.benchmark.benchmark_keys`); None when they cannot be known."""
+    try:
+        schema = schema_of_option(group, option, extra_dirs)
+        if schema is not None:
+            return sorted(f.name for f in fields(schema))
+        path = option_path(group, option, extra_dirs)
+        target = OmegaConf.load(path).get("_target_") if path is not None and group == "dataset" else None
+        if not target:
+            return None
+        from evalkit.benchmark import benchmark_class, benchmark_keys
+
+        return benchmark_keys(benchmark_class(target))
+    except Exception:  # a module that does not import: the run reports that in its own words
+        return None
+
+
+def option_node(group: str, option: str) -> dict:
+    """One group option as a run composes it (its yaml over its schema), as a plain dict."""
+    from hydra import compose, initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        cfg = compose(config_name="config", overrides=[f"{group}={option}"])
+    return OmegaConf.to_container(cfg[group], resolve=True)
 
 
 def conf_dir() -> Path:
@@ -288,7 +356,8 @@ def validate_decoding(node):
         node = OmegaConf.create(node)
     target = node.get("_target_")
     if not target:
-        raise ConfigError("decoding: no _target_; a conf/decoding/<name>.yaml names its DecodingMethod class")
+        raise ConfigError("decoding: no _target_; a conf/decoding/<name>.yaml names its DecodingMethod class "
+                          "(its schema's _target_, or its own)")
     cls = method_class(target)
     try:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls.schema), node))

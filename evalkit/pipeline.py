@@ -16,9 +16,9 @@ from tqdm import tqdm
 from evalkit import images, outputs, rundir, settings, shards, weights
 from evalkit.config import Config, validate, validate_decoding
 from evalkit.distributed import init_ranks
-from evalkit.benchmark import Benchmark, benchmark_class
+from evalkit.benchmark import EVALKIT_KEYS, Benchmark, benchmark_class, benchmark_keys
 from evalkit.decoding.base import DecodingMethod
-from evalkit.errors import ConfigError, DatasetError, EvalkitError
+from evalkit.errors import ConfigError, DatasetError, EvalkitError, unknown_key
 from evalkit.fileio import write_atomic
 from evalkit.generation import resolve_max_new_tokens
 from evalkit.runner import iterate_predictions, padding_fraction, plan
@@ -34,9 +34,6 @@ RunDirError = rundir.RunDirError
 class BuildError(EvalkitError):
     pass
 
-
-# Dataset config keys that steer evalkit itself rather than the adapter.
-_NOT_ADAPTER_ARGS = ("name", "parse_rule")
 
 
 def _build(node, what: str, **kwargs):
@@ -66,11 +63,15 @@ def scoring_of(dataset_cfg: DictConfig) -> tuple[type[Benchmark], Optional[str]]
 def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
     """The benchmark's items (its adapter, built from the dataset config), each checked against
     the task that will score it."""
-    args = {k: v for k, v in dataset_cfg.items() if k not in _NOT_ADAPTER_ARGS}
     try:  # the class is checked before anything is built from the config
-        benchmark_class(str(dataset_cfg.get("_target_")))
+        benchmark = benchmark_class(str(dataset_cfg.get("_target_")))
     except EvalkitError as exc:
         raise DatasetError(f"dataset {dataset_cfg.get('name')}: {exc}") from None
+    valid = benchmark_keys(benchmark)
+    unknown = [k for k in dataset_cfg if valid is not None and k not in valid]
+    if unknown:  # a benchmark without a schema: its yaml's typo, before its constructor's TypeError
+        raise ConfigError(unknown_key(f"dataset.{unknown[0]}", "dataset.", valid))
+    args = {k: v for k, v in dataset_cfg.items() if k == "_target_" or k not in EVALKIT_KEYS}
     adapter = _build(args, f"dataset {dataset_cfg.name}")
     if not isinstance(adapter, Benchmark):
         raise DatasetError(f"dataset {dataset_cfg.name}: {type(adapter).__name__} is not an evalkit benchmark "

@@ -36,6 +36,7 @@ from evalkit.errors import EvalkitError
 from evalkit.scoring import coverage
 from evalkit.fileio import write_json_atomic, write_jsonl_atomic
 from evalkit.scoring.importers import import_predictions
+from evalkit.scoring.parse import RULES
 from evalkit.scoring.scorer import Scores, read_predictions, score_predictions, to_jsonable, write_scores
 from evalkit.types import PredictionRow
 
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a run directory holding predictions.jsonl, or with --benchmark a prediction file")
     parser.add_argument("--rule", default="official",
                         help="parse rule: official (each task's own), or one rule for all that its tasks know "
-                             "(yes/no tasks: mme, pope, strict)")
+                             f"(yes/no tasks: {', '.join(RULES)})")
     parser.add_argument("--benchmark", metavar="NAME",
                         help="import FILE as predictions on this benchmark (mme, pope, yesno, ... or module.Class)")
     parser.add_argument("--questions", type=Path, action="append", default=[],

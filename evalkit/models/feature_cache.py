@@ -27,26 +27,19 @@ from typing import Any, Mapping, Optional
 import torch
 from PIL import Image
 
-from evalkit.config import FeatureCacheConfig
+from evalkit.config import FeatureCacheConfig, build_settings
 from evalkit.fileio import write_atomic
 
 log = logging.getLogger(__name__)
 
-# The schema's defaults (model.feature_cache), except that a LlavaModel built directly (tests,
-# bench) starts uncached: runs get the cache from the config, where it is on by default.
-DEFAULTS = {**dataclasses.asdict(FeatureCacheConfig()), "enabled": False}
-
 
 def cache_settings(options: Optional[Mapping[str, Any]]) -> dict:
-    """`feature_cache` constructor argument -> full settings, unknown keys rejected by name."""
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"feature_cache: unknown key(s) {unknown}; valid keys: {sorted(DEFAULTS)}")
-    settings = {**DEFAULTS, **options}
-    if int(settings["max_items"]) < 1:
-        raise ValueError(f"feature_cache.max_items must be >= 1, got {settings['max_items']}")
-    return settings
+    """`feature_cache` constructor argument -> full settings. A mapping changes the schema's
+    defaults (FeatureCacheConfig, model.feature_cache: a run's cache is on unless it says
+    otherwise); None is no cache, so a LlavaModel built directly (tests, tools) starts uncached.
+    Unknown keys and bad values are refused by the schema."""
+    options = {"enabled": False} if options is None else dict(options)
+    return dataclasses.asdict(build_settings(FeatureCacheConfig, "model.feature_cache", options))
 
 
 def image_digest(image: Image.Image) -> str:
@@ -110,7 +103,7 @@ def settings_digest(settings: Mapping[str, Any]) -> str:
 
 
 class FeatureCache:
-    def __init__(self, settings_key: str, max_items: int = 32, disk_dir: Optional[str] = None,
+    def __init__(self, settings_key: str, max_items: int, disk_dir: Optional[str] = None,
                  device: torch.device | str = "cpu"):
         self.settings_key, self.max_items, self.device = settings_key, int(max_items), torch.device(device)
         self.disk_dir = Path(disk_dir).expanduser() if disk_dir else None

@@ -61,7 +61,8 @@ class LlavaModel:
         adapter: Optional[str] = None,
         convert_cache: Optional[str] = None,
     ):
-        """`feature_cache`: {enabled, max_items, disk_dir, share_prefix}, defaults in feature_cache.py.
+        """`feature_cache`: {enabled, max_items, disk_dir, share_prefix} over model.feature_cache's
+        defaults (evalkit.config.FeatureCacheConfig); None (the default): no cache.
         An original-format LLaVA checkpoint (with `base` for a LoRA output) is converted once and
         loaded from the cache (evalkit/models/original.py); `adapter` is a PEFT adapter merged at load."""
         from transformers import AutoConfig, AutoProcessor
@@ -105,7 +106,7 @@ class LlavaModel:
         self.keep_pixels = False  # set by prepare_negative: noised negatives need pixels on cache hits too
 
     def configure_cache(self, options: Optional[Mapping[str, Any]]) -> None:
-        """Turn the feature cache on/off (a fresh, empty one), e.g. {"enabled": True}."""
+        """Turn the feature cache on/off (a fresh, empty one), e.g. {"enabled": True}; None: off."""
         self.cache_settings = cache_settings(options)
         self.feature_cache: Optional[FeatureCache] = None
         if self.cache_settings["enabled"]:

@@ -17,6 +17,11 @@ TEMPLATES = {
 }
 
 
+# The checkpoint's own chat template (processor.apply_chat_template) instead of a string of ours.
+HF_CHAT = "hf_chat"
+# Every name `model.prompt` accepts (the model schema checks it against these).
+PROMPTS = (*TEMPLATES, HF_CHAT)
+
 # The system text of the templates that have one (`system=` of render_prompt replaces it).
 SYSTEMS = {"llava_eval": LLAVA_SYSTEM}
 
@@ -27,13 +32,13 @@ def render_prompt(name: str, question: str, processor, system: str | None = None
     image_token = getattr(processor, "image_token", None) or "<image>"
     if system is not None and name not in SYSTEMS:
         question = f"{system} {question}"
-    if name == "hf_chat":
+    if name == HF_CHAT:
         # The checkpoint's own chat template (llava-hf: "USER: <image>\n{q} ASSISTANT:", no system).
         conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
         return processor.apply_chat_template(conversation, add_generation_prompt=True)
     try:
         template = TEMPLATES[name]
     except KeyError:
-        raise ValueError(f"unknown prompt template {name!r}; choose one of hf_chat, {', '.join(TEMPLATES)}")
+        raise ValueError(f"unknown prompt template {name!r}; choose one of {', '.join(PROMPTS)}")
     return template.format(image=image_token, question=question,
                            system=SYSTEMS.get(name, "") if system is None else system)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-RULES = ("mme", "pope", "strict")
-
 YES, NO, OTHER = "yes", "no", "other"
 
 # Trailing characters `strict` forgives: "Yes." and "No!" are clear answers, "Yes, it is" is not.
@@ -54,6 +52,7 @@ def parse_strict(text: str) -> str:
 
 
 YESNO_RULES: dict[str, Callable[[str], str]] = {"mme": parse_mme, "pope": parse_pope, "strict": parse_strict}
+RULES = tuple(YESNO_RULES)  # the rule names, spelled once (above)
 
 
 def check_rule(rule: str) -> str:

@@ -149,18 +149,16 @@ DECODER_PRESETS = ("greedy", "sample", "apc_sample", "vcd", "icd", "m3id", "yesn
 
 def decoder_rows(models: list[str], items: list[Item], batch_size: int, max_new_tokens: int, repeats: int,
                  scratch: Path) -> list[str]:
-    """Each preset of conf/decoding (its yaml, max_new_tokens capped as greedy's) on the same items,
+    """Each preset of conf/decoding (as a run composes it, max_new_tokens capped as greedy's) on the same items,
     batched with the feature cache and shared prefix, on each model; ratios to greedy and, for the
     contrastive ones, to the same sampler without contrast: a contrastive step runs the positive
     and negative rows as one forward of 2B rows, so it should cost about twice the rows of its
     plain counterpart, not two passes over the batch."""
-    import yaml
-
-    from evalkit.config import conf_dir
+    from evalkit.config import option_node
     from evalkit.decoding.base import method_class
 
     def build(name: str) -> DecodingMethod:
-        node = yaml.safe_load((conf_dir() / "decoding" / f"{name}.yaml").read_text(encoding="utf-8"))
+        node = option_node("decoding", name)
         if "max_new_tokens" in node:
             node["max_new_tokens"] = min(int(node["max_new_tokens"] or max_new_tokens), max_new_tokens)
         return method_class(node.pop("_target_"))(**node)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DOTS = REPO / "docs" / "examples" / "dots"
@@ -66,6 +67,35 @@ def test_parse_rule_of_own_task() -> None:
     cases = {"3": "3", "There are three dots.": "3", "Two": "2", "12 dots": "12", "Yes": "", "": ""}
     assert {text: first_number(text, None) for text in cases} == cases
     assert COUNT.parse("four", None) == "4"
+
+
+def test_typo_in_own_benchmark_key_names_its_closest_argument(tmp_path: Path) -> None:
+    """The keys of a benchmark without a schema are its constructor's arguments: a typo gets evalkit's
+    "did you mean" before anything loads, not Hydra's `+dataset.key` advice and then a TypeError."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(DOTS), os.environ.get("PYTHONPATH", "")])}
+    searchpath = f"hydra.searchpath=[file://{DOTS / 'conf'}]"
+    for typo in ("dataset.n_image=3", "+dataset.n_image=3"):
+        done = subprocess.run([sys.executable, "-m", "evalkit", "dataset=dots", searchpath, typo], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert "unknown config key 'dataset.n_image' (did you mean dataset.n_images?)" in done.stderr
+        assert "n_images, name, parse_rule, question_suffix, seed" in done.stderr and "TypeError" not in done.stderr
+    assert not (tmp_path / "results").exists()
+
+    # The same check when the typo is in the yaml itself (the run builds the adapter from it).
+    from omegaconf import OmegaConf
+
+    from evalkit.errors import ConfigError
+    from evalkit.pipeline import load_items
+
+    sys.path.insert(0, str(DOTS))
+    try:
+        node = OmegaConf.create({"_target_": "dots.DotsBenchmark", "name": "dots", "n_imags": 2, "seed": 7,
+                                 "question_suffix": ""})
+        with pytest.raises(ConfigError, match="did you mean dataset.n_images"):
+            load_items(node, limit=None)
+    finally:
+        sys.path.remove(str(DOTS))
 
 
 BLIND = REPO / "docs" / "examples" / "blind"

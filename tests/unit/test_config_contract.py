@@ -41,14 +41,18 @@ def test_every_option_composes_and_validates(group, option):
 
 
 @pytest.mark.parametrize("option", _options("decoding"))
-def test_decoding_yaml_lists_every_key_of_its_schema(option):
-    """Hydra only lets the command line override keys the yaml has: each method's yaml spells out
-    its whole schema, and its name is the option's name (run configs and reports show it)."""
+def test_decoding_option_composes_its_whole_schema(option):
+    """Hydra only lets the command line override keys the composed node has: each decoding yaml
+    starts with its method's registered schema, so every key is there while the yaml lists only
+    what differs; its name is the option's name (run configs and reports show it)."""
     from dataclasses import fields
+
+    from evalkit.config import schema_of_option
 
     node = _compose([f"decoding={option}"]).decoding
     typed = validate(_compose([f"decoding={option}"])).decoding
     assert sorted(node) == sorted(f.name for f in fields(typed))
+    assert type(typed) is schema_of_option("decoding", option)
     assert typed.name == option
 
 
@@ -72,7 +76,7 @@ def test_model_contract_names_and_paths():
     "overrides,message",
     [
         (["model=llava16", "model.vision_feature_select_strategy=full"], "cannot work with family=llava16"),
-        (["model.prompt=chatml"], "llava_eval, hf_chat, mistral_inst"),
+        (["model.prompt=chatml"], "llava_eval, mistral_inst, hf_chat"),
         (["model=llava15", "model.image_grid_pinpoints=[[336,672]]"], "llava16 (anyres) only"),
         (["model=llava16", "model.image_grid_pinpoints=[[300,672]]"], "multiples of the 14 px"),
         (["model.vision_feature_layer=abc"], "int or a list of ints"),
@@ -138,19 +142,20 @@ def _schema_defaults(schema) -> dict:
 
 
 @pytest.mark.parametrize(
-    "group,option", [("", "config")] + [(g, o) for g in ("model", "dataset") for o in _options(g)]
+    "group,option", [("", "config")] + [(g, o) for g in ("model", "dataset", "decoding") for o in _options(g)]
 )
 def test_yaml_sets_only_what_differs_from_its_schema(group, option):
     """Defaults are defined once, in the schema; a yaml repeating one would silently disagree with
     it the day either changes (shapes' n_images once did: 24 in the yaml, 60 in the schema).
-    Decoding yamls are the exception: their schema is found through `_target_` after composition,
-    so each lists every key (test_decoding_yaml_lists_every_key_of_its_schema)."""
+    Every option's yaml names its schema first (`/schema/<group>/<name>@_here_`)."""
     from omegaconf import OmegaConf
 
     from evalkit.config import Config, schema_of_option
 
     path = conf_dir() / group / f"{option}.yaml"
     schema = Config if not group else schema_of_option(group, option)
+    if group:
+        assert f"/schema/{group}/" in path.read_text(encoding="utf-8"), f"{path}: its defaults list names no schema"
     values = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     values.pop("defaults", None)
     values.pop("hydra", None)

@@ -13,6 +13,7 @@ import torch
 
 from datasets_adapters.yesno_files import YesNoFileDataset
 from evalkit.images import expand_to_square, load_image
+from evalkit.errors import ConfigError
 from evalkit.models.feature_cache import cache_settings
 from evalkit.models.llava import LlavaModel
 from evalkit.decoding.greedy import Greedy
@@ -131,9 +132,12 @@ def test_split_preparation_equals_processor(family, tiny_checkpoints, items):
 
 
 def test_cache_settings_reject_unknown_keys():
-    with pytest.raises(ValueError, match="valid keys"):
+    with pytest.raises(ConfigError, match="did you mean model.feature_cache.enabled"):
         cache_settings({"enable": True})
-    assert cache_settings(None)["enabled"] is False
+    with pytest.raises(ConfigError, match="max_items must be >= 1"):
+        cache_settings({"max_items": 0})
+    assert cache_settings(None)["enabled"] is False  # a model built directly: no cache
+    assert cache_settings({"max_items": 4})["enabled"] is True  # otherwise the schema's default, as in a run
 
 
 def test_dataloader_workers_with_cache(tiny_checkpoints, items):

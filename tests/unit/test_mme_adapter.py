@@ -12,7 +12,7 @@ from datasets import Dataset, DatasetDict, Features, Image, Value
 from PIL import Image as PILImage
 
 from datasets_adapters.mme import MMEDataset, llava_question
-from evalkit.errors import DatasetError
+from evalkit.errors import ConfigError, DatasetError
 
 SUFFIX = "\nAnswer the question using a single word or phrase."
 # (subtask, image file, [(question, answer)]) in the released spelling; artwork uses images/ + questions_answers_YN/.
@@ -197,7 +197,7 @@ def test_bad_inputs_name_the_file(copies, tmp_path):
     with pytest.raises(DatasetError, match="no parquet files"):
         (tmp_path / "empty").mkdir()
         load(tmp_path / "empty", source="hf")
-    with pytest.raises(DatasetError, match="prompt_style='plain'.*llava, original"):
+    with pytest.raises(ConfigError, match="prompt_style='plain'.*llava, original"):
         MMEDataset(prompt_style="plain")
     release = write_release(tmp_path / "release", IMAGES[:1])
     (release / "existence" / "000000006040.txt").write_text("Is there a train?\tMaybe\n")

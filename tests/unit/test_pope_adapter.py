@@ -16,7 +16,7 @@ from datasets import Dataset, DatasetDict, Features, Image, Value
 from PIL import Image as PILImage
 
 from datasets_adapters.pope import POPEDataset
-from evalkit.errors import DatasetError
+from evalkit.errors import ConfigError, DatasetError
 
 SUFFIX = "\nAnswer the question using a single word or phrase."
 SPLITS = ("random", "popular", "adversarial")
@@ -136,11 +136,11 @@ def test_hf_split_subset(root):
 
 
 def test_unknown_split_source_or_format(root):
-    with pytest.raises(DatasetError, match="unknown POPE split.*'rand'.*random, popular, adversarial"):
+    with pytest.raises(ConfigError, match="dataset.splits.*unknown.*'rand'.*random, popular, adversarial"):
         POPEDataset(splits=["rand"])
-    with pytest.raises(DatasetError, match="source='vqa'.*coco, aokvqa, gqa"):
+    with pytest.raises(ConfigError, match="source='vqa'.*coco, aokvqa, gqa"):
         POPEDataset(source="vqa")
-    with pytest.raises(DatasetError, match="format='csv'.*auto, hf, files"):
+    with pytest.raises(ConfigError, match="format='csv'.*auto, hf, files"):
         POPEDataset(format="csv")
     with pytest.raises(DatasetError, match="holds the COCO questions only"):
         POPEDataset(path=str(root / "disk_full"), source="gqa").load()

@@ -15,7 +15,7 @@ from datasets_adapters.shapes import ShapesDataset, SetStats, train_examples
 from datasets_adapters.shapes_scene import CLASSES, SHAPES
 from evalkit.config import conf_dir, register_configs
 from evalkit.pipeline import load_items
-from evalkit.errors import DatasetError
+from evalkit.errors import ConfigError
 
 
 def digest(image) -> str:
@@ -129,10 +129,12 @@ def test_train_and_eval_are_disjoint(items):
         ({"mme_categories": ["OCR"]}, "existence, color, count, position"),
         ({"version": 9}, "9"),
         ({"n_images": 0}, "n_images"),
+        ({"n_image": 3}, "did you mean dataset.n_images"),
     ],
 )
-def test_bad_options_raise_dataset_error(kwargs, needle):
-    with pytest.raises(DatasetError, match="dataset") as info:
+def test_bad_options_raise_config_error(kwargs, needle):
+    """The schema is the one check, whether the adapter is built from the yaml or directly."""
+    with pytest.raises(ConfigError, match="dataset") as info:
         ShapesDataset(**kwargs)
     assert needle in str(info.value)
     if "split" in kwargs:
@@ -155,7 +157,7 @@ def test_default_config_builds_the_eval_set():
     assert 300 <= len(items) <= 600
     with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
         cfg = compose(config_name="config", overrides=["dataset=shapes", "dataset.split=dev"])
-    with pytest.raises(DatasetError, match="'dev'"):
+    with pytest.raises(ConfigError, match="'dev'"):
         load_items(cfg.dataset, limit=None)
 
 
