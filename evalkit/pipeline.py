@@ -182,7 +182,7 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     if failed:
         raise RunDirError(failed)
     try:
-        return _run_locked(cfg, typed, ranks, run_dir, scoring, items, generation, decoding)
+        return _run_locked(cfg, typed, ranks, run_dir, scoring, items, generation, decoding, choices)
     except BaseException:
         if created:  # e.g. the model failed to load: no orphan directory of a run that never began
             lock.release()
@@ -199,7 +199,7 @@ def _lock_name(shard) -> str:
 
 
 def _run_locked(cfg: DictConfig, typed: Config, ranks, run_dir: Path, scoring, items: list[Item],
-                generation, decoding: DecodingMethod) -> Optional[Path]:
+                generation, decoding: DecodingMethod, choices: Optional[dict[str, tuple]] = None) -> Optional[Path]:
     ranks.barrier()
 
     done = outputs.completed_ids(run_dir)

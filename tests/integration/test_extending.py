@@ -142,6 +142,6 @@ def test_own_multiple_choice_benchmark_with_the_core_task(tmp_path: Path, tiny_l
     summary = json.loads((runs["choice_logits"] / "summary.json").read_text())["metrics"]
     assert {"accuracy", "accuracy_stderr", "choice_ece", "choice_brier"} <= set(summary)
     assert summary["rules"] == {"choice": "letter"}
-    compared = run(["evalkit.report", "compare", str(runs["greedy"]), str(runs["choice_logits"])],
+    compared = run(["evalkit.report", "compare", str(runs["greedy"]), str(runs["choice_logits"]), "--trust", "swatches"],
                    cwd=tmp_path, pythonpath=SWATCHES).stdout
     assert "accuracy" in compared and "McNemar exact p" in compared and "8 paired items" in compared
