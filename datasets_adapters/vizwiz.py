@@ -147,7 +147,7 @@ class VizWizDataset(Benchmark):
             (c for c in candidates if c.is_file()), None)
         if self.questions is None or not self.questions.is_file():
             raise DatasetError(f"dataset.path={path} split={split}: no question file (looked for "
-                               f"{', '.join(c.name for c in candidates)}; or set dataset.questions)")
+                               f"{', '.join(str(c.relative_to(self.path)) for c in candidates)}; or set dataset.questions)")
         self.image_dir = Path(image_dir).expanduser() if image_dir else self.path / split
         if not self.image_dir.is_dir():
             raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (VizWiz's {split} images)")
