@@ -44,6 +44,8 @@ class GQADatasetConfig(DatasetConfig):
     image_dir: Optional[str] = None  # default: <path>/data/images
 
 
+_DEFAULTS = GQADatasetConfig()
+
 
 def load_questions(path: Path) -> dict[str, dict]:
     data = read_json(path)
@@ -116,24 +118,25 @@ class GQADataset(Benchmark):
     schema = GQADatasetConfig
     tasks = (GQA,)
 
-    def __init__(self, **settings):
-        super().__init__(**settings)
-        s = self.settings
-        self.path = Path(s.path).expanduser()
-        self.hub = s.questions is None and s.prompts is None and is_hub_source(s.path)
+    def __init__(self, path: str = _DEFAULTS.path, tier: str = _DEFAULTS.tier,
+                 questions: Optional[str] = _DEFAULTS.questions, prompts: Optional[str] = _DEFAULTS.prompts,
+                 image_dir: Optional[str] = _DEFAULTS.image_dir, question_suffix: str = _DEFAULTS.question_suffix):
+        self.path = Path(path).expanduser()
+        self.question_suffix = question_suffix
+        self.tier = tier
+        self.hub = questions is None and prompts is None and is_hub_source(path)
         if self.hub:
-            self.hub_path = s.path
+            self.hub_path = path
             return
-        self.questions = (Path(s.questions).expanduser() if s.questions
-                          else self.path / "data" / f"{s.tier}_questions.json")
+        self.questions = Path(questions).expanduser() if questions else self.path / "data" / f"{tier}_questions.json"
         if not self.questions.is_file():
-            raise DatasetError(f"dataset.questions: no such file {self.questions} (GQA's {s.tier}_questions.json)")
-        default_prompts = self.path / f"llava_gqa_{s.tier}.jsonl"
-        self.prompts = Path(s.prompts).expanduser() if s.prompts else (default_prompts if default_prompts.is_file()
+            raise DatasetError(f"dataset.questions: no such file {self.questions} (GQA's {tier}_questions.json)")
+        default_prompts = self.path / f"llava_gqa_{tier}.jsonl"
+        self.prompts = Path(prompts).expanduser() if prompts else (default_prompts if default_prompts.is_file()
                                                                    else None)
         if self.prompts is not None and not self.prompts.is_file():
-            raise DatasetError(f"dataset.prompts={s.prompts}: no such file")
-        self.image_dir = Path(s.image_dir).expanduser() if s.image_dir else self.path / "data" / "images"
+            raise DatasetError(f"dataset.prompts={prompts}: no such file")
+        self.image_dir = Path(image_dir).expanduser() if image_dir else self.path / "data" / "images"
         if not self.image_dir.is_dir():
             raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (GQA's images)")
 

@@ -48,6 +48,8 @@ class TextVQADatasetConfig(DatasetConfig):
     ocr_file: Optional[str] = None  # TextVQA_Rosetta_OCR_v0.2_val.json, when the val records lack ocr_tokens
 
 
+_DEFAULTS = TextVQADatasetConfig()
+
 
 def prompt_question(prompt: str) -> str:
     """eval_textvqa.py's prompt_processor: the question of a LLaVA prompt, lower-cased."""
@@ -144,28 +146,31 @@ class TextVQADataset(Benchmark):
     schema = TextVQADatasetConfig
     tasks = (TEXTVQA,)
 
-    def __init__(self, **settings):
-        super().__init__(**settings)
-        s = self.settings
-        self.path = Path(s.path).expanduser()
-        self.hub = s.annotations is None and s.questions is None and is_hub_source(s.path)
+    def __init__(self, path: str = _DEFAULTS.path, annotations: Optional[str] = _DEFAULTS.annotations,
+                 questions: Optional[str] = _DEFAULTS.questions, image_dir: Optional[str] = _DEFAULTS.image_dir,
+                 ocr_tokens: bool = _DEFAULTS.ocr_tokens, ocr_file: Optional[str] = _DEFAULTS.ocr_file,
+                 question_suffix: str = _DEFAULTS.question_suffix):
+        self.path = Path(path).expanduser()
+        self.ocr_tokens = ocr_tokens
+        self.question_suffix = question_suffix
+        self.hub = annotations is None and questions is None and is_hub_source(path)
         if self.hub:  # lmms-lab/textvqa: the val json's fields and the image in one table
-            self.hub_path = s.path
+            self.hub_path = path
             return
-        self.annotations = Path(s.annotations).expanduser() if s.annotations else self.path / ANNOTATIONS
+        self.annotations = Path(annotations).expanduser() if annotations else self.path / ANNOTATIONS
         if not self.annotations.is_file():
             raise DatasetError(f"dataset.annotations: no such file {self.annotations} (TextVQA's {ANNOTATIONS})")
         default_questions = self.path / LLAVA_FILE
-        self.questions = Path(s.questions).expanduser() if s.questions else (
+        self.questions = Path(questions).expanduser() if questions else (
             default_questions if default_questions.is_file() else None)
         if self.questions is not None and not self.questions.is_file():
-            raise DatasetError(f"dataset.questions={s.questions}: no such file")
-        self.image_dir = Path(s.image_dir).expanduser() if s.image_dir else self.path / "train_images"
+            raise DatasetError(f"dataset.questions={questions}: no such file")
+        self.image_dir = Path(image_dir).expanduser() if image_dir else self.path / "train_images"
         if not self.image_dir.is_dir():
             raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (TextVQA's train_images)")
-        self.ocr_file = Path(s.ocr_file).expanduser() if s.ocr_file else None
+        self.ocr_file = Path(ocr_file).expanduser() if ocr_file else None
         if self.ocr_file is not None and not self.ocr_file.is_file():
-            raise DatasetError(f"dataset.ocr_file={s.ocr_file}: no such file")
+            raise DatasetError(f"dataset.ocr_file={ocr_file}: no such file")
 
     def load(self) -> list[Item]:
         if self.hub:

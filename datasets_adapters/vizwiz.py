@@ -26,8 +26,8 @@ from datasets_adapters.vqa_common import (answer_import, check_images, hub_rows,
                                           llava_question, most_common, read_answers, read_json, read_records,
                                           require, unique_ids)
 from evalkit.benchmark import Benchmark, ImportRules
-from evalkit.config import DatasetConfig
-from evalkit.errors import DatasetError, EvalkitError, check_choice
+from evalkit.config import DatasetConfig, check_choice
+from evalkit.errors import DatasetError, EvalkitError
 from evalkit.scoring.vqa_answers import evalai_answer
 from evalkit.tasks.short_answer import PROCESSED, ShortAnswerTask
 from evalkit.types import Item
@@ -49,6 +49,8 @@ class VizWizDatasetConfig(DatasetConfig):
     def __post_init__(self):
         check_choice("dataset.split", self.split, SPLITS)
 
+
+_DEFAULTS = VizWizDatasetConfig()
 
 
 def load_vizwiz(path: Path, suffix: str) -> list[Item]:
@@ -94,9 +96,9 @@ def _own_rows(records, questions, path, annotations=None):
     if len(questions) != 1:
         raise DatasetError(f"{path}: VizWiz answers are joined to one --questions file (LLaVA's jsonl, or "
                            "VizWiz's val.json for answers keyed by its position)")
-    items = load_vizwiz(Path(questions[0]), VizWizDatasetConfig.question_suffix)
+    items = load_vizwiz(Path(questions[0]), _DEFAULTS.question_suffix)
     if annotations is not None:
-        items = with_answers(items, Path(annotations), VizWizDatasetConfig.question_suffix)
+        items = with_answers(items, Path(annotations), _DEFAULTS.question_suffix)
     scored = any(i.meta["answers"] for i in items)
     return import_rows(items, answers, path, partial=not scored)
 
@@ -133,24 +135,28 @@ class VizWizDataset(Benchmark):
     schema = VizWizDatasetConfig
     tasks = (VIZWIZ,)
 
-    def __init__(self, **settings):
-        super().__init__(**settings)
-        s = self.settings
-        self.path = Path(s.path).expanduser()
-        self.hub = s.questions is None and is_hub_source(s.path)
+    def __init__(self, path: str = _DEFAULTS.path, split: str = _DEFAULTS.split,
+                 questions: Optional[str] = _DEFAULTS.questions, image_dir: Optional[str] = _DEFAULTS.image_dir,
+                 question_suffix: str = _DEFAULTS.question_suffix):
+        if split not in SPLITS:
+            raise DatasetError(f"dataset.split={split!r} is not valid; choose one of {', '.join(SPLITS)}")
+        self.path = Path(path).expanduser()
+        self.split = split
+        self.question_suffix = question_suffix
+        self.hub = questions is None and is_hub_source(path)
         if self.hub:
-            self.hub_path = s.path
+            self.hub_path = path
             return
-        candidates = [self.path / "llava_test.jsonl"] if s.split == "test" else []
-        candidates += [self.path / f"{s.split}.json", self.path / "Annotations" / f"{s.split}.json"]
-        self.questions = Path(s.questions).expanduser() if s.questions else next(
+        candidates = [self.path / "llava_test.jsonl"] if split == "test" else []
+        candidates += [self.path / f"{split}.json", self.path / "Annotations" / f"{split}.json"]
+        self.questions = Path(questions).expanduser() if questions else next(
             (c for c in candidates if c.is_file()), None)
         if self.questions is None or not self.questions.is_file():
-            raise DatasetError(f"dataset.path={s.path} split={s.split}: no question file (looked for "
+            raise DatasetError(f"dataset.path={path} split={split}: no question file (looked for "
                                f"{', '.join(c.name for c in candidates)}; or set dataset.questions)")
-        self.image_dir = Path(s.image_dir).expanduser() if s.image_dir else self.path / s.split
+        self.image_dir = Path(image_dir).expanduser() if image_dir else self.path / split
         if not self.image_dir.is_dir():
-            raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (VizWiz's {s.split} images)")
+            raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (VizWiz's {split} images)")
 
     def load(self) -> list[Item]:
         if self.hub:

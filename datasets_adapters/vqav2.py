@@ -48,6 +48,8 @@ class VQAv2DatasetConfig(DatasetConfig):
     image_dir: Optional[str] = None  # default: <path>/<split> (test-dev2015: test2015)
 
 
+_DEFAULTS = VQAv2DatasetConfig()
+
 
 def image_folder(split: str) -> str:
     return "test2015" if split.startswith("test") else split
@@ -179,27 +181,29 @@ class VQAv2Dataset(Benchmark):
     schema = VQAv2DatasetConfig
     tasks = (VQAV2,)
 
-    def __init__(self, **settings):
-        super().__init__(**settings)
-        s = self.settings
-        self.path = Path(s.path).expanduser()
-        self.hub = s.questions is None and is_hub_source(s.path)
+    def __init__(self, path: str = _DEFAULTS.path, split: str = _DEFAULTS.split,
+                 questions: Optional[str] = _DEFAULTS.questions, annotations: Optional[str] = _DEFAULTS.annotations,
+                 image_dir: Optional[str] = _DEFAULTS.image_dir, question_suffix: str = _DEFAULTS.question_suffix):
+        self.path = Path(path).expanduser()
+        self.split = split
+        self.question_suffix = question_suffix
+        self.hub = questions is None and is_hub_source(path)
         if self.hub:
-            self.hub_path = s.path
+            self.hub_path = path
             return
-        self.questions = Path(s.questions).expanduser() if s.questions else find_file(
-            self.path, [f"llava_vqav2_mscoco_{s.split}.jsonl", f"v2_OpenEnded_mscoco_{s.split}_questions.json"])
+        self.questions = Path(questions).expanduser() if questions else find_file(
+            self.path, [f"llava_vqav2_mscoco_{split}.jsonl", f"v2_OpenEnded_mscoco_{split}_questions.json"])
         if self.questions is None or not self.questions.is_file():
-            raise DatasetError(f"dataset.path={s.path} split={s.split}: no question file (looked for "
-                               f"llava_vqav2_mscoco_{s.split}.jsonl and v2_OpenEnded_mscoco_{s.split}_questions.json; "
+            raise DatasetError(f"dataset.path={path} split={split}: no question file (looked for "
+                               f"llava_vqav2_mscoco_{split}.jsonl and v2_OpenEnded_mscoco_{split}_questions.json; "
                                f"or set dataset.questions)")
-        self.annotations = Path(s.annotations).expanduser() if s.annotations else find_file(
-            self.path, [f"v2_mscoco_{s.split}_annotations.json"])
+        self.annotations = Path(annotations).expanduser() if annotations else find_file(
+            self.path, [f"v2_mscoco_{split}_annotations.json"])
         if self.annotations is not None and not self.annotations.is_file():
-            raise DatasetError(f"dataset.annotations={s.annotations}: no such file")
-        self.image_dir = Path(s.image_dir).expanduser() if s.image_dir else self.path / image_folder(s.split)
+            raise DatasetError(f"dataset.annotations={annotations}: no such file")
+        self.image_dir = Path(image_dir).expanduser() if image_dir else self.path / image_folder(split)
         if not self.image_dir.is_dir():
-            raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (the {s.split} images)")
+            raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (the {split} images)")
 
     def load(self) -> list[Item]:
         if self.hub:
