@@ -135,6 +135,25 @@ class ShardConfig:
             raise ConfigError(f"shard.index must be in 0..{self.count - 1} (shard.count={self.count}), got {self.index}")
 
 
+UNJUDGED = ("skip", "fail")
+
+
+@dataclass
+class SuiteConfig:
+    """Set by a suite (conf/experiment/<name>.yaml, `+experiment=NAME`): the published table a run is
+    a cell of. evalkit/suite.py checks every cell's files before the first model loads."""
+
+    name: Optional[str] = None  # the experiment's name; null: not part of a suite
+    # A judged benchmark (llava_bench, mmvet, mmhal) in a suite run without judge=...: skip (one line
+    # saying so; the table shows "–") or fail. Never scored by a fallback.
+    unjudged: str = "skip"
+    # Columns of the published table evalkit cannot run ("Object HalBench: why"): printed once per sweep.
+    unavailable: List[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        check_choice("suite.unjudged", self.unjudged, UNJUDGED)
+
+
 @dataclass
 class Config:
     model: ModelConfig = MISSING
@@ -163,6 +182,10 @@ class Config:
     # judge=openai | hf (conf/judge/, schemas in evalkit/judge/config.py): judged benchmarks' judge,
     # run after generation in the same command; null: no judge (judge later with python -m evalkit.judge).
     judge: Any = None
+    # Where benchmarks in LLaVA's playground/data/eval layout find their files: each benchmark yaml's
+    # default path is ${data_root}/<its folder> (dataset.path=... still overrides one benchmark).
+    data_root: str = "playground/data/eval"
+    suite: SuiteConfig = field(default_factory=SuiteConfig)
 
     def __post_init__(self):
         check_choice("device", self.device, DEVICES)

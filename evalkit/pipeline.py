@@ -23,6 +23,7 @@ from evalkit.items import build, item_choices, load_items, scoring_of
 from evalkit.registry import validate, validate_decoding
 from evalkit.runner import iterate_predictions, padding_fraction, plan
 from evalkit.scoring.scorer import annotate_rows, score_predictions, write_scores
+from evalkit.suite import unjudged_skip
 from evalkit.timing import startup_seconds
 from evalkit.types import Item
 
@@ -69,6 +70,10 @@ def check_resumable(run_dir: Path, cfg: DictConfig) -> None:
 
 def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     typed: Config = validate(cfg)  # every config error surfaces here, before any model loads
+    skipped = unjudged_skip(cfg)  # a suite's judged column without a judge: skipped, never scored otherwise
+    if skipped:
+        log.warning(skipped)
+        return None
     rundir.check_names(typed.model.name, cfg.dataset.get("name"), typed.run_name)  # before anything is written
     weights.check_sources(OmegaConf.to_container(cfg.model, resolve=True))
     ranks = init_ranks(typed.device)

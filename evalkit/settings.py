@@ -21,7 +21,9 @@ import sys
 from typing import Optional
 
 EXECUTION_KEYS = frozenset({"output_dir", "run_name", "batch_size", "progress", "num_workers", "results_root",
-                            "resume", "sort_by_length", "num_prompt_samples", "hydra", "shard"})
+                            "resume", "sort_by_length", "num_prompt_samples", "hydra", "shard",
+                            # where files are found (dataset.path holds it) and the table a run is a cell of
+                            "data_root", "suite"})
 SPEED_ONLY = {"model": ("feature_cache",)}
 # Keys that describe a run in reports but do not change any item's answer (see the docstring).
 NOT_ANSWER = {"": ("limit", "device"), "model": ("name",)}

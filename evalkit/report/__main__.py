@@ -25,6 +25,13 @@
         buckets, mean difference with a paired bootstrap CI, the items they disagree on most.
         Writes DIR/judges.csv, judges.json and report.html (default DIR: results/judges).
 
+    python -m evalkit.report table PATH... [--table NAME] [--published ROW,...] [--format md,csv,latex,html]
+        The paper table (evalkit/report/table.py): rows = the runs' models (and the settings that differ),
+        columns = a published table's benchmarks in its order and rounding (--table, default: the
+        runs' suite) or one per benchmark run; --published adds LLaVA's published rows
+        (evalkit/report/published/llava.yaml, with sources) and a Δ row per run. Prints the md table;
+        writes DIR/table.<md|csv|tex|html> (default DIR: results/table).
+
 Bad input prints one line naming the path and the problem, and exits 2.
 """
 
@@ -99,6 +106,36 @@ def judges_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def table_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evalkit.report table",
+                                     description="One table: checkpoints x benchmarks, published rows beside.")
+    parser.add_argument("paths", nargs="+", type=Path, help="run directories, sweep folders or parent folders")
+    parser.add_argument("--out", type=Path, default=Path("results/table"), help="output folder")
+    parser.add_argument("--table", help="a published table's columns (llava15_table, llava16_table, hallucination; "
+                                        "default: the suite the runs were made by)")
+    parser.add_argument("--published", default="", help="published rows to show, comma-separated "
+                                                        "(e.g. llava-v1.5-7b,llava-v1.5-13b)")
+    parser.add_argument("--published-file", action="append", default=[], type=Path, metavar="YAML",
+                        help="a published-table file of yours (the format of evalkit/report/published/llava.yaml)")
+    parser.add_argument("--format", default="md", help="comma-separated: md, csv, latex, html (default md)")
+    _common(parser)
+    return parser
+
+
+def run_table(args: argparse.Namespace) -> list[Path]:
+    from evalkit.report.table import FORMATS, build_table, render, write_table
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ReportError(f"--format {args.format}: choose from {', '.join(FORMATS)}")
+    published = [p.strip() for p in args.published.split(",") if p.strip()]
+    table = build_table(load_runs(args.paths), args.table, published, args.published_file, n_boot=args.n_boot,
+                        seed=args.seed, confidence=args.confidence)
+    print(render(table, "md"))
+    return write_table(table, args.out, formats)
+
+
 def find_baseline(runs: list[Run], spec: str) -> Run:
     """A run directory (added to the runs when not among them), or a label / folder name of one."""
     path = Path(spec)
@@ -159,7 +196,10 @@ def run_report(args: argparse.Namespace) -> list[Path]:
             comparison.flips.to_csv(path, index=False)
             written.append(path)
     report = args.out / "report.html"
-    report.write_text(html.render_report(runs, keys, board, categories, pivots, comparisons, baseline),
+    from evalkit.report.table import build_table, html_table
+
+    paper = html_table(build_table(runs, n_boot=args.n_boot, seed=args.seed, confidence=args.confidence))
+    report.write_text(html.render_report(runs, keys, board, categories, pivots, comparisons, baseline, paper),
                       encoding="utf-8")
     return written + [report]
 
@@ -184,9 +224,9 @@ def run_compare(args: argparse.Namespace) -> tuple[Comparison, list[Path]]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv and argv[0] in ("compare", "mitigation", "judges") else None  # a folder so named: ./compare
+    command = argv[0] if argv and argv[0] in ("compare", "mitigation", "judges", "table") else None  # a folder so named: ./compare
     parsers = {"compare": compare_parser, "mitigation": mitigation_parser, "judges": judges_parser,
-               None: report_parser}
+               "table": table_parser, None: report_parser}
     args = parsers[command]().parse_args(argv[1:] if command else argv)
     is_compare = command == "compare"
     from evalkit import trust
@@ -202,6 +242,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from evalkit.report.mitigation import run_mitigation
 
             written = run_mitigation(args.paths, args.out, args.n_boot, args.seed, args.confidence)
+        elif command == "table":
+            written = run_table(args)
         elif command == "judges":
             from evalkit.report.judges import format_agreement, judge_agreement, write_agreement
 

@@ -54,6 +54,11 @@ document.querySelectorAll('table.sortable').forEach(function(t){
 """
 
 
+def board_anchor(dataset: str) -> str:
+    """The id of a benchmark's leaderboard section (the paper table's cells link there)."""
+    return "board-" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in dataset)
+
+
 def page(title: str, body: Sequence[str]) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             f'<style>{CSS}</style></head><body>\n' + "\n".join(body) + f"\n<script>{JS}</script></body></html>\n")
@@ -108,7 +113,8 @@ def _y_max(frame: pd.DataFrame, value: str, formats: dict[str, str]) -> float:
 
 def render_report(runs: Sequence[Run], keys: Sequence[str], board: pd.DataFrame,
                   categories: list[tuple[str, str, str, pd.DataFrame]], pivots: list[tuple[str, str, pd.DataFrame]],
-                  comparisons: dict[str, Optional[Comparison]], baseline: Optional[Run] = None) -> str:
+                  comparisons: dict[str, Optional[Comparison]], baseline: Optional[Run] = None,
+                  paper_table: str = "") -> str:
     colours = {run.label: svg.colour(i) for i, run in enumerate(runs)}
     tags = {run.label: str(i + 1) for i, run in enumerate(runs)}
     formats = formats_of(runs)
@@ -116,7 +122,7 @@ def render_report(runs: Sequence[Run], keys: Sequence[str], board: pd.DataFrame,
             f'<p class="note">Generated {datetime.now():%Y-%m-%d %H:%M}. Runs are named by the config values that '
             f"differ between them ({escape(', '.join(keys)) or 'none differ'}). Rates in %, scores in their "
             "benchmark's points; "
-            "errors count as wrong. Click a column header to sort.</p>", legend(runs, colours),
+            "errors count as wrong. Click a column header to sort.</p>", paper_table, legend(runs, colours),
             "<h2>Leaderboard</h2>"]
     if baseline is not None:
         body.append(f'<p class="note">Baseline: <b>{escape(baseline.label)}</b>. Δ = run − baseline over shared '
@@ -127,7 +133,8 @@ def render_report(runs: Sequence[Run], keys: Sequence[str], board: pd.DataFrame,
         base = baseline.label if baseline else None
         shown = display_board(sub.dropna(axis=1, how="all"), tags, base, keys, formats)
         swatches = {tag_of(tags, label, base): colours[label] for label in tags}
-        body += [f"<h3>{escape(dataset)}</h3>", table(shown, swatches=swatches, text_columns=keys)]
+        body += [f'<h3 id="{board_anchor(dataset)}">{escape(dataset)}</h3>',
+                 table(shown, swatches=swatches, text_columns=keys)]
     body += [f'<p class="note"><b>Not comparable:</b> {escape(w)}</p>' for w in mixed_judges(runs)]
 
     body.append("<h2>Hallucination view: yes-ratio against accuracy</h2>"
