@@ -38,7 +38,7 @@ _NOT_ROW_KEYS = ("dataset.", "judge.", "source.")
 @dataclass(frozen=True)
 class Column:
     name: str
-    dataset: Optional[str] = None
+    dataset: Any = None  # a run's dataset.name, or a list of them (a yaml option named for the column, the base one)
     where: dict = field(default_factory=dict)  # dataset settings that pick this column's runs
     metric: Optional[str] = None
     digits: int = 1
@@ -46,7 +46,8 @@ class Column:
     unavailable: Optional[str] = None  # why evalkit cannot fill it
 
     def matches(self, run: Run) -> bool:
-        if self.dataset is None or run.dataset != self.dataset:
+        names = [self.dataset] if isinstance(self.dataset, str) else list(self.dataset or [])
+        if run.dataset not in names:
             return False
         settings = run.config.get("dataset") or {}
         return all(canonical(settings.get(k)) == canonical(v) for k, v in self.where.items())
@@ -224,10 +225,8 @@ def build_table(runs: Sequence[Run], table: Optional[str] = None, published: Seq
             if len(matching) > 1:
                 notes.append(f"{label} × {column.name}: {len(matching)} runs; the last ({matching[-1].path}) is shown")
             cell = run_cell(matching[-1], column) if matching else Cell(DASH)
-            if cell.note and cell.text != DASH:
-                mark = "* partial: " if cell.text.endswith("*") else ""
-                notes.append(f"{mark}{label} × {column.name}: {cell.note}")
             cells.append(cell)
+        notes += _cell_notes(label, columns, cells)
         out_rows.append((label, "run", cells))
         reference = _reference_of(group, chosen)
         if reference is not None:
@@ -241,6 +240,20 @@ def build_table(runs: Sequence[Run], table: Optional[str] = None, published: Seq
     notes += [f"{c.name}: not run ({c.unavailable})" for c in columns if c.unavailable]
     sources = [f"{row.model}: {row.source}" for row in chosen]
     return PaperTable(title, columns, out_rows, notes, sources)
+
+
+def _cell_notes(label: str, columns: Sequence[Column], cells: Sequence[Cell]) -> list[str]:
+    """What the marks of one row mean; one line for the row when every marked cell has the same reason."""
+    noted = [(column, cell) for column, cell in zip(columns, cells) if cell.note and cell.text != DASH]
+    partial = [(column, cell) for column, cell in noted if cell.text.endswith("*")]
+    lines = []
+    if partial and len(partial) == len(noted) == sum(c.text != DASH for c in cells) \
+            and len({cell.note for _c, cell in partial}) == 1:
+        lines.append(f"* partial: {label}, every column: {partial[0][1].note}")
+    else:
+        lines += [f"* partial: {label} × {column.name}: {cell.note}" for column, cell in partial]
+    lines += [f"{label} × {column.name}: {cell.note}" for column, cell in noted if not cell.text.endswith("*")]
+    return lines
 
 
 def _reference_of(group: Sequence[Run], chosen: Sequence[PublishedRow]) -> Optional[PublishedRow]:

@@ -1,0 +1,169 @@
+"""The paper table end to end (issue 32): `+experiment=shapes_table`, the shapes miniature of a suite
+(the two shipped tiny checkpoints; the shapes tasks mme, pope, choice as columns), one multirun ->
+`python -m evalkit.report table` in every format, published rows from a test-made file with a
+paired interval, the table at the top of report.html; and a suite's data check (one list, no model
+loaded) and judged-column rule."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from evalkit.errors import ConfigError
+from evalkit.report.discover import load_runs
+from evalkit.report.table import load_published
+from evalkit.suite import sweep_jobs, unjudged_skip
+
+REPO = Path(__file__).resolve().parents[2]
+COLUMNS = ["shapes tasks=mme", "shapes tasks=pope", "shapes tasks=choice"]
+
+
+def _env() -> dict:
+    # This checkout's evalkit, whatever the venv's editable install points at; nothing from the hub.
+    return {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def evalkit(args: list[str], cwd: Path, module: str = "evalkit") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=cwd,
+                          env=_env(), timeout=600)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("suite")
+    result = evalkit(["--multirun", "+experiment=shapes_table", "model=tiny_llava15,tiny_llava16", "limit=6",
+                      "device=cpu", "progress=false", f"results_root={root / 'results'}"], root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "every benchmark's files found" in result.stderr
+    return root
+
+
+def test_suite_runs_every_cell_of_the_table(sweep):
+    runs = load_runs([sweep / "results"])
+    cells = sorted((run.flat["model.name"], run.config["dataset"]["tasks"][0]) for run in runs)
+    assert cells == sorted((m, t) for m in ("tiny_llava15", "tiny_llava16") for t in ("mme", "pope", "choice"))
+    assert all(run.config["suite"]["name"] == "shapes_table" and run.config["limit"] == 6 for run in runs)
+
+
+def test_table_report_in_every_format(sweep):
+    out = sweep / "table"
+    result = evalkit(["table", str(sweep / "results"), "--format", "md,csv,latex,html", "--out", str(out),
+                      "--n-boot", "200"], sweep, module="evalkit.report")
+    assert result.returncode == 0, result.stderr[-3000:]
+    print(result.stdout)  # the md table (pytest -s shows it)
+    runs = {(r.flat["model.name"], r.config["dataset"]["tasks"][0]): r for r in load_runs([sweep / "results"])}
+    md = (out / "table.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| model"))
+    assert header == "| model | " + " | ".join(COLUMNS) + " |"  # the sweep's order
+    for model in ("tiny_llava15", "tiny_llava16"):
+        row = next(line for line in md.splitlines() if line.startswith(f"| {model} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        # each cell: the run's own headline (MME points as is, rates in %), one decimal, * = partial (limit)
+        expected = [runs[model, "mme"].summary["metrics"]["mme_perception"],
+                    100 * runs[model, "pope"].summary["metrics"]["pope_mean_f1"],
+                    100 * runs[model, "choice"].summary["metrics"]["accuracy"]]
+        assert cells == [f"{v:.1f}*" for v in expected]
+    assert "* partial: tiny_llava15, every column: limit=6" in md
+
+    rows = list(csv.reader(io.StringIO((out / "table.csv").read_text())))
+    assert rows[0] == ["kind", "model", *COLUMNS] and [r[0] for r in rows[1:]] == ["run", "run"]
+    tex = (out / "table.tex").read_text()
+    assert "\\begin{tabular}{lccc}" in tex and "tiny\\_llava15" in tex and "\\bottomrule" in tex
+    page = (out / "table.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("<tr") == 3
+
+
+def test_published_rows_differences_and_paired_interval(sweep, tmp_path):
+    published = tmp_path / "published.yaml"
+    published.write_text(yaml.safe_dump({
+        "tables": {"shapes_table": {"title": "Shapes (test)", "columns": [
+            {"name": "POPE", "dataset": "shapes", "where": {"tasks": ["pope"]}, "metric": "pope_mean_f1"},
+            {"name": "MME", "dataset": "shapes", "where": {"tasks": ["mme"]}, "metric": "mme_perception", "digits": 0},
+            {"name": "VQA", "dataset": "vqav2", "metric": "vqav2_accuracy", "submission": True},
+            {"name": "Object HalBench", "unavailable": "not implemented"}]}},
+        "rows": [{"model": "tiny-ref", "runs_as": ["tiny_llava15"], "source": "made up by this test",
+                  "values": {"POPE": 80.0, "MME": 450}}]}))
+    result = evalkit(["table", str(sweep / "results"), "--published", "tiny-ref", "--published-file", str(published),
+                      "--out", str(tmp_path / "t"), "--n-boot", "200"], sweep, module="evalkit.report")
+    assert result.returncode == 0, result.stderr[-3000:]
+    md = result.stdout
+    runs = {(r.flat["model.name"], r.config["dataset"]["tasks"][0]): r for r in load_runs([sweep / "results"])}
+    assert "| model | POPE | MME | VQA | Object HalBench |" in md
+    assert "| tiny-ref (published) | 80.0 | 450 | – | – |" in md
+    deltas = [line for line in md.splitlines() if line.startswith("| Δ vs tiny-ref |")]
+    assert len(deltas) == 2  # one under each run row
+    pope15 = 100 * runs["tiny_llava15", "pope"].summary["metrics"]["pope_mean_f1"]
+    pope16 = 100 * runs["tiny_llava16", "pope"].summary["metrics"]["pope_mean_f1"]
+    assert deltas[0].split("|")[2].strip() == f"{round(pope15, 1) - 80.0:+.1f}"  # its own checkpoint: no interval
+    # tiny_llava16: run − published, and the paired interval of tiny_llava16 − the local tiny_llava15 run
+    low, high = map(float, re.search(r"\[([-+.\d]+), ([-+.\d]+)\]", deltas[1].split("|")[2]).groups())
+    assert low <= pope16 - pope15 + 0.05 and pope16 - pope15 - 0.05 <= high
+    assert "Object HalBench: not run (not implemented)" in md and "source: tiny-ref: made up by this test" in md
+
+
+def test_report_html_starts_with_the_table_linking_each_cell(sweep):
+    out = sweep / "report"
+    result = evalkit([str(sweep / "results"), "--out", str(out), "--n-boot", "100"], sweep, module="evalkit.report")
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = (out / "report.html").read_text()
+    assert page.index("suite shapes_table") < page.index("<h2>Leaderboard</h2>")
+    assert page.count('<a href="#board-shapes"') == 6 and 'id="board-shapes"' in page
+
+
+def test_missing_files_are_listed_once_before_any_model_loads(tmp_path):
+    result = evalkit(["--multirun", "+experiment=llava15_table", "hydra.sweeper.params.dataset='gqa,textvqa,mmvet'",
+                      "model=tiny_llava15", f"data_root={tmp_path / 'none'}", f"results_root={tmp_path / 'r'}"],
+                     tmp_path)
+    assert result.returncode == 2
+    err = result.stderr
+    assert "error: suite llava15_table: 2 benchmark(s) cannot run; no model was loaded" in err
+    assert f"dataset gqa: dataset.questions: no such file {tmp_path / 'none'}/gqa/" in err
+    assert f"dataset textvqa: dataset.annotations: no such file {tmp_path / 'none'}/textvqa/" in err
+    assert "dataset mmvet is judged and no judge is configured" in err and "skipped" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_hallucination_suite_names_what_it_cannot_run(tmp_path):
+    result = evalkit(["--multirun", "+experiment=hallucination", "hydra.sweeper.params.dataset=mmhal",
+                      "suite.unjudged=fail", "model=tiny_llava15", f"data_root={tmp_path}"], tmp_path)
+    assert result.returncode == 2
+    assert "suite hallucination: not run: Object HalBench: not implemented" in result.stderr
+    assert "dataset mmhal is judged" in result.stderr and "suite.unjudged=fail refuses" in result.stderr
+
+
+def test_judged_cell_without_judge_is_skipped_or_refused():
+    cfg = OmegaConf.create({"suite": {"name": "t", "unjudged": "skip"}, "judge": None,
+                            "dataset": {"_target_": "datasets_adapters.mmvet.MMVetDataset", "name": "mmvet"}})
+    assert "skipped" in unjudged_skip(cfg)
+    cfg.suite.unjudged = "fail"
+    with pytest.raises(ConfigError, match="suite.unjudged=fail"):
+        unjudged_skip(cfg)
+    cfg.suite.name = None  # outside a suite: the run goes on as before (judge later with evalkit.judge)
+    assert unjudged_skip(cfg) is None
+    cfg.suite.name, cfg.dataset = "t", {"_target_": "datasets_adapters.pope.POPEDataset", "name": "pope"}
+    assert unjudged_skip(cfg) is None
+
+
+def test_sweep_jobs_expand_as_hydra_does():
+    jobs = sweep_jobs(["+experiment=x", "model=a,b"], {"dataset": "gqa,pope"})
+    assert jobs == [["+experiment=x", "model=a", "dataset=gqa"], ["+experiment=x", "model=a", "dataset=pope"],
+                    ["+experiment=x", "model=b", "dataset=gqa"], ["+experiment=x", "model=b", "dataset=pope"]]
+
+
+def test_shipped_published_rows_have_sources_and_fit_their_tables():
+    tables, rows = load_published()
+    assert {"llava15_table", "llava16_table", "hallucination"} <= set(tables)
+    assert rows["llava-v1.5-7b"].values["MME"] == 1510.7 and rows["llava-v1.6-vicuna-7b"].values["MMMU"] == 35.8
+    for row in rows.values():
+        assert row.source and row.table in tables
+        assert set(row.values) <= {c.name for c in tables[row.table]["columns"]}, row.model
