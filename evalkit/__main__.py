@@ -90,7 +90,7 @@ MULTIRUN_UNDER_LAUNCHER = (
     "error: --multirun under accelerate launch / torchrun (WORLD_SIZE={world}) would run the whole sweep "
     "in every process. Sweep with a launcher instead: `python -m evalkit --multirun hydra/launcher=slurm ...` "
     "(pip install -e '.[cluster]'; each cell is one job, docs/cluster.md), or start one `accelerate launch "
-    "-m evalkit ...` per cell."
+    "-m evalkit ...` per cell (a suite's cell: +experiment=NAME hydra.mode=RUN dataset=... model=...)."
 )
 
 
@@ -98,7 +98,9 @@ def multirun_under_launcher(argv: list[str], environ) -> str | None:
     """Every rank would run Hydra's sweep loop itself, each cell's ranks meeting in different
     process groups; stop before anything starts rather than hang or write runs twice."""
     world = environ.get("WORLD_SIZE", "1")
-    multirun = any(a in ("-m", "--multirun") for a in argv)
+    # A suite (+experiment=...) sets hydra.mode=MULTIRUN itself; hydra.mode=RUN runs one of its cells.
+    suite = any(a.startswith("+experiment=") for a in argv) and "hydra.mode=RUN" not in argv
+    multirun = suite or any(a in ("-m", "--multirun") for a in argv)
     return MULTIRUN_UNDER_LAUNCHER.format(world=world) if multirun and world.isdigit() and int(world) > 1 else None
 
 

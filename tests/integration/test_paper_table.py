@@ -167,3 +167,11 @@ def test_shipped_published_rows_have_sources_and_fit_their_tables():
     for row in rows.values():
         assert row.source and row.table in tables
         assert set(row.values) <= {c.name for c in tables[row.table]["columns"]}, row.model
+
+
+def test_a_suite_under_a_launcher_runs_one_cell_only():
+    from evalkit.__main__ import multirun_under_launcher
+
+    assert multirun_under_launcher(["+experiment=llava15_table", "model=a"], {"WORLD_SIZE": "8"})  # refused
+    assert multirun_under_launcher(["+experiment=llava15_table", "hydra.mode=RUN", "dataset=gqa"],
+                                   {"WORLD_SIZE": "8"}) is None
