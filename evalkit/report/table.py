@@ -41,6 +41,7 @@ class Column:
     dataset: Any = None  # a run's dataset.name, or a list of them (a yaml option named for the column, the base one)
     where: dict = field(default_factory=dict)  # dataset settings that pick this column's runs
     metric: Optional[str] = None
+    category: Optional[str] = None  # read `metric` (a rate) from metrics.csv's row of this category (POPE's splits)
     digits: int = 1
     submission: bool = False  # scored by an evaluation server: the run holds the upload file only
     unavailable: Optional[str] = None  # why evalkit cannot fill it
@@ -161,7 +162,7 @@ def row_label(run: Run, keys: Sequence[str]) -> str:
 
 
 def run_cell(run: Run, column: Column) -> Cell:
-    value = run.headline.get(column.metric) if column.metric else None
+    value = _category_value(run, column) if column.category else run.headline.get(column.metric) if column.metric else None
     if not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value)):
         if column.submission:
             uploads = sorted(run.path.glob("*upload*.json"))
@@ -170,11 +171,19 @@ def run_cell(run: Run, column: Column) -> Cell:
             return Cell("to submit", run=run, note=f"write the upload: python -m evalkit.score {run.path} "
                                                    f"--submission {run.path}/upload.json")
         return Cell(DASH, run=run, note=f"{column.metric or 'no headline'} missing (unjudged or unscored)")
-    headline = _headline(run, column.metric)
+    headline = None if column.category else _headline(run, column.metric)
     shown = 100 * value if headline is None or headline.format == "percent" else value
     partial = _partial(run)
     text = f"{shown:.{column.digits}f}" + ("*" if partial else "")
     return Cell(text, value=shown, run=run, note=partial)
+
+
+def _category_value(run: Run, column: Column) -> Optional[float]:
+    table = run.category_metrics
+    if column.metric not in table.columns:
+        return None
+    rows = table[table["category"].astype(str) == str(column.category)]
+    return float(rows[column.metric].iloc[0]) if len(rows) == 1 else None
 
 
 def _partial(run: Run) -> Optional[str]:
@@ -277,7 +286,7 @@ def _delta(cell: Cell, column: Column, reference: PublishedRow, local: Sequence[
         return Cell(DASH)
     text = f"{cell.value - published:+.{column.digits}f}"
     base = next((run for run in local if column.matches(run)), None)
-    if base is not None and cell.run is not None and column.metric:
+    if base is not None and cell.run is not None and column.metric and not column.category:
         delta = compare_runs(base, cell.run, intersect=True, n_boot=n_boot, seed=seed,
                              confidence=confidence).deltas.get(column.metric)
         if delta is not None and all(math.isfinite(v) for v in (delta.low, delta.high)):

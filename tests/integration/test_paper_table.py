@@ -20,6 +20,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from evalkit.errors import ConfigError
+from evalkit.report.__main__ import main as report_main
 from evalkit.report.discover import load_runs
 from evalkit.report.table import load_published
 from evalkit.suite import sweep_jobs, unjudged_skip
@@ -33,8 +34,8 @@ def _env() -> dict:
     return {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
-def evalkit(args: list[str], cwd: Path, module: str = "evalkit") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=cwd,
+def evalkit(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "evalkit", *args], capture_output=True, text=True, cwd=cwd,
                           env=_env(), timeout=600)
 
 
@@ -55,12 +56,12 @@ def test_suite_runs_every_cell_of_the_table(sweep):
     assert all(run.config["suite"]["name"] == "shapes_table" and run.config["limit"] == 6 for run in runs)
 
 
-def test_table_report_in_every_format(sweep):
+def test_table_report_in_every_format(sweep, capsys):
     out = sweep / "table"
-    result = evalkit(["table", str(sweep / "results"), "--format", "md,csv,latex,html", "--out", str(out),
-                      "--n-boot", "200"], sweep, module="evalkit.report")
-    assert result.returncode == 0, result.stderr[-3000:]
-    print(result.stdout)  # the md table (pytest -s shows it)
+    assert report_main(["table", str(sweep / "results"), "--format", "md,csv,latex,html", "--out", str(out),
+                        "--n-boot", "200"]) == 0
+    with capsys.disabled():
+        print(capsys.readouterr().out)  # the md table (pytest -s shows it)
     runs = {(r.flat["model.name"], r.config["dataset"]["tasks"][0]): r for r in load_runs([sweep / "results"])}
     md = (out / "table.md").read_text()
     header = next(line for line in md.splitlines() if line.startswith("| model"))
@@ -83,23 +84,28 @@ def test_table_report_in_every_format(sweep):
     assert page.startswith("<!DOCTYPE html>") and page.count("<tr") == 3
 
 
-def test_published_rows_differences_and_paired_interval(sweep, tmp_path):
+def test_published_rows_differences_and_paired_interval(sweep, tmp_path, capsys):
     published = tmp_path / "published.yaml"
     published.write_text(yaml.safe_dump({
         "tables": {"shapes_table": {"title": "Shapes (test)", "columns": [
             {"name": "POPE", "dataset": "shapes", "where": {"tasks": ["pope"]}, "metric": "pope_mean_f1"},
+            {"name": "POPE rand F1", "dataset": "shapes", "where": {"tasks": ["pope"]}, "category": "random",
+             "metric": "f1"},
             {"name": "MME", "dataset": "shapes", "where": {"tasks": ["mme"]}, "metric": "mme_perception", "digits": 0},
             {"name": "VQA", "dataset": "vqav2", "metric": "vqav2_accuracy", "submission": True},
             {"name": "Object HalBench", "unavailable": "not implemented"}]}},
         "rows": [{"model": "tiny-ref", "runs_as": ["tiny_llava15"], "source": "made up by this test",
                   "values": {"POPE": 80.0, "MME": 450}}]}))
-    result = evalkit(["table", str(sweep / "results"), "--published", "tiny-ref", "--published-file", str(published),
-                      "--out", str(tmp_path / "t"), "--n-boot", "200"], sweep, module="evalkit.report")
-    assert result.returncode == 0, result.stderr[-3000:]
-    md = result.stdout
+    assert report_main(["table", str(sweep / "results"), "--published", "tiny-ref", "--published-file",
+                        str(published), "--out", str(tmp_path / "t"), "--n-boot", "200"]) == 0
+    md = capsys.readouterr().out
     runs = {(r.flat["model.name"], r.config["dataset"]["tasks"][0]): r for r in load_runs([sweep / "results"])}
-    assert "| model | POPE | MME | VQA | Object HalBench |" in md
-    assert "| tiny-ref (published) | 80.0 | 450 | – | – |" in md
+    assert "| model | POPE | POPE rand F1 | MME | VQA | Object HalBench |" in md
+    assert "| tiny-ref (published) | 80.0 | – | 450 | – | – |" in md
+    metrics = runs["tiny_llava16", "pope"].category_metrics
+    rand_f1 = 100 * float(metrics[metrics["category"] == "random"]["f1"].iloc[0])
+    row16 = next(line for line in md.splitlines() if line.startswith("| tiny_llava16 |"))
+    assert row16.split("|")[3].strip() == f"{rand_f1:.1f}*" and row16.split("|")[5].strip() == "–"  # VQA: not run
     deltas = [line for line in md.splitlines() if line.startswith("| Δ vs tiny-ref |")]
     assert len(deltas) == 2  # one under each run row
     pope15 = 100 * runs["tiny_llava15", "pope"].summary["metrics"]["pope_mean_f1"]
@@ -113,8 +119,7 @@ def test_published_rows_differences_and_paired_interval(sweep, tmp_path):
 
 def test_report_html_starts_with_the_table_linking_each_cell(sweep):
     out = sweep / "report"
-    result = evalkit([str(sweep / "results"), "--out", str(out), "--n-boot", "100"], sweep, module="evalkit.report")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert report_main([str(sweep / "results"), "--out", str(out), "--n-boot", "100"]) == 0
     page = (out / "report.html").read_text()
     assert page.index("suite shapes_table") < page.index("<h2>Leaderboard</h2>")
     assert page.count('<a href="#board-shapes"') == 6 and 'id="board-shapes"' in page
@@ -134,11 +139,28 @@ def test_missing_files_are_listed_once_before_any_model_loads(tmp_path):
 
 
 def test_hallucination_suite_names_what_it_cannot_run(tmp_path):
-    result = evalkit(["--multirun", "+experiment=hallucination", "hydra.sweeper.params.dataset=mmhal",
-                      "suite.unjudged=fail", "model=tiny_llava15", f"data_root={tmp_path}"], tmp_path)
-    assert result.returncode == 2
-    assert "suite hallucination: not run: Object HalBench: not implemented" in result.stderr
-    assert "dataset mmhal is judged" in result.stderr and "suite.unjudged=fail refuses" in result.stderr
+    """The callback's check in-process: the unavailable column is named, a judged column without a
+    judge refused under suite.unjudged=fail, missing files listed."""
+    from hydra import compose, initialize_config_dir
+
+    from evalkit.config import conf_dir
+    from evalkit.registry import register_configs
+    from evalkit.suite import check_suite
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        def composed(overrides):
+            return compose(config_name="config", overrides=overrides)
+
+        base = ["+experiment=hallucination", "model=tiny_llava15", f"data_root={tmp_path}"]
+        assert "Object HalBench: not implemented" in composed(base).suite.unavailable[0]
+        problems, notes = check_suite(sweep_jobs([*base, "suite.unjudged=fail"], {"dataset": "mmhal,hallusionbench,amber"}),
+                                      composed)
+    assert notes == [] and len(problems) == 3
+    # HallusionBench's official judge is GPT-4: without one, evalkit's deterministic rule would stand in
+    for problem, name in zip(problems, ("mmhal", "hallusionbench")):
+        assert f"dataset {name} is judged" in problem and "suite.unjudged=fail refuses" in problem
+    assert problems[2].startswith("dataset amber: ") and str(tmp_path / "AMBER") in problems[2]
 
 
 def test_judged_cell_without_judge_is_skipped_or_refused():
@@ -175,3 +197,30 @@ def test_a_suite_under_a_launcher_runs_one_cell_only():
     assert multirun_under_launcher(["+experiment=llava15_table", "model=a"], {"WORLD_SIZE": "8"})  # refused
     assert multirun_under_launcher(["+experiment=llava15_table", "hydra.mode=RUN", "dataset=gqa"],
                                    {"WORLD_SIZE": "8"}) is None
+
+
+def test_shipped_columns_name_a_headline_of_their_benchmark():
+    """A typo in the published file's metric would leave a column empty for every run."""
+    from evalkit.config import conf_dir
+    from evalkit.registry import benchmark_named
+
+    tables, _rows = load_published()
+    options = {p.stem for p in (conf_dir() / "dataset").glob("*.yaml")}
+    for name, table in tables.items():
+        for column in table["columns"]:
+            if column.unavailable or column.category:
+                continue
+            datasets = [column.dataset] if isinstance(column.dataset, str) else column.dataset
+            assert set(datasets) <= options, (name, column.name)
+            for dataset in datasets:
+                assert column.metric in {h.name for h in benchmark_named(dataset).headlines()}, (name, column.name)
+
+
+def test_every_suite_sweeps_options_that_exist():
+    from evalkit.config import conf_dir
+
+    options = {p.stem for p in (conf_dir() / "dataset").glob("*.yaml")}
+    for suite in ("llava15_table", "llava16_table", "hallucination"):
+        experiment = yaml.safe_load((conf_dir() / "experiment" / f"{suite}.yaml").read_text())
+        swept = experiment["hydra"]["sweeper"]["params"]["dataset"].split(",")
+        assert set(swept) <= options and experiment["suite"]["name"] == suite
