@@ -149,7 +149,14 @@ def _headline(run: Run, metric: str) -> Optional[Headline]:
 # ---------------------------------------------------------------------------------------------- rows
 
 def row_keys(runs: Sequence[Run]) -> list[str]:
-    keys = [k for k in varying_keys(runs) if not k.startswith(_NOT_ROW_KEYS) and k not in ("limit", RULE_KEY)]
+    """Keys that tell rows apart: those differing between runs of the same benchmark setting. A key
+    that changes only with the column (a captioning benchmark's max_new_tokens) is the column's."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(canonical(run.config.get("dataset") or {}), []).append(run)
+    within = {k for group in groups.values() if len(group) > 1 for k in varying_keys(group)}
+    keys = [k for k in varying_keys(runs) if k in within and not k.startswith(_NOT_ROW_KEYS)
+            and k not in ("limit", RULE_KEY)]
     keys = label_keys(runs, keys)
     return ["model.name"] + [k for k in keys if k != "model.name"]
 

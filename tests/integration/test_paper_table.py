@@ -224,3 +224,16 @@ def test_every_suite_sweeps_options_that_exist():
         experiment = yaml.safe_load((conf_dir() / "experiment" / f"{suite}.yaml").read_text())
         swept = experiment["hydra"]["sweeper"]["params"]["dataset"].split(",")
         assert set(swept) <= options and experiment["suite"]["name"] == suite
+
+
+def test_a_setting_that_changes_only_with_the_column_does_not_split_rows(sweep):
+    """max_new_tokens differing by benchmark (captions get more) belongs to the column, not the row."""
+    from evalkit.report.table import row_keys
+
+    runs = load_runs([sweep / "results"])
+    for run in runs:
+        if run.config["dataset"]["tasks"] == ["choice"]:
+            run.flat["decoding.max_new_tokens"] = "512"
+    assert row_keys(runs) == ["model.name"]
+    runs[0].flat["decoding.max_new_tokens"] = "7"  # now two runs of one column differ in it: a row key
+    assert "decoding.max_new_tokens" in row_keys(runs)
