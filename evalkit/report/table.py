@@ -299,7 +299,9 @@ def _delta(cell: Cell, column: Column, reference: PublishedRow, local: Sequence[
         if delta is not None and all(math.isfinite(v) for v in (delta.low, delta.high)):
             headline = _headline(cell.run, column.metric)
             scale = 100 if headline is None or headline.format == "percent" else 1
-            text += f" [{scale * delta.low:+.{column.digits}f}, {scale * delta.high:+.{column.digits}f}]"
+            d = column.digits
+            text += (f" (vs local run: {scale * delta.delta:+.{d}f} [{scale * delta.low:+.{d}f}, "
+                     f"{scale * delta.high:+.{d}f}])")
     return Cell(text, value=cell.value - published)
 
 
@@ -357,8 +359,8 @@ def html_table(table: PaperTable, links: bool = True) -> str:
 def _footer(table: PaperTable) -> list[str]:
     lines = list(table.notes)
     if any(kind == "delta" for _l, kind, _c in table.rows):
-        lines.append("Δ = run − published; [..] = paired bootstrap interval of run − the local run of the "
-                     "published checkpoint, over shared items")
+        lines.append("Δ = run − published; (vs local run: d [low, high]) = run − this evalkit's run of the "
+                     "published checkpoint over shared items, with its paired bootstrap interval")
     return lines + [f"source: {s}" for s in table.sources]
 
 

@@ -112,8 +112,10 @@ def test_published_rows_differences_and_paired_interval(sweep, tmp_path, capsys)
     pope16 = 100 * runs["tiny_llava16", "pope"].summary["metrics"]["pope_mean_f1"]
     assert deltas[0].split("|")[2].strip() == f"{round(pope15, 1) - 80.0:+.1f}"  # its own checkpoint: no interval
     # tiny_llava16: run − published, and the paired interval of tiny_llava16 − the local tiny_llava15 run
-    low, high = map(float, re.search(r"\[([-+.\d]+), ([-+.\d]+)\]", deltas[1].split("|")[2]).groups())
-    assert low <= pope16 - pope15 + 0.05 and pope16 - pope15 - 0.05 <= high
+    local = re.search(r"\(vs local run: ([-+.\d]+) \[([-+.\d]+), ([-+.\d]+)\]\)", deltas[1].split("|")[2])
+    assert deltas[1].split("|")[2].strip().startswith(f"{round(pope16, 1) - 80.0:+.1f} (vs local run: ")
+    middle, low, high = map(float, local.groups())
+    assert middle == pytest.approx(pope16 - pope15, abs=0.05) and low <= middle <= high
     assert "Object HalBench: not run (not implemented)" in md and "source: tiny-ref: made up by this test" in md
 
 
