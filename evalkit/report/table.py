@@ -254,6 +254,9 @@ def build_table(runs: Sequence[Run], table: Optional[str] = None, published: Seq
                       else DASH, value=row.values.get(c.name)) for c in columns]
         out_rows.append((f"{row.model} (published)", "published", cells))
     notes += [f"{c.name}: not run ({c.unavailable})" for c in columns if c.unavailable]
+    outside = sorted({run.dataset for run in runs if not any(c.matches(run) for c in columns)})
+    if outside:
+        notes.append(f"runs of {', '.join(outside)}: no column of this table (--table to choose another)")
     sources = [f"{row.model}: {row.source}" for row in chosen]
     return PaperTable(title, columns, out_rows, notes, sources)
 

@@ -7,8 +7,8 @@ loaded) and judged-column rule."""
 from __future__ import annotations
 
 import csv
-import io
 import json
+import io
 import os
 import re
 import subprocess
@@ -239,3 +239,38 @@ def test_a_setting_that_changes_only_with_the_column_does_not_split_rows(sweep):
     assert row_keys(runs) == ["model.name"]
     runs[0].flat["decoding.max_new_tokens"] = "7"  # now two runs of one column differ in it: a row key
     assert "decoding.max_new_tokens" in row_keys(runs)
+
+
+def _fake_run(folder: Path, model: str, dataset: dict, metrics: dict, limit=None) -> None:
+    """A run directory as the report reads it: config.yaml, summary.json's headline (predictions
+    only need to exist: the stored headline is what the table shows)."""
+    folder.mkdir(parents=True)
+    config = {"model": {"name": model, "path": f"hub/{model}"}, "dataset": dataset,
+              "decoding": {"_target_": "evalkit.decoding.greedy.Greedy", "name": "greedy"}, "limit": limit,
+              "suite": {"name": "llava15_table"}}
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    (folder / "predictions.jsonl").write_text("")
+    (folder / "summary.json").write_text(json.dumps({"n_items": 10, "n_errors": 0, "metrics": metrics}))
+
+
+def test_llava15_columns_pick_their_runs_submission_and_judged_cells(tmp_path):
+    from evalkit.report.table import build_table, render
+
+    gqa = {"_target_": "datasets_adapters.gqa.GQADataset", "name": "gqa"}
+    mmb = {"_target_": "datasets_adapters.mmbench.MMBenchDataset", "name": "mmbench", "lang": "en"}
+    _fake_run(tmp_path / "a", "llava15", gqa, {"gqa_accuracy": 0.6204})
+    _fake_run(tmp_path / "b", "llava15", mmb, {"mmbench_circular_accuracy": 0.641})
+    _fake_run(tmp_path / "c", "llava15", {**mmb, "name": "mmbench_cn", "lang": "cn"},
+              {"mmbench_circular_accuracy": 0.5812}, limit=100)
+    _fake_run(tmp_path / "d", "llava15", {"_target_": "datasets_adapters.vqav2.VQAv2Dataset", "name": "vqav2"},
+              {"vqav2_accuracy": None})
+    (tmp_path / "d" / "upload.json").write_text("[]")
+    md = render(build_table(load_runs([tmp_path]), published=["llava-v1.5-7b"]), "md")
+    header = md.splitlines()[2]
+    assert header.startswith("| model | VQAv2 | GQA | VizWiz | SQA-IMG |") and header.endswith("MM-Vet |")
+    row = [c.strip() for c in md.splitlines()[4].strip("|").split("|")]
+    assert row[:3] == ["llava15", "submitted (upload.json)", "62.0"]
+    assert row[8:10] == ["64.1", "58.1*"] and row[12] == "–"  # MMBench, MMBench-CN (limit), MM-Vet not run
+    delta = [c.strip() for c in md.splitlines()[5].strip("|").split("|")]
+    assert delta[:3] == ["Δ vs llava-v1.5-7b", "–", "+0.0"] and delta[8:10] == ["-0.2", "-0.2"]
+    assert "* partial: llava15 × MMBench-CN: limit=100" in md
