@@ -23,7 +23,7 @@ from evalkit.items import build, item_choices, load_items, scoring_of
 from evalkit.registry import validate, validate_decoding
 from evalkit.runner import iterate_predictions, padding_fraction, plan
 from evalkit.scoring.scorer import annotate_rows, score_predictions, write_scores
-from evalkit.suite import unjudged_skip
+from evalkit.suite import judge_applies, unjudged_skip
 from evalkit.timing import startup_seconds
 from evalkit.types import Item
 
@@ -74,6 +74,8 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     if skipped:
         log.warning(skipped)
         return None
+    if typed.judge is not None and not judge_applies(cfg):  # a suite's judge is for its judged columns
+        typed.judge = None
     rundir.check_names(typed.model.name, cfg.dataset.get("name"), typed.run_name)  # before anything is written
     weights.check_sources(OmegaConf.to_container(cfg.model, resolve=True))
     ranks = init_ranks(typed.device)

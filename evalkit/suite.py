@@ -47,6 +47,16 @@ def unjudged_skip(cfg: DictConfig) -> Optional[str]:
     return f"{what}: skipped, its column stays empty (suite.unjudged=fail to refuse instead)"
 
 
+def judge_applies(cfg: DictConfig) -> bool:
+    """In a suite, judge=... is meant for its judged columns: the other columns run without it
+    (outside a suite a judge on an unjudged benchmark is still refused, by check_judge)."""
+    suite = cfg.get("suite") or {}
+    if cfg.get("judge") is None or not suite.get("name"):
+        return cfg.get("judge") is not None
+    benchmark, _rule = scoring_of(cfg.dataset)
+    return bool(judged_tasks(benchmark))
+
+
 def sweep_jobs(task_overrides: list[str], params: dict[str, Any]) -> list[list[str]]:
     """The override list of every job, as Hydra's basic sweeper builds them: the command line's
     overrides and the experiment's hydra.sweeper.params, sweeps expanded as a cartesian product."""

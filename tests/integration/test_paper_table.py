@@ -178,6 +178,19 @@ def test_judged_cell_without_judge_is_skipped_or_refused():
     assert unjudged_skip(cfg) is None
 
 
+def test_a_suites_judge_is_for_its_judged_columns_only():
+    from evalkit.suite import judge_applies
+
+    pope = {"_target_": "datasets_adapters.pope.POPEDataset", "name": "pope"}
+    mmvet = {"_target_": "datasets_adapters.mmvet.MMVetDataset", "name": "mmvet"}
+    judge = {"_target_": "x", "name": "openai"}
+    in_suite = {"suite": {"name": "t"}, "judge": judge}
+    assert not judge_applies(OmegaConf.create({**in_suite, "dataset": pope}))
+    assert judge_applies(OmegaConf.create({**in_suite, "dataset": mmvet}))
+    # outside a suite, judge=... on an unjudged benchmark goes on to check_judge's refusal
+    assert judge_applies(OmegaConf.create({"suite": {"name": None}, "judge": judge, "dataset": pope}))
+
+
 def test_sweep_jobs_expand_as_hydra_does():
     jobs = sweep_jobs(["+experiment=x", "model=a,b"], {"dataset": "gqa,pope"})
     assert jobs == [["+experiment=x", "model=a", "dataset=gqa"], ["+experiment=x", "model=a", "dataset=pope"],
