@@ -71,6 +71,8 @@ def short_questions(scene: Scene) -> Iterator[tuple[str, str, list[str]]]:
 class AnyAnswerTask(ShortAnswerTask):
     """Short answers with alternative acceptable answers: 1 if the processed reply is one of them."""
 
+    binary = True  # scores are 0 or 1: paired comparisons use McNemar, as for yes/no and letters
+
     def score(self, parsed: str, item: ItemView) -> float:
         answers = human_answers(item)
         if not answers:
