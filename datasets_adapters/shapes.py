@@ -7,6 +7,11 @@ Procedurally drawn scenes (see `shapes_scene.py`) with two task sets, both balan
   caption per image, item id `describe-<image>`, scored with CHAIR through a shapes synonym table
   (`shapes_describe`); its answer is the scene's classes. Off by default so the default set (and its
   headline numbers) stays the 480 yes/no items; adding it changes none of their ids or questions.
+- multiple choice (task "choice", opt-in, `shapes_choice`): colour / shape / count questions with four
+  lettered options, the right letter balanced over A-D; 72 items on the default 24 images.
+- short answers (task "short", opt-in, `shapes_short`): the same kinds of questions answered with a
+  word ("What colour is the triangle?"), `meta["answers"]` the acceptable answers ("2" / "two");
+  LLaVA's short-answer suffix; 72 items on the default 24 images.
 - POPE-style object probes (task "pope", category = split): "Is there a <colour> <shape> in the
   image?" for up to 3 present objects and as many absent ones per image, the absent ones sampled
   as POPE does: `random`, `popular` (most frequent objects of the set) and `adversarial` (absent
