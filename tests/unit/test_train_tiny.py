@@ -11,7 +11,7 @@ import torch
 from transformers import AutoProcessor, LlavaForConditionalGeneration, LlavaNextForConditionalGeneration
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.shapes import ShapesDataset, train_examples
+from datasets_adapters.shapes import ShapesDataset, TrainRow, train_examples
 from datasets_adapters.shapes_scene import caption
 from evalkit.tools import tiny_eval, train_tiny
 from evalkit.models.llava import LlavaModel
@@ -42,6 +42,10 @@ def test_encoder_prepares_like_the_evaluation_wrapper(family, tiny_checkpoints):
             assert prepared.input_ids.tolist() == row
             assert torch.equal(prepared.pixel_values, pixels["pixel_values"][0])
         assert wrapper.render_prompt("Q").startswith("A chat between a curious user")
+    # multiple-choice and short-answer rows: the evaluation items' prompts, as the wrapper prepares them
+    for item in ShapesDataset(n_images=2, tasks=["choice", "short"]).load():
+        _, ids = encoder.encode(item.image, ["Q?"], rows=[TrainRow(item.prompt_question, item.answer, item.task)])
+        assert wrapper.prepare(item.image, item.prompt_question).input_ids.tolist() == ids[1]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -161,11 +165,23 @@ def test_training_is_deterministic_and_llava16_checkpoint_loads(tmp_path, monkey
 @pytest.mark.slow
 @pytest.mark.parametrize("family", ["llava15", "llava16"])
 def test_full_recipe_meets_the_quality_bar(family, tmp_path):
+    import json
+    import subprocess
+    import sys
+
     train_tiny.train(family, tmp_path / family)
     result = tiny_eval.evaluate(tmp_path / family, family, n_images=24, seed=1_000_003)
     floors = {"llava15": (0.85, 0.70), "llava16": (0.70, 0.68)}[family]  # the shipped ones: 85.4/80.8, 72.9/71.9
     assert result["mme/existence"]["acc"] >= floors[0]
     assert result["overall"]["acc"] >= floors[1]
+    # letters and words (issues 27 / 28: >= 70% multiple choice, >= 60% short answers), the harness's numbers
+    out = tmp_path / "run"
+    run = subprocess.run([sys.executable, "-m", "evalkit", f"model=tiny_{family}", f"model.path={tmp_path / family}",
+                          "dataset.tasks=[choice,short]", f"output_dir={out}", "progress=false"],
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    metrics = json.loads((out / "summary.json").read_text())["metrics"]
+    assert metrics["accuracy"] >= 0.70 and metrics["short_accuracy"] >= 0.60, metrics
 
 
 def test_init_continues_a_checkpoint_and_learns_captions(tmp_path, monkeypatch):
