@@ -10,4 +10,6 @@ rather than a failed run.
 """
 
 # LLaVA's evaluation suffix for short answers (MME, POPE, and the default for yes/no files).
-LLAVA_SHORT_ANSWER = "\nAnswer the question using a single word or phrase."
+from evalkit.config import LLAVA_SHORT_ANSWER  # the default question suffix lives with DatasetConfig
+
+__all__ = ["LLAVA_SHORT_ANSWER"]

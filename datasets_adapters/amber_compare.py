@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from datasets_adapters.amber_metrics import CAPTION_COUNTS, GENERATIVE
-from evalkit.report import stats as S
+from evalkit.scoring import stats as S
 
 EPS = 0.001  # metrics.txt's start value of every denominator
 # Feature columns (per item, one run): the discriminative counters, then the caption counters.

@@ -44,8 +44,6 @@ class GQADatasetConfig(DatasetConfig):
     image_dir: Optional[str] = None  # default: <path>/data/images
 
 
-_DEFAULTS = GQADatasetConfig()
-
 
 def load_questions(path: Path) -> dict[str, dict]:
     data = read_json(path)
@@ -118,12 +116,10 @@ class GQADataset(Benchmark):
     schema = GQADatasetConfig
     tasks = (GQA,)
 
-    def __init__(self, path: str = _DEFAULTS.path, tier: str = _DEFAULTS.tier,
-                 questions: Optional[str] = _DEFAULTS.questions, prompts: Optional[str] = _DEFAULTS.prompts,
-                 image_dir: Optional[str] = _DEFAULTS.image_dir, question_suffix: str = _DEFAULTS.question_suffix):
+    def __init__(self, **settings):
+        super().__init__(**settings)  # the schema's keys become attributes; files are found here
+        path, tier, questions, prompts, image_dir = self.path, self.tier, self.questions, self.prompts, self.image_dir
         self.path = Path(path).expanduser()
-        self.question_suffix = question_suffix
-        self.tier = tier
         self.hub = questions is None and prompts is None and is_hub_source(path)
         if self.hub:
             self.hub_path = path

@@ -31,11 +31,13 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
+from datasets_adapters import hallusionbench_gpt as gpt
 from datasets_adapters.hallusionbench_metrics import (KEYS, RATES, COLUMNS, codes, hallusionbench_table, judge,
                                                       paired_accuracies, unit_keys)
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, Task, TaskResult, text_rule
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError, check_choice
+from evalkit.tasks.judged import JudgedTask
 from evalkit.types import Item
 
 QUESTIONS = ("all", "image")
@@ -70,7 +72,8 @@ def _answer(value: Any) -> Optional[str]:
 
 
 def _meta(record: dict) -> dict[str, str]:
-    return {k: str(record[k]) for k in KEYS}
+    # gt_answer_details: the reference the official GPT judge reads (judge=...)
+    return {**{k: str(record[k]) for k in KEYS}, "gt_answer_details": str(record.get("gt_answer_details") or "")}
 
 
 def read_questions(path: Path | str) -> list[dict]:
@@ -129,10 +132,15 @@ def result_rows(records: Sequence[dict], questions: Sequence[Path | str], path: 
 
 # ----------------------------------------------------------------------------------------- task
 
-class HallusionBenchTask(Task):
-    """The official statistics from deterministic codes (see hallusionbench_metrics)."""
+class HallusionBenchTask(JudgedTask):
+    """The official statistics from deterministic codes (see hallusionbench_metrics), or, once a
+    judge has judged the run (judge=..., python -m evalkit.judge), from the official GPT
+    evaluation's codes (hallusionbench_gpt)."""
 
     name = "hallusionbench"
+    binary = True  # correct / wrong, judged or not
+    score_name = "accuracy"
+    judge_template = gpt.TEMPLATE
     rules = {"judge": text_rule(judge)}
     official_rule = "judge"
     answers = ("yes", "no")
@@ -147,17 +155,33 @@ class HallusionBenchTask(Task):
              "vi", "mixed", "n_uncertain", "n_error")
     category_values = ("aacc", "qacc", "facc")
     summary_rows = frozenset({OVERALL})
-    note = ("HallusionBench judge: a deterministic rule (yes if the word yes and not no, no in the opposite case, "
-            "else uncertain), not the official GPT-4 judge; 'same' = the answer equals the figure_id 0 answer; "
+    note = ("HallusionBench judge: unless judged with judge=... (hallusionbench_judge names it), a deterministic rule "
+            "(yes if the word yes and not no, no in the opposite case, else uncertain), not the official GPT-4 judge; 'same' = the answer equals the figure_id 0 answer; "
             "statistics as the official utils.py computes them from these codes; error rows count as wrong")
     imports = ImportRules(category="HallusionBench category (VD / VS)", own_format=RESULT_FORMAT,
                           own_rows=result_rows)
 
     paired_columns = ("pair_key", "figure_key")
 
+    def next_ask(self, row, replies, base_temperature):
+        return gpt.next_ask(row, replies, base_temperature)
+
+    def rate(self, row, replies):
+        return gpt.rate(replies)
+
+    def judge_context(self, rows: pd.DataFrame):
+        return gpt.originals(rows)
+
+    def official_codes(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The judge's codes when the run was judged, else the deterministic rule's."""
+        return gpt.gpt_codes(rows) if _judged(rows) else codes(rows)
+
     def annotate(self, rows: pd.DataFrame, rule: str, is_error: pd.Series) -> pd.DataFrame:
-        rows = super().annotate(rows, rule, is_error)
-        official = codes(rows)
+        rows = Task.annotate(self, rows, rule, is_error)
+        if _judged(rows):
+            rows["judged"] = [bool(e) or (isinstance(r, list) and bool(r) and r[0] is not None)
+                              for r, e in zip(rows["judge_ratings"], is_error)]
+        official = self.official_codes(rows)
         rows["correct"] = official["correct"].astype(bool)  # the official assign_correctness
         rows["score"] = rows["correct"].astype(float)
         rows["pair_key"], rows["figure_key"] = unit_keys(official)  # the units of qAcc / fAcc (report compare)
@@ -167,10 +191,23 @@ class HallusionBenchTask(Task):
         return paired_accuracies(joined, boot)
 
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
-        table = hallusionbench_table(codes(rows), OVERALL)
+        judged = _judged(rows)
+        label = {"hallusionbench_judge": f"{rows['judge'].iloc[0]} (the official GPT evaluation prompt)" if judged
+                 else "deterministic rule (not the official GPT-4 judge)"}
+        if judged:  # replies with neither "correct" nor "unclear": code 2, as utils.py reads them
+            label["hallusionbench_parse_failures"] = int(sum(1 for p in rows["judge_parsed"]
+                                                             if isinstance(p, list) and p and p[0] is False))
+        if judged and not rows["judged"].all():  # partly judged: no number from partial data
+            missing = int((~rows["judged"]).sum())
+            return TaskResult(pd.DataFrame([{"category": OVERALL, "n": len(rows)}]), {**label, "n_unjudged": missing})
+        table = hallusionbench_table(self.official_codes(rows), OVERALL)
         overall = table.iloc[0]  # each headline number is the overall row's column of that name
-        return TaskResult(table, {h.name: float(overall[h.name.removeprefix("hallusionbench_")])
-                                  for h in self.headline})
+        return TaskResult(table, {**{h.name: float(overall[h.name.removeprefix("hallusionbench_")])
+                                     for h in self.headline}, **label})
+
+
+def _judged(rows: pd.DataFrame) -> bool:
+    return "judge" in rows.columns and rows["judge"].notna().any()
 
 
 HALLUSIONBENCH = HallusionBenchTask()

@@ -200,7 +200,7 @@ def unit_keys(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 def paired_accuracies(joined: pd.DataFrame, boot: dict) -> dict:
     """aAcc over questions, qAcc over question pairs and fAcc over figures of run B minus run A, each
     a paired bootstrap over its own unit (a pair or figure is right when all its rows are)."""
-    from evalkit.report import stats as S
+    from evalkit.scoring import stats as S
 
     ok = pd.DataFrame({"a": joined["correct_a"].astype(bool), "b": joined["correct_b"].astype(bool)})
     out = {"hallusionbench_aacc": S.paired_bootstrap(S.accuracy_stat, ok[["a"]].to_numpy(float),

@@ -98,7 +98,7 @@ class MMETask(YesNoTask):
 
     def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
         """Perception / cognition totals resampled by image (acc+ pairs stay whole), within subtask."""
-        from evalkit.report.stats import paired_bootstrap
+        from evalkit.scoring.stats import paired_bootstrap
 
         subtask = joined["category"].map(lambda c: mme_subtask(c) or str(c))
         units_a = mme_units(subtask, joined["group"], joined["answer"], joined["correct_a"].to_numpy(bool))

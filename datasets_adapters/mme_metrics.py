@@ -10,7 +10,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.report.stats import Stat
+from evalkit.scoring.stats import Stat
 from evalkit.scoring.metrics import OVERALL, binary_metrics, counts, grouped, prepare, ratio
 
 MME_PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",

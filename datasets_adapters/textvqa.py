@@ -48,8 +48,6 @@ class TextVQADatasetConfig(DatasetConfig):
     ocr_file: Optional[str] = None  # TextVQA_Rosetta_OCR_v0.2_val.json, when the val records lack ocr_tokens
 
 
-_DEFAULTS = TextVQADatasetConfig()
-
 
 def prompt_question(prompt: str) -> str:
     """eval_textvqa.py's prompt_processor: the question of a LLaVA prompt, lower-cased."""
@@ -146,13 +144,11 @@ class TextVQADataset(Benchmark):
     schema = TextVQADatasetConfig
     tasks = (TEXTVQA,)
 
-    def __init__(self, path: str = _DEFAULTS.path, annotations: Optional[str] = _DEFAULTS.annotations,
-                 questions: Optional[str] = _DEFAULTS.questions, image_dir: Optional[str] = _DEFAULTS.image_dir,
-                 ocr_tokens: bool = _DEFAULTS.ocr_tokens, ocr_file: Optional[str] = _DEFAULTS.ocr_file,
-                 question_suffix: str = _DEFAULTS.question_suffix):
+    def __init__(self, **settings):
+        super().__init__(**settings)  # the schema's keys become attributes; files are found here
+        path, annotations, questions, image_dir, ocr_file = (self.path, self.annotations, self.questions,
+                                                             self.image_dir, self.ocr_file)
         self.path = Path(path).expanduser()
-        self.ocr_tokens = ocr_tokens
-        self.question_suffix = question_suffix
         self.hub = annotations is None and questions is None and is_hub_source(path)
         if self.hub:  # lmms-lab/textvqa: the val json's fields and the image in one table
             self.hub_path = path

@@ -26,8 +26,8 @@ from datasets_adapters.vqa_common import (answer_import, check_images, hub_rows,
                                           llava_question, most_common, read_answers, read_json, read_records,
                                           require, unique_ids)
 from evalkit.benchmark import Benchmark, ImportRules
-from evalkit.config import DatasetConfig, check_choice
-from evalkit.errors import DatasetError, EvalkitError
+from evalkit.config import DatasetConfig
+from evalkit.errors import DatasetError, EvalkitError, check_choice
 from evalkit.scoring.vqa_answers import evalai_answer
 from evalkit.tasks.short_answer import PROCESSED, ShortAnswerTask
 from evalkit.types import Item
@@ -49,8 +49,6 @@ class VizWizDatasetConfig(DatasetConfig):
     def __post_init__(self):
         check_choice("dataset.split", self.split, SPLITS)
 
-
-_DEFAULTS = VizWizDatasetConfig()
 
 
 def load_vizwiz(path: Path, suffix: str) -> list[Item]:
@@ -96,9 +94,9 @@ def _own_rows(records, questions, path, annotations=None):
     if len(questions) != 1:
         raise DatasetError(f"{path}: VizWiz answers are joined to one --questions file (LLaVA's jsonl, or "
                            "VizWiz's val.json for answers keyed by its position)")
-    items = load_vizwiz(Path(questions[0]), _DEFAULTS.question_suffix)
+    items = load_vizwiz(Path(questions[0]), VizWizDatasetConfig.question_suffix)
     if annotations is not None:
-        items = with_answers(items, Path(annotations), _DEFAULTS.question_suffix)
+        items = with_answers(items, Path(annotations), VizWizDatasetConfig.question_suffix)
     scored = any(i.meta["answers"] for i in items)
     return import_rows(items, answers, path, partial=not scored)
 
@@ -135,14 +133,10 @@ class VizWizDataset(Benchmark):
     schema = VizWizDatasetConfig
     tasks = (VIZWIZ,)
 
-    def __init__(self, path: str = _DEFAULTS.path, split: str = _DEFAULTS.split,
-                 questions: Optional[str] = _DEFAULTS.questions, image_dir: Optional[str] = _DEFAULTS.image_dir,
-                 question_suffix: str = _DEFAULTS.question_suffix):
-        if split not in SPLITS:
-            raise DatasetError(f"dataset.split={split!r} is not valid; choose one of {', '.join(SPLITS)}")
+    def __init__(self, **settings):
+        super().__init__(**settings)  # the schema's keys (split checked there) become attributes
+        path, split, questions, image_dir = self.path, self.split, self.questions, self.image_dir
         self.path = Path(path).expanduser()
-        self.split = split
-        self.question_suffix = question_suffix
         self.hub = questions is None and is_hub_source(path)
         if self.hub:
             self.hub_path = path
@@ -153,7 +147,7 @@ class VizWizDataset(Benchmark):
             (c for c in candidates if c.is_file()), None)
         if self.questions is None or not self.questions.is_file():
             raise DatasetError(f"dataset.path={path} split={split}: no question file (looked for "
-                               f"{', '.join(c.name for c in candidates)}; or set dataset.questions)")
+                               f"{', '.join(str(c.relative_to(self.path)) for c in candidates)}; or set dataset.questions)")
         self.image_dir = Path(image_dir).expanduser() if image_dir else self.path / split
         if not self.image_dir.is_dir():
             raise DatasetError(f"dataset.image_dir={self.image_dir}: no such folder (VizWiz's {split} images)")

@@ -42,9 +42,9 @@ class VQAFileDataset(Benchmark):
     schema = VQAFileDatasetConfig
     tasks = (VQA_FILE,)
 
-    def __init__(self, path: str, question_suffix: str = VQAFileDatasetConfig.question_suffix):
+    def __init__(self, path: str, **settings):
+        super().__init__(path=path, **settings)  # the schema's: question_suffix (LLaVA's short-answer suffix)
         self.path = Path(path).expanduser()
-        self.question_suffix = question_suffix
         if not self.path.is_file():
             raise DatasetError(f"dataset.path={path}: no such file (expected a .jsonl or .csv short-answer file)")
 

@@ -48,8 +48,6 @@ class VQAv2DatasetConfig(DatasetConfig):
     image_dir: Optional[str] = None  # default: <path>/<split> (test-dev2015: test2015)
 
 
-_DEFAULTS = VQAv2DatasetConfig()
-
 
 def image_folder(split: str) -> str:
     return "test2015" if split.startswith("test") else split
@@ -181,12 +179,11 @@ class VQAv2Dataset(Benchmark):
     schema = VQAv2DatasetConfig
     tasks = (VQAV2,)
 
-    def __init__(self, path: str = _DEFAULTS.path, split: str = _DEFAULTS.split,
-                 questions: Optional[str] = _DEFAULTS.questions, annotations: Optional[str] = _DEFAULTS.annotations,
-                 image_dir: Optional[str] = _DEFAULTS.image_dir, question_suffix: str = _DEFAULTS.question_suffix):
+    def __init__(self, **settings):
+        super().__init__(**settings)  # the schema's keys become attributes; files are found here
+        path, split, questions, annotations, image_dir = (self.path, self.split, self.questions, self.annotations,
+                                                          self.image_dir)
         self.path = Path(path).expanduser()
-        self.split = split
-        self.question_suffix = question_suffix
         self.hub = questions is None and is_hub_source(path)
         if self.hub:
             self.hub_path = path

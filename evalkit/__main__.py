@@ -11,7 +11,9 @@ from dataclasses import fields, is_dataclass
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from evalkit.config import Config, conf_dir, option_keys, register_configs
+from evalkit.config import Config, conf_dir
+
+from evalkit.registry import option_keys, register_configs
 from evalkit.errors import EvalkitError, unknown_key
 
 GROUPS = ("model", "dataset", "decoding")

@@ -16,10 +16,9 @@ own module and config folder works everywhere without editing evalkit (docs/exte
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
+
 from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
 import pandas as pd
@@ -161,6 +160,9 @@ class Task:
     max_new_tokens: Optional[int] = None  # the generation length it needs (captions); None: the default
     binary: bool = True  # per-item scores are 0/1 (McNemar applies); False: soft accuracy, ratings
     score_name: str = "accuracy"  # what the mean per-item score is called in paired statistics
+    # Headline numbers pooled over the rows of every task of this kind in a run (yes/no: accuracy,
+    # yes-ratio), shown before / after the tasks' own.
+    pooled_headlines: tuple[tuple[Headline, ...], tuple[Headline, ...]] = ((), ())
 
     def check_ready(self) -> None:
         """Fail (before any model loads) on what scoring this task would miss, e.g. NLTK data."""
@@ -263,7 +265,7 @@ class Benchmark:
     schema: ClassVar[Optional[type]] = None  # its yaml's typed schema (an evalkit.config.DatasetConfig)
 
     def __init__(self, **settings: Any):
-        from evalkit.config import build_settings
+        from evalkit.errors import build_settings
 
         if self.schema is None:
             if settings:
@@ -288,9 +290,8 @@ class Benchmark:
     def headlines(cls) -> list[Headline]:
         """Every headline number its runs can have, in display order: those shared by all its
         tasks (pooled over the rows), each task's own, then the pooled counts."""
-        from evalkit.tasks.yesno import pooled_headlines
-
-        front, back = pooled_headlines(cls.tasks)
+        front = [h for task in cls.tasks for h in task.pooled_headlines[0]]
+        back = [h for task in cls.tasks for h in task.pooled_headlines[1]]
         return _unique([*front, *(h for task in cls.tasks for h in task.headline), *back])
 
     @classmethod
@@ -344,44 +345,3 @@ def benchmark_keys(cls: type[Benchmark]) -> Optional[list[str]]:
     return sorted({*EVALKIT_KEYS, *(p.name for p in parameters if p.kind is not p.VAR_POSITIONAL)})
 
 
-def benchmark_named(name: str, where: Optional[str] = None) -> type[Benchmark]:
-    """`--benchmark NAME`: an option of conf/dataset (mme, pope, yesno, ...) or a dotted class path
-    (`where`: read from a run directory's file, see benchmark_class)."""
-    from evalkit.config import conf_dir, schema_of_option
-
-    schema = schema_of_option("dataset", name)
-    if schema is not None:
-        return benchmark_class(schema._target_)
-    if "." in name:
-        return benchmark_class(name, where)
-    options = sorted(p.stem for p in (conf_dir() / "dataset").glob("*.yaml"))
-    raise BenchmarkError(f"unknown benchmark {name!r}; choose one of {', '.join(options)} or give module.Class")
-
-
-def benchmark_of_config(config: Mapping[str, Any], where: Optional[str] = None) -> type[Benchmark]:
-    """The benchmark of a composed or saved run config (its dataset._target_; `where`: the saved
-    config's file, whose names evalkit.trust checks)."""
-    dataset = config.get("dataset") or {}
-    if dataset.get("_target_"):
-        return benchmark_class(str(dataset["_target_"]), where)
-    if dataset.get("name"):
-        return benchmark_named(str(dataset["name"]), where)
-    raise BenchmarkError("the config names no dataset (dataset._target_ or dataset.name)")
-
-
-def benchmark_of_run(run_dir: Path | str) -> type[Benchmark]:
-    """The benchmark of a run directory: config.yaml's dataset, or for predictions imported by
-    `python -m evalkit.score --benchmark` the benchmark its summary.json names."""
-    import yaml
-
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.yaml"
-    if config_path.is_file():
-        return benchmark_of_config(yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}, str(config_path))
-    try:
-        source = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("source") or {}
-    except (OSError, ValueError):
-        source = {}
-    if source.get("benchmark"):
-        return benchmark_named(str(source["benchmark"]), str(run_dir / "summary.json"))
-    raise BenchmarkError(f"{run_dir}: no config.yaml and no imported source: which benchmark is it?")

@@ -10,48 +10,32 @@ Benchmark schemas live with their benchmark (its `schema`, a DatasetConfig subcl
 schemas with their method (a DecodingMethod's `schema`); both are found by walking their package
 (`datasets_adapters`, `evalkit.decoding`), so this file names none of them. A schema is the one
 place its settings, defaults and checks live: the adapter or method is built from it
-(`build_settings`), and a yaml sets only what its option changes (tests/unit/test_config_contract.py
+(`build_settings`), and a yaml sets only what its option changes (tests/integration/test_config_contract.py
 refuses a yaml value equal to the schema's default). A decoding method of your own needs no
 registration: `validate` merges the composed node into the schema its `_target_` names.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, List, Optional
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from datasets_adapters import LLAVA_SHORT_ANSWER
-from evalkit.errors import ConfigError, check_choice, unknown_key
+from evalkit.errors import ConfigError, check_choice
+from evalkit.models.feature_cache import FeatureCacheConfig
 from evalkit.models.prompts import PROMPTS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# LLaVA's short-answer instruction, appended to questions unless a benchmark's convention differs.
+LLAVA_SHORT_ANSWER = "\nAnswer the question using a single word or phrase."
 
 FAMILIES = ("llava15", "llava16")
 SELECT_STRATEGIES = ("default", "full")
 ASPECT_MODES = ("pad", "crop")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
-
-
-@dataclass
-class FeatureCacheConfig:
-    """Vision features computed once per image and reused for every question about it; answers
-    are identical to the uncached path (tested). Keys hash the decoded pixels and every setting
-    that changes the features, never the file path, so a disk cache is safe to share."""
-
-    enabled: bool = True
-    max_items: int = 32  # images kept in memory (LRU)
-    disk_dir: Optional[str] = None  # also persist features here (content-hash files)
-    share_prefix: bool = True  # run the prompt up to the image once per image, then each question
-
-    def __post_init__(self):
-        if self.max_items < 1:
-            raise ConfigError(f"model.feature_cache.max_items must be >= 1, got {self.max_items}")
 
 
 @dataclass
@@ -176,6 +160,9 @@ class Config:
     shard: ShardConfig = field(default_factory=ShardConfig)
     # Images over this many pixels become error rows; null: Pillow's decompression-bomb threshold.
     max_image_pixels: Optional[int] = None
+    # judge=openai | hf (conf/judge/, schemas in evalkit/judge/config.py): judged benchmarks' judge,
+    # run after generation in the same command; null: no judge (judge later with python -m evalkit.judge).
+    judge: Any = None
 
     def __post_init__(self):
         check_choice("device", self.device, DEVICES)
@@ -188,146 +175,6 @@ class Config:
             raise ConfigError(f"limit must be >= 1 or null, got {self.limit}")
 
 
-# Model schemas by name; a yaml option picks one with `- /schema/<group>/<name>@_here_`.
-MODEL_SCHEMAS: dict[str, type] = {"llava": ModelConfig}
-# The packages whose benchmark classes / decoding methods ship with evalkit; each declares its schema.
-BENCHMARK_PACKAGE = "datasets_adapters"
-DECODING_PACKAGE = "evalkit.decoding"
-
-
-def _declared_schemas(package_name: str, base: type) -> dict[str, type]:
-    """{schema name: schema} of the `base` subclasses defined in the modules of a package (a
-    dataclass default is a class attribute: `schema.name`); classes without a named schema are
-    skipped. Walking the package means no file lists them."""
-    import importlib
-    import pkgutil
-
-    package = importlib.import_module(package_name)
-    found: dict[str, type] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package_name}.{info.name}")
-        for value in vars(module).values():
-            if (isinstance(value, type) and issubclass(value, base) and value.__module__ == module.__name__
-                    and value.schema is not None and getattr(value.schema, "name", MISSING) != MISSING):
-                found[value.schema.name] = value.schema
-    return found
-
-
-@functools.lru_cache(maxsize=None)
-def dataset_schemas() -> dict[str, type]:
-    """The shipped benchmarks' schemas by name (`/schema/dataset/<name>`): each benchmark class
-    declares its `schema` (a DatasetConfig subclass) in its own module. A benchmark of your own
-    needs none (its constructor's arguments are its keys) or declares one the same way."""
-    from evalkit.benchmark import Benchmark
-
-    return _declared_schemas(BENCHMARK_PACKAGE, Benchmark)
-
-
-@functools.lru_cache(maxsize=None)
-def decoding_schemas() -> dict[str, type]:
-    """The shipped decoding methods' schemas by name (`/schema/decoding/<name>`): greedy, sample,
-    yesno_logits, contrastive, contrastive_yesno; presets (vcd, icd, ...) are yamls over them."""
-    from evalkit.decoding.base import DecodingMethod
-
-    return _declared_schemas(DECODING_PACKAGE, DecodingMethod)
-
-
-def schemas(group: str) -> dict[str, type]:
-    if group == "model":
-        return MODEL_SCHEMAS
-    if group == "dataset":
-        return dataset_schemas()
-    return decoding_schemas() if group == "decoding" else {}
-
-
-def build_settings(schema: type, section: str, values: Mapping[str, Any]):
-    """A schema instance from keyword values, the way an adapter or a decoding method is built from
-    its yaml (or directly, in tests and tools): an unknown key fails with the closest valid one,
-    then the schema's `__post_init__` checks the values. The one validation of those settings."""
-    valid = [f.name for f in fields(schema)]
-    for key in values:
-        if key not in valid:
-            raise ConfigError(unknown_key(f"{section}.{key}", f"{section}.", valid))
-    return schema(**values)
-
-
-def _asset(relative: str) -> str:
-    """${evalkit_asset:checkpoints/x}: a file shipped inside the installed package."""
-    return str(PACKAGE_DIR / relative)
-
-
-def register_configs() -> None:
-    """Schemas into Hydra's ConfigStore and the `evalkit_asset` resolver the model yamls use."""
-    OmegaConf.register_new_resolver("evalkit_asset", _asset, replace=True)
-    cs = ConfigStore.instance()
-    cs.store(name="schema_config", node=Config)
-    for group in ("model", "dataset", "decoding"):
-        for name, node in schemas(group).items():
-            cs.store(group=f"schema/{group}", name=name, node=node)
-
-
-def option_path(group: str, option: str, extra_dirs: Sequence[Path] = ()) -> Optional[Path]:
-    """conf/<group>/<option>.yaml, or the same file under a config folder of `hydra.searchpath`."""
-    for folder in (conf_dir(), *extra_dirs):
-        path = Path(folder) / group / f"{option}.yaml"
-        if path.is_file():
-            return path
-    return None
-
-
-def schema_of_option(group: str, option: str, extra_dirs: Sequence[Path] = ()) -> type | None:
-    """The schema dataclass a group option (conf/<group>/<option>.yaml) declares, if any: the one
-    its defaults list names (`/schema/<group>/<name>`), else the `schema` of the class its
-    `_target_` names (a decoding method or a benchmark of your own)."""
-    import re
-
-    path = option_path(group, option, extra_dirs)
-    if path is None:
-        return None
-    match = re.search(rf"/schema/{group}/(\w+)", path.read_text(encoding="utf-8"))
-    if match:
-        return schemas(group).get(match.group(1))
-    target = OmegaConf.load(path).get("_target_")
-    if not target or group not in ("dataset", "decoding"):
-        return None
-    if group == "decoding":
-        from evalkit.decoding.base import method_class
-
-        return method_class(target).schema
-    from evalkit.benchmark import benchmark_class
-
-    return benchmark_class(target).schema
-
-
-def option_keys(group: str, option: str, extra_dirs: Sequence[Path] = ()) -> Optional[list[str]]:
-    """The keys a group option accepts, for "did you mean" errors: its schema's fields, or for a
-    benchmark of your own without a schema its constructor's arguments and the keys evalkit reads
-    (`evalkit.benchmark.benchmark_keys`); None when they cannot be known."""
-    try:
-        schema = schema_of_option(group, option, extra_dirs)
-        if schema is not None:
-            return sorted(f.name for f in fields(schema))
-        path = option_path(group, option, extra_dirs)
-        target = OmegaConf.load(path).get("_target_") if path is not None and group == "dataset" else None
-        if not target:
-            return None
-        from evalkit.benchmark import benchmark_class, benchmark_keys
-
-        return benchmark_keys(benchmark_class(target))
-    except Exception:  # a module that does not import: the run reports that in its own words
-        return None
-
-
-def option_node(group: str, option: str) -> dict:
-    """One group option as a run composes it (its yaml over its schema), as a plain dict."""
-    from hydra import compose, initialize_config_dir
-
-    register_configs()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
-        cfg = compose(config_name="config", overrides=[f"{group}={option}"])
-    return OmegaConf.to_container(cfg[group], resolve=True)
-
-
 def conf_dir() -> Path:
     """`conf/` beside the package in a source checkout / editable install, or inside it when installed."""
     for candidate in (PACKAGE_DIR.parent / "conf", PACKAGE_DIR / "conf"):
@@ -336,34 +183,3 @@ def conf_dir() -> Path:
     raise ConfigError(f"cannot find evalkit's conf/ directory next to {PACKAGE_DIR}")
 
 
-def validate(cfg) -> Config:
-    """Build the typed dataclasses (runs every __post_init__ check) from a composed DictConfig."""
-    try:
-        typed = OmegaConf.to_object(cfg)
-    except ConfigError:
-        raise
-    except Exception as exc:  # OmegaConf validation errors carry the full key path
-        raise ConfigError(str(exc).splitlines()[0]) from exc
-    typed.decoding = validate_decoding(cfg.decoding)
-    return typed
-
-
-def validate_decoding(node):
-    """The decoding node built as its method's schema: the yaml's `_target_` picks the class."""
-    from evalkit.decoding.base import method_class, schema_keys
-
-    if not OmegaConf.is_config(node):
-        node = OmegaConf.create(node)
-    target = node.get("_target_")
-    if not target:
-        raise ConfigError("decoding: no _target_; a conf/decoding/<name>.yaml names its DecodingMethod class "
-                          "(its schema's _target_, or its own)")
-    cls = method_class(target)
-    try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls.schema), node))
-    except ConfigError:
-        raise
-    except Exception as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(f"decoding ({target}): {first}; valid keys of decoding: "
-                          f"{', '.join(schema_keys(cls))}") from exc

@@ -6,7 +6,8 @@ its choices (`check_choice`) and an unknown key with its closest valid one (`unk
 from __future__ import annotations
 
 import difflib
-from typing import Any, Sequence
+from dataclasses import fields
+from typing import Any, Mapping, Sequence
 
 
 class EvalkitError(Exception):
@@ -43,3 +44,14 @@ def unknown_key(key: str, prefix: str, valid: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
     return f"unknown config key {key!r}{hint}; valid keys{' of ' + prefix[:-1] if prefix else ''}: {', '.join(valid)}"
+
+
+def build_settings(schema: type, section: str, values: Mapping[str, Any]):
+    """A schema instance from keyword values, the way an adapter or a decoding method is built from
+    its yaml (or directly, in tests and tools): an unknown key fails with the closest valid one,
+    then the schema's `__post_init__` checks the values. The one validation of those settings."""
+    valid = [f.name for f in fields(schema)]
+    for key in values:
+        if key not in valid:
+            raise ConfigError(unknown_key(f"{section}.{key}", f"{section}.", valid))
+    return schema(**values)

@@ -21,7 +21,8 @@ import yaml
 from omegaconf import OmegaConf
 
 from evalkit import rundir, trust
-from evalkit.config import Config, register_configs, validate
+from evalkit.config import Config
+from evalkit.registry import register_configs, validate
 from evalkit.errors import EvalkitError
 from evalkit.outputs import SHARD_DIR
 
@@ -43,7 +44,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="a module (or a config folder of yours) the run's config may import")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[evalkit] %(message)s")
-    from evalkit.pipeline import load_items, merge_if_complete
+    from evalkit.pipeline import merge_if_complete
+    from evalkit.items import load_items
 
     saved = args.run_dir / "config.yaml"
     if not saved.is_file():

@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+import pandas as pd
+
 from evalkit.errors import EvalkitError
 from evalkit.fileio import JsonlAppender, JsonlError, read_jsonl, write_json_atomic, write_jsonl_atomic
 from evalkit.types import Item, Prediction, PredictionRow
@@ -158,3 +160,20 @@ def git_commit() -> Optional[str]:
 
 def write_json(path: Path, data: dict) -> None:
     write_json_atomic(path, data, default=str)
+
+
+def read_predictions(path: Path | str) -> pd.DataFrame:
+    """Read predictions.jsonl. A torn last line (a kill mid-write) is skipped with a warning; a bad
+    line elsewhere, a missing `id` or a duplicate id is a ValueError naming the file."""
+    path = Path(path)
+    rows = read_jsonl(path)
+    if not rows:
+        raise ValueError(f"{path}: no predictions")
+    frame = pd.DataFrame(rows)
+    if "id" not in frame.columns:
+        raise ValueError(f"{path}: rows have no 'id' column; got {list(frame.columns)}")
+    ids = frame["id"].astype(str)
+    dups = ids[ids.duplicated()].unique().tolist()
+    if dups:
+        raise ValueError(f"{path}: {len(dups)} duplicate id(s), e.g. {dups[:10]}")
+    return frame

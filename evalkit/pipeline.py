@@ -8,19 +8,19 @@ from pathlib import Path
 from typing import Optional
 
 import pandas as pd
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from evalkit import images, outputs, rundir, settings, shards, weights
-from evalkit.config import Config, validate, validate_decoding
+from evalkit.config import Config
 from evalkit.distributed import init_ranks
-from evalkit.benchmark import EVALKIT_KEYS, Benchmark, benchmark_class, benchmark_keys
+from evalkit.benchmark import Benchmark
 from evalkit.decoding.base import DecodingMethod
-from evalkit.errors import ConfigError, DatasetError, EvalkitError, unknown_key
+from evalkit.errors import EvalkitError
 from evalkit.fileio import write_atomic
 from evalkit.generation import resolve_max_new_tokens
+from evalkit.items import build, item_choices, load_items, scoring_of
+from evalkit.registry import validate, validate_decoding
 from evalkit.runner import iterate_predictions, padding_fraction, plan
 from evalkit.scoring.scorer import annotate_rows, score_predictions, write_scores
 from evalkit.timing import startup_seconds
@@ -29,83 +29,6 @@ from evalkit.types import Item
 log = logging.getLogger("evalkit")
 
 RunDirError = rundir.RunDirError
-
-
-class BuildError(EvalkitError):
-    pass
-
-
-
-def _build(node, what: str, **kwargs):
-    """hydra.utils.instantiate, with the adapter's/model's own error shown as one line."""
-    try:
-        return instantiate(node, **kwargs, _convert_="all")
-    except InstantiationException as exc:
-        cause = exc.__cause__ or exc
-        if isinstance(cause, EvalkitError):
-            raise cause from None
-        raise BuildError(f"{what}: {type(cause).__name__}: {str(cause).strip().splitlines()[0]}") from cause
-
-
-def scoring_of(dataset_cfg: DictConfig) -> tuple[type[Benchmark], Optional[str]]:
-    """The benchmark class the dataset config builds and the parse rule it asks for, checked
-    against every task of the benchmark (a typo fails here, before any model loads)."""
-    try:
-        benchmark = benchmark_class(str(dataset_cfg.get("_target_")))
-        rule = dataset_cfg.get("parse_rule", None)
-        for task in benchmark.tasks:
-            task.rule(rule)
-    except (ValueError, EvalkitError) as exc:
-        raise ConfigError(f"dataset {dataset_cfg.get('name')}: {exc}") from None
-    return benchmark, rule
-
-
-def load_items(dataset_cfg: DictConfig, limit: Optional[int]) -> list[Item]:
-    """The benchmark's items (its adapter, built from the dataset config), each checked against
-    the task that will score it."""
-    try:  # the class is checked before anything is built from the config
-        benchmark = benchmark_class(str(dataset_cfg.get("_target_")))
-    except EvalkitError as exc:
-        raise DatasetError(f"dataset {dataset_cfg.get('name')}: {exc}") from None
-    valid = benchmark_keys(benchmark)
-    unknown = [k for k in dataset_cfg if valid is not None and k not in valid]
-    if unknown:  # a benchmark without a schema: its yaml's typo, before its constructor's TypeError
-        raise ConfigError(unknown_key(f"dataset.{unknown[0]}", "dataset.", valid))
-    args = {k: v for k, v in dataset_cfg.items() if k == "_target_" or k not in EVALKIT_KEYS}
-    adapter = _build(args, f"dataset {dataset_cfg.name}")
-    if not isinstance(adapter, Benchmark):
-        raise DatasetError(f"dataset {dataset_cfg.name}: {type(adapter).__name__} is not an evalkit benchmark "
-                           "(subclass evalkit.benchmark.Benchmark and declare its tasks)")
-    items = adapter.load()
-    if limit is not None:
-        items = items[:limit]
-    if not items:
-        raise DatasetError(f"dataset {dataset_cfg.name}: no items to evaluate")
-    for item in items:
-        try:
-            type(adapter).task(item.task).check_item(item)
-        except (ValueError, EvalkitError) as exc:
-            raise DatasetError(f"dataset {dataset_cfg.name}: {exc}") from None
-    for name in dict.fromkeys(item.task for item in items):  # e.g. NLTK data for captions: before any model loads
-        type(adapter).task(name).check_ready()
-    seen: set[str] = set()
-    duplicates = {item.id for item in items if item.id in seen or seen.add(item.id)}
-    if duplicates:
-        raise DatasetError(f"dataset {dataset_cfg.name}: duplicate item ids {sorted(duplicates)[:5]}")
-    return items
-
-
-def item_choices(items: list[Item], benchmark: type[Benchmark], decoding: str, dataset: str) -> dict[str, tuple]:
-    """Each item's answer options (its task's `choices`); every item must have them, checked
-    before any model loads."""
-    choices = {item.id: benchmark.task(item.task).choices(item) for item in items}
-    without = [item for item in items if not choices[item.id]]
-    if without:
-        tasks = sorted({item.task for item in without})
-        raise ConfigError(f"decoding={decoding} scores each item's answer options, but {len(without)} item(s) of "
-                          f"dataset {dataset} have none (task(s) {tasks}, e.g. item {without[0].id!r}); "
-                          "generate their answers with decoding=greedy")
-    return {k: tuple(v) for k, v in choices.items()}
 
 
 def resolve_run_dir(typed: Config, dataset_name: str, sweep_dir: Optional[Path]) -> Path:
@@ -151,10 +74,14 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     ranks = init_ranks(typed.device)
     scoring = scoring_of(cfg.dataset)  # a parse rule no task knows fails here, before any model loads
     items = load_items(cfg.dataset, typed.limit)
+    if typed.judge is not None and ranks.is_main:  # an unreachable judge fails here, before any generation
+        from evalkit.judge.stage import check_judge
+
+        check_judge(typed.judge, scoring[0])
     # A null decoding.max_new_tokens becomes the items' tasks' length (captions: 512), recorded in config.yaml.
     generation = resolve_max_new_tokens(cfg, scoring[0], items)
     typed.decoding = validate_decoding(cfg.decoding)
-    decoding: DecodingMethod = _build(cfg.decoding, f"decoding {typed.decoding.name}")
+    decoding: DecodingMethod = build(cfg.decoding, f"decoding {typed.decoding.name}")
     # What a method that scores answer options (decoding=choice_logits) chooses between, per item.
     choices = item_choices(items, scoring[0], typed.decoding.name, cfg.dataset.name) if decoding.needs_choices else None
 
@@ -216,7 +143,7 @@ def _run_locked(cfg: DictConfig, typed: Config, ranks, run_dir: Path, scoring, i
 
     images.MAX_PIXELS = typed.max_image_pixels  # read by load_image, here and in the forked workers
     started = time.perf_counter()
-    model = _build(cfg.model, f"model.path={typed.model.path}", device=str(ranks.device), dtype=typed.dtype) if mine else None
+    model = build(cfg.model, f"model.path={typed.model.path}", device=str(ranks.device), dtype=typed.dtype) if mine else None
     load_time = time.perf_counter() - started
     # A shard keeps the rendered prompts a single job would (the first items of the whole
     # dataset's plan), so merged shards equal one run byte for byte.
@@ -327,7 +254,13 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
     """Main rank: merge shards (each item exactly once), score, write summary, print the table."""
     rows = outputs.merge_shards(run_dir, [item.id for item in items])
     benchmark, rule = scoring_of(cfg.dataset)
-    scores = score_predictions(pd.DataFrame(rows), benchmark, rule=rule)
+    from evalkit.judge.stage import judge_run, judges_of_summary, record_judge, scoring_judge
+
+    # The judge stage: judged benchmarks' answers judged now (cached in the run directory), or,
+    # without judge=..., the judgments an earlier `python -m evalkit.judge` left in a resumed run.
+    judgments = judge_run(run_dir, typed.judge) if typed.judge is not None else scoring_judge(run_dir)
+    scores = score_predictions(pd.DataFrame(rows), benchmark, rule=rule, judgments=judgments)
+    earlier_judges = judges_of_summary(run_dir)
     wall = max(s["wall_time_s"] for s in all_stats)
     generated = sum(s["n_items"] for s in all_stats)
     generate_time = max(s.get("generate_time_s", 0.0) for s in all_stats)
@@ -358,7 +291,9 @@ def finish(run_dir: Path, cfg: DictConfig, typed: Config, items: list[Item], mod
                      for s in all_stats],
         "versions": outputs.versions(),
     }
-    outputs.write_json(run_dir / "summary.json", summary)
+    outputs.write_json(run_dir / "summary.json", {**summary, **earlier_judges})
+    if judgments is not None:
+        record_judge(run_dir, judgments)
     write_scores(run_dir, scores)
     print(scores.format())
     print(f"\n{len(items)} items ({resumed} resumed), {summary['n_errors']} errors, "

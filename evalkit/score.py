@@ -1,6 +1,6 @@
 """Rescore without a model: `python -m evalkit.score`.
 
-    python -m evalkit.score RUN_DIR [--rule official|strict|mme|pope|...] [--out DIR] [--trust MODULE]
+    python -m evalkit.score RUN_DIR [--rule official|strict|mme|pope|...] [--out DIR] [--trust MODULE] [--judge NAME]
         re-parse RUN_DIR/predictions.jsonl and print the tables. With the official rules it rewrites
         metrics.csv and summary.json["metrics"] (predictions.jsonl itself is never modified); another
         rule writes beside the run's official numbers, to --out (default the sibling RUN_DIR_<rule>),
@@ -8,6 +8,8 @@
         the run's config.yaml: an id it does not have is refused, missing items are counted
         (n_missing) and the numbers marked partial (evalkit.scoring.coverage). Only evalkit's own
         benchmarks, or modules named with --trust, are imported from a run directory (evalkit.trust).
+        Judged benchmarks read the cached judgments of judge NAME (--judge; default: the judge
+        summary.json names, i.e. the last `python -m evalkit.judge`); no judge is called.
 
     python -m evalkit.score --benchmark NAME FILE [--questions Q ...] [--annotations A] [--set K=V]
                             [--out DIR] [--rule ...]
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from evalkit import trust
-from evalkit.benchmark import benchmark_named, benchmark_of_run
+from evalkit.registry import benchmark_named, benchmark_of_run
 from evalkit.errors import EvalkitError
 from evalkit.scoring import coverage
 from evalkit.fileio import write_json_atomic, write_jsonl_atomic
@@ -55,15 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="import FILE as predictions on this benchmark (mme, pope, yesno, ... or module.Class)")
     parser.add_argument("--questions", type=Path, action="append", default=[],
                         help="question/label file joined by id with LLaVA answer files (repeatable)")
-    parser.add_argument("--annotations", type=Path,
+    parser.add_argument("--annotations", "--answers", dest="annotations", type=Path,
                         help="ground-truth file (or folder) the benchmark's own result format is joined with "
-                             "(amber: annotations.json)")
+                             "(amber: annotations.json; mmmu: answer_dict_val.json)")
     parser.add_argument("--set", dest="settings", metavar="KEY=VALUE", action="append", default=[],
                         help="a setting of the benchmark's own import (amber: spacy_pipeline=NAME_OR_PATH); repeatable")
     parser.add_argument("--out", type=Path, help="output directory (--benchmark: default FILE's dir/<stem>_scores; "
                                                   "a run directory rescored with another rule: RUN_DIR_<rule>)")
     parser.add_argument("--trust", action="append", default=[], metavar="MODULE_OR_DIR",
                         help="a module of yours (or your config folder) a run directory's config may import")
+    parser.add_argument("--judge", metavar="NAME",
+                        help="judged benchmarks: whose cached judgments to score with (judgments-NAME.jsonl)")
     parser.add_argument("--submission", type=Path, metavar="PATH",
                         help="also write the evaluation server's upload file (vqav2, vizwiz) to PATH")
     return parser
@@ -80,9 +84,11 @@ def write_submission(benchmark, scores: Scores, questions: Sequence[Path], path:
     return len(records)
 
 
-def rescore_run(path: Path, rule: Optional[str], out: Optional[Path] = None) -> tuple[Path, Scores]:
+def rescore_run(path: Path, rule: Optional[str], out: Optional[Path] = None,
+                judge: Optional[str] = None) -> tuple[Path, Scores]:
     """Rescore a run directory (or its predictions.jsonl): in place with the official rules, else
-    into `out` (default the sibling RUN_DIR_<rule>), so the run's official numbers stay."""
+    into `out` (default the sibling RUN_DIR_<rule>), so the run's official numbers stay. Judged
+    tasks read judge `judge`'s cached replies (default: the run's judge)."""
     if path.is_file() and path.name == PREDICTIONS:
         path = path.parent
     if not path.is_dir():
@@ -95,7 +101,10 @@ def rescore_run(path: Path, rule: Optional[str], out: Optional[Path] = None) -> 
     frame = read_predictions(predictions)
     items = coverage.run_items(path)
     checked = coverage.check_against_items(frame, items, predictions) if items is not None else None
-    scores = coverage.mark(score_predictions(frame, benchmark, rule=rule), checked)
+    from evalkit.judge.stage import scoring_judge
+
+    judgments = scoring_judge(path, judge)
+    scores = coverage.mark(score_predictions(frame, benchmark, rule=rule, judgments=judgments), checked)
     if out is None and rule is not None:
         out = path.parent / f"{path.name}_{rule}"
     if out is None or out.resolve() == path.resolve():
@@ -109,6 +118,8 @@ def rescore_run(path: Path, rule: Optional[str], out: Optional[Path] = None) -> 
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
     summary["rescored_from"] = {"run_dir": str(path), "rule": "official" if rule is None else rule}
     write_json_atomic(out / "summary.json", summary)
+    if judgments is not None:  # the judge's replies go with the rows they judged
+        shutil.copyfile(judgments.path, out / judgments.path.name)
     write_scores(out, scores)
     return out, scores
 
@@ -155,7 +166,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if (args.questions and not args.submission) or args.annotations or args.settings:
                 raise EvalkitError("--questions, --annotations and --set need --benchmark (they apply to "
                                    "imported files); --questions also applies to --submission")
-            out, scores = rescore_run(args.path, rule, args.out)
+            out, scores = rescore_run(args.path, rule, args.out, args.judge)
             benchmark = benchmark_of_run(args.path.parent if args.path.is_file() else args.path)
         uploaded = write_submission(benchmark, scores, args.questions, args.submission) if args.submission else None
     except (EvalkitError, ValueError, OSError) as exc:

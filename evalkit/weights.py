@@ -61,6 +61,8 @@ def file_hash(path: Path, index: Optional[dict] = None) -> str:
     key = f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}"
     known = _HASHES.get(key) or (index or {}).get(key)
     if known:
+        if index is not None:
+            index.setdefault(key, known)  # hashed earlier in this process: the index remembers it too
         return _HASHES.setdefault(key, known)
     digest = hashlib.sha256()
     update_digest(digest, path)

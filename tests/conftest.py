@@ -29,6 +29,19 @@ IMAGE_SIZES = [(336, 336), (640, 360), (360, 640), (1100, 808), (900, 200), (220
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_evalkit_cache(tmp_path_factory):
+    """Tests never write the user's ~/.cache/evalkit (conversions, weight fingerprints): each test
+    session has its own, which the processes it starts inherit."""
+    previous = os.environ.get("EVALKIT_CACHE")
+    os.environ["EVALKIT_CACHE"] = str(tmp_path_factory.mktemp("evalkit_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("EVALKIT_CACHE", None)
+    else:
+        os.environ["EVALKIT_CACHE"] = previous
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny_ckpt")
@@ -119,3 +132,10 @@ def amber_nlp(tmp_path_factory) -> Path:
     from support import amber_fixture
 
     return amber_fixture.spacy_pipeline(tmp_path_factory.mktemp("amber_nlp"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that get ../shared/data through a fixture carry the `shared_data` marker too."""
+    for item in items:
+        if "hallusionbench_set" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared_data)

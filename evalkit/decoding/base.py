@@ -56,7 +56,7 @@ class DecodingMethod(ABC):
     needs_choices: ClassVar[bool] = False  # scores each item's answer options (Item.choices) instead of generating
 
     def __init__(self, **settings: Any):
-        from evalkit.config import build_settings
+        from evalkit.errors import build_settings
 
         self.settings = build_settings(self.schema, "decoding", settings)  # unknown keys, then __post_init__
 

@@ -21,17 +21,23 @@ and nothing uses `trust_remote_code`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch
 
+from evalkit.errors import ConfigError
+
 from evalkit.models.original import (
     CONVERTER_VERSION, MARKER, OriginalCheckpoint, OriginalFormatError, _weight_files, content_key,
-    tokenizer_image_token,
+    conversion_record, default_cache_dir, inspect_original, is_original, read_json, tokenizer_image_token,
 )
+
+log = logging.getLogger(__name__)
 
 TOWER_PREFIX = "model.vision_tower.vision_tower."  # a tuned tower inside the checkpoint (LLaVA-1.6)
 PROBE_PROMPT = "A chat. USER: <image>\nIs there a cat? Answer yes or no. ASSISTANT:"
@@ -279,3 +285,23 @@ def convert(ckpt: OriginalCheckpoint, target: Path) -> dict:
     except OSError:  # another process converted the same content meanwhile: keep theirs
         shutil.rmtree(staging, ignore_errors=True)
     return record
+
+
+def resolve_checkpoint(path, base: Optional[str] = None, vision_tower: Optional[str] = None,
+                       cache_dir: Optional[str] = None) -> tuple[str, Optional[dict]]:
+    """(directory to load, conversion record). A llava-hf checkpoint comes back unchanged (None);
+    an original-format one is converted once into `cache_dir/<content hash>` and reused."""
+    if not is_original(path):
+        if base or vision_tower:
+            raise ConfigError(f"model.base / model.vision_tower apply to original-format LLaVA checkpoints; "
+                              f"{path} is not one (no config.json with mm_* keys)")
+        return str(path), conversion_record(path)  # a `python -m evalkit.convert` output keeps its record
+    ckpt = inspect_original(path, base, vision_tower)
+    out = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    target = out / content_key(ckpt, index=out / "keys.json")
+    if (target / MARKER).is_file():
+        log.info("%s: using its conversion in %s", path, target)
+        return str(target), read_json(target / MARKER)
+    log.info("%s: converting to llava-hf layout in %s (once; keyed by content)", path, target)
+    record = convert(ckpt, target)
+    return str(target), record

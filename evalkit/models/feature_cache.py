@@ -17,6 +17,7 @@ Two tiers:
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import hashlib
 import json
 import logging
@@ -27,10 +28,26 @@ from typing import Any, Mapping, Optional
 import torch
 from PIL import Image
 
-from evalkit.config import FeatureCacheConfig, build_settings
+from evalkit.errors import ConfigError, build_settings
 from evalkit.fileio import write_atomic
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class FeatureCacheConfig:
+    """Vision features computed once per image and reused for every question about it; answers
+    are identical to the uncached path (tested). Keys hash the decoded pixels and every setting
+    that changes the features, never the file path, so a disk cache is safe to share."""
+
+    enabled: bool = True
+    max_items: int = 32  # images kept in memory (LRU)
+    disk_dir: Optional[str] = None  # also persist features here (content-hash files)
+    share_prefix: bool = True  # run the prompt up to the image once per image, then each question
+
+    def __post_init__(self):
+        if self.max_items < 1:
+            raise ConfigError(f"model.feature_cache.max_items must be >= 1, got {self.max_items}")
 
 
 def cache_settings(options: Optional[Mapping[str, Any]]) -> dict:

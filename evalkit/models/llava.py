@@ -62,12 +62,13 @@ class LlavaModel:
         convert_cache: Optional[str] = None,
     ):
         """`feature_cache`: {enabled, max_items, disk_dir, share_prefix} over model.feature_cache's
-        defaults (evalkit.config.FeatureCacheConfig); None (the default): no cache.
+        defaults (evalkit.models.feature_cache.FeatureCacheConfig); None (the default): no cache.
         An original-format LLaVA checkpoint (with `base` for a LoRA output) is converted once and
         loaded from the cache (evalkit/models/original.py); `adapter` is a PEFT adapter merged at load."""
         from transformers import AutoConfig, AutoProcessor
 
-        from evalkit.models.original import resolve_checkpoint, settle_family
+        from evalkit.models.convert_weights import resolve_checkpoint
+        from evalkit.models.original import settle_family
 
         self.source, self.adapter = str(path), adapter
         path, self.conversion = resolve_checkpoint(path, base, vision_tower, convert_cache)

@@ -10,7 +10,7 @@ is never looked at (the original builder decides by it; evalkit does not).
 
 Everything here reads JSON only, so every refusal comes before any weight is read:
 `inspect_original` gives the checkpoint's settings (pad vs anyres, pinpoints, select layer and
-feature, patch merge type) or the reason it cannot be evaluated faithfully. `resolve_checkpoint`
+feature, patch merge type) or the reason it cannot be evaluated faithfully. `convert_weights.resolve_checkpoint`
 converts once into a cache directory keyed by the content hash of every input
 (evalkit/models/convert_weights.py) and hands back a llava-hf directory for the usual loading path.
 """
@@ -261,28 +261,6 @@ def _read_index(index: Path) -> dict:
         return json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-
-
-def resolve_checkpoint(path, base: Optional[str] = None, vision_tower: Optional[str] = None,
-                       cache_dir: Optional[str] = None) -> tuple[str, Optional[dict]]:
-    """(directory to load, conversion record). A llava-hf checkpoint comes back unchanged (None);
-    an original-format one is converted once into `cache_dir/<content hash>` and reused."""
-    if not is_original(path):
-        if base or vision_tower:
-            raise ConfigError(f"model.base / model.vision_tower apply to original-format LLaVA checkpoints; "
-                              f"{path} is not one (no config.json with mm_* keys)")
-        return str(path), conversion_record(path)  # a `python -m evalkit.convert` output keeps its record
-    ckpt = inspect_original(path, base, vision_tower)
-    out = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    target = out / content_key(ckpt, index=out / "keys.json")
-    if (target / MARKER).is_file():
-        log.info("%s: using its conversion in %s", path, target)
-        return str(target), read_json(target / MARKER)
-    from evalkit.models.convert_weights import convert
-
-    log.info("%s: converting to llava-hf layout in %s (once; keyed by content)", path, target)
-    record = convert(ckpt, target)
-    return str(target), record
 
 
 def conversion_record(directory) -> Optional[dict]:

@@ -19,6 +19,12 @@
         docs/mitigation.md). Writes DIR/mitigation.md, mitigation_*.csv and report.html (default
         DIR: results/mitigation) and prints the tables.
 
+    python -m evalkit.report judges PATH... [--out DIR]
+        Agreement of the judges (or grading runs) that judged the same answers in the runs under
+        PATHs (evalkit/report/judges.py): Spearman, Kendall tau-b, Cohen's kappa on the rating
+        buckets, mean difference with a paired bootstrap CI, the items they disagree on most.
+        Writes DIR/judges.csv, judges.json and report.html (default DIR: results/judges).
+
 Bad input prints one line naming the path and the problem, and exits 2.
 """
 
@@ -35,7 +41,7 @@ from evalkit.report import html
 from evalkit.report.compare import Comparison, compare_runs
 from evalkit.report.discover import ReportError, Run, describe_runs, is_run_dir, load_run, load_runs, varying_keys
 from evalkit.report.leaderboard import (ablation_pivots, category_long, category_tables, formats_of, leaderboard,
-                                        slice_long, tasks_of, write_tables)
+                                        mixed_judges, slice_long, tasks_of, write_tables)
 from evalkit.scoring.scorer import to_jsonable
 
 
@@ -84,6 +90,15 @@ def mitigation_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def judges_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evalkit.report judges",
+                                     description="Agreement between judges of the same answers.")
+    parser.add_argument("paths", nargs="+", type=Path, help="run directories, sweep folders or parent folders")
+    parser.add_argument("--out", type=Path, default=Path("results/judges"), help="output folder")
+    _common(parser)
+    return parser
+
+
 def find_baseline(runs: list[Run], spec: str) -> Run:
     """A run directory (added to the runs when not among them), or a label / folder name of one."""
     path = Path(spec)
@@ -125,6 +140,8 @@ def run_report(args: argparse.Namespace) -> list[Path]:
                       file=sys.stderr)
                 comparisons[run.label] = None
     board = leaderboard(runs, varying_keys(runs), args.metric, comparisons if baseline is not None else None)
+    for warning in mixed_judges(runs):
+        print(f"evalkit.report: warning: {warning}", file=sys.stderr)
     long = category_long(runs)
     categories = category_tables(long, tasks_of(runs))
     pivots = ablation_pivots(runs, args.metric)
@@ -167,8 +184,9 @@ def run_compare(args: argparse.Namespace) -> tuple[Comparison, list[Path]]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv and argv[0] in ("compare", "mitigation") else None  # a folder so named: ./compare
-    parsers = {"compare": compare_parser, "mitigation": mitigation_parser, None: report_parser}
+    command = argv[0] if argv and argv[0] in ("compare", "mitigation", "judges") else None  # a folder so named: ./compare
+    parsers = {"compare": compare_parser, "mitigation": mitigation_parser, "judges": judges_parser,
+               None: report_parser}
     args = parsers[command]().parse_args(argv[1:] if command else argv)
     is_compare = command == "compare"
     from evalkit import trust
@@ -184,6 +202,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from evalkit.report.mitigation import run_mitigation
 
             written = run_mitigation(args.paths, args.out, args.n_boot, args.seed, args.confidence)
+        elif command == "judges":
+            from evalkit.report.judges import format_agreement, judge_agreement, write_agreement
+
+            pairs = judge_agreement(args.paths, args.n_boot, args.seed, args.confidence)
+            print(format_agreement(pairs))
+            written = write_agreement(args.out, pairs)
         else:
             written = run_report(args)
     except (EvalkitError, ValueError, OSError) as exc:

@@ -22,7 +22,9 @@ from typing import Any, Iterable, Optional, Sequence
 import pandas as pd
 import yaml
 
-from evalkit.benchmark import Benchmark, benchmark_of_run
+from evalkit.benchmark import Benchmark
+
+from evalkit.registry import benchmark_of_run
 from evalkit.errors import EvalkitError
 from evalkit.scoring.scorer import Scores, read_predictions, score_predictions
 from evalkit.settings import EXECUTION_KEYS, described
@@ -80,7 +82,10 @@ class Run:
     @cached_property
     def scores(self) -> Scores:
         """predictions.jsonl re-scored under the run's own rule (what metrics.csv holds)."""
-        return score_predictions(read_predictions(self.path / PREDICTIONS), self.benchmark, rule=self.rule)
+        from evalkit.judge.stage import scoring_judge
+
+        return score_predictions(read_predictions(self.path / PREDICTIONS), self.benchmark, rule=self.rule,
+                                 judgments=scoring_judge(self.path))
 
     @property
     def headline(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from evalkit.report import svg
 from evalkit.report.captions import caption_sections
 from evalkit.report.compare import Comparison, fmt_delta, fmt_stat
 from evalkit.report.discover import Run
-from evalkit.report.leaderboard import display_board, format_value, formats_of, tag_of
+from evalkit.report.leaderboard import display_board, format_value, formats_of, mixed_judges, tag_of
 
 MAX_FLIPS_SHOWN = 500  # per comparison in the page; the CSV has them all
 
@@ -128,6 +128,7 @@ def render_report(runs: Sequence[Run], keys: Sequence[str], board: pd.DataFrame,
         shown = display_board(sub.dropna(axis=1, how="all"), tags, base, keys, formats)
         swatches = {tag_of(tags, label, base): colours[label] for label in tags}
         body += [f"<h3>{escape(dataset)}</h3>", table(shown, swatches=swatches, text_columns=keys)]
+    body += [f'<p class="note"><b>Not comparable:</b> {escape(w)}</p>' for w in mixed_judges(runs)]
 
     body.append("<h2>Hallucination view: yes-ratio against accuracy</h2>"
                 '<p class="note">A model that answers yes too often hallucinates objects. On balanced benchmarks '

@@ -53,6 +53,8 @@ def leaderboard(runs: Sequence[Run], keys: Sequence[str], metric: Optional[str] 
         head = run.headline
         row: dict[str, Any] = {"run": run.label, "dataset": run.dataset}
         row.update({key: run.flat.get(key, "—") for key in keys})
+        if "judge" in head:  # judged benchmarks: whose ratings the numbers are (see mixed_judges)
+            row["judge"] = head["judge"] or "(not judged)"
         row.update({h.name: _number(head.get(h.name)) for h in heads})
         row["n_items"] = _number(run.summary.get("n_items", head.get("n_items")))
         row["n_errors"] = _number(run.summary.get("n_errors", head.get("n_errors")))
@@ -70,6 +72,18 @@ def leaderboard(runs: Sequence[Run], keys: Sequence[str], metric: Optional[str] 
     board["_sort"] = [_sort_key(row, sort_by[row["dataset"]], specs) for row in board.to_dict("records")]
     board = board.sort_values(["dataset", "_sort"], kind="stable", na_position="last")
     return board.drop(columns="_sort").reset_index(drop=True)
+
+
+def mixed_judges(runs: Sequence[Run]) -> list[str]:
+    """One warning per benchmark whose runs were judged by different judges: their numbers are
+    ranked side by side only with this said (a judge's scale is part of the number)."""
+    by_dataset: dict[str, set] = {}
+    for run in runs:
+        if "judge" in run.headline:
+            by_dataset.setdefault(run.dataset, set()).add(run.headline["judge"] or "(not judged)")
+    return [f"{dataset}: runs judged by different judges ({', '.join(sorted(judges))}); their numbers are not "
+            "comparable across judges (python -m evalkit.report judges measures the difference)"
+            for dataset, judges in sorted(by_dataset.items()) if len(judges) > 1]
 
 
 def _number(value: Any) -> float:
@@ -294,6 +308,10 @@ def write_tables(out: Path, runs: Sequence[str], keys: Sequence[str], board: pd.
     for dataset, sub in board.groupby("dataset", sort=True):
         shown = display_board(sub.dropna(axis=1, how="all"), tags, baseline.label if baseline else None, keys, formats)
         md += [f"## {dataset}", "", markdown_table(shown), ""]
+        judges = sorted(sub["judge"].dropna().unique()) if "judge" in sub.columns else []
+        if len(judges) > 1:  # a judge's scale is part of its numbers
+            md += [f"**Not comparable:** judged by different judges ({', '.join(judges)}); "
+                   "`python -m evalkit.report judges` measures how they differ.", ""]
     md += ["# Per category", ""]
     for dataset, task, value, table in categories:
         shown = _formatted(table, value, formats)

@@ -122,7 +122,7 @@ def run_items(run_dir: Path) -> Optional[list[Item]]:
     if not dataset.get("_target_"):
         return None
     trust.check(dataset["_target_"], str(config_path))
-    from evalkit.pipeline import load_items
+    from evalkit.items import load_items
 
     try:
         return load_items(OmegaConf.create(dataset), config.get("limit"))

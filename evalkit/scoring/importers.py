@@ -310,6 +310,21 @@ def from_evalkit(records: Sequence[dict], task: Optional[Task], path: Path | str
     return frame
 
 
+def _own_format_input(path: Path | str) -> Any:
+    """What a benchmark's own result format may be besides rows: a folder of result files (MMMU's
+    <Subject>/output.json) or one JSON object (MMMU's id -> answer); None for anything else."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if path.is_file() and path.suffix == ".json" and path.read_text(encoding="utf-8").lstrip().startswith("{"):
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None
+    return None
+
+
 def import_predictions(path: Path | str, benchmark: type[Benchmark], questions: Sequence[Path | str] = (),
                        annotations: Optional[Path | str] = None, settings: Optional[dict[str, str]] = None
                        ) -> tuple[pd.DataFrame, str]:
@@ -319,15 +334,23 @@ def import_predictions(path: Path | str, benchmark: type[Benchmark], questions: 
     if not benchmark.tasks:
         raise PredictionImportError(f"{benchmark.__name__} declares no task to score imported predictions with")
     task = benchmark.tasks[0]
-    records = load_records(path)
+    records = _own_format_input(path) if task.imports.own_rows is not None else None
+    records = load_records(path) if records is None else records
     extras = {k: v for k, v in (("annotations", annotations), ("settings", settings)) if v}
     hook = task.imports.own_rows
     unused = [k for k in extras if hook is None or k not in inspect.signature(hook).parameters]
     if unused:
         raise PredictionImportError(f"{path}: {benchmark.__name__}'s import takes no --{unused[0].replace('settings', 'set')}")
-    own = hook(records, questions, path, **extras) if hook is not None else None
+    try:
+        own = hook(records, questions, path, **extras) if hook is not None else None
+    except (AttributeError, TypeError, KeyError):
+        if isinstance(records, list):
+            raise
+        own = None  # a folder / JSON object this benchmark's own format does not read: the row formats' error below
     if own is not None:  # the task's own result format reads its --questions / --annotations itself
         return _frame(own, path), task.imports.own_format or "own"
+    if not isinstance(records, list):  # a folder or a JSON object that the benchmark's format did not take
+        records = load_records(path)
     if extras:
         raise PredictionImportError(f"{path}: --annotations / --set apply to {benchmark.__name__}'s own result format "
                                     f"({task.imports.own_format}), which this file is not")

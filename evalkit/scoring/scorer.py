@@ -19,9 +19,11 @@ from typing import Any, Optional
 import pandas as pd
 
 from evalkit.benchmark import Benchmark, Task
-from evalkit.fileio import read_jsonl, write_json_atomic
+from evalkit.fileio import write_json_atomic
+from evalkit.outputs import read_predictions  # noqa: F401  (the scorer's input; callers import it from here too)
 from evalkit.scoring import metrics as M
 from evalkit.scoring.score_metrics import mean_stderr
+from evalkit.tasks.judged import JudgedTask
 from evalkit.tasks.yesno import calibration_scores, pooled_headline, yesno_tasks
 
 log = logging.getLogger("evalkit")
@@ -104,23 +106,33 @@ def warn_if_nothing_matches(task: Task, rows: pd.DataFrame) -> Optional[str]:
     """A warning when answers were parsed but none scores above 0: almost always a parse rule whose
     output does not look like the ground truth ("A" against "a", option text against a letter).
     Rows without a score (NaN: a test split's questions, which have no answers here) are left out."""
+    if isinstance(task, JudgedTask):  # its `parsed` is the answer judged, its score the judge's rating
+        return None
     rows = rows[rows["score"].notna()]
     read = rows[rows["parsed"].map(lambda p: isinstance(p, str) and p != "")]
     if read.empty or (rows["score"] > 0).any():
         return None
     example = read.iloc[0]
     message = (f"task {task.name}: none of the {len(read)} parsed answers matches its ground truth (e.g. item "
-               f"{example['id']!r}: parsed {example['parsed']!r}, answer {example['answer']!r}); check that the "
-               f"parse rule returns answers in the ground truth's form (case, letter vs option text)")
+               f"{example['id']!r}: parsed {example['parsed']!r}, answer {example['answer']!r}): either every answer "
+               f"is wrong, or the parse rule returns answers in another form than the ground truth (case, letter "
+               f"vs option text); compare a few parsed answers with their answers")
     log.warning("%s", message)
     return message
 
 
-def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Optional[str] = None) -> Scores:
+def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Optional[str] = None,
+                      judgments: Optional[Any] = None) -> Scores:
     """Re-parse `text` under `rule` (None: each task's official rule) and score every task of
-    `benchmark` present in the rows, in the benchmark's task order."""
+    `benchmark` present in the rows, in the benchmark's task order. Judged tasks read their ratings
+    from `judgments` (an evalkit.judge.store.JudgmentStore of the run; None: unjudged), joined here
+    and nowhere else; no judge is ever called while scoring."""
     frame = _prepare_rows(df, benchmark)
     present: list[Task] = [t for t in benchmark.tasks if (frame["task"] == t.name).any()]
+    if any(isinstance(t, JudgedTask) for t in present):
+        from evalkit.judge.store import join
+
+        frame = join(frame, present, judgments)
     rules = {task.name: task.rule(rule) for task in present}
     is_error = M.error_mask(frame)
     frame = annotate(frame, benchmark, rules)
@@ -135,6 +147,8 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
     if yesno:
         headline.update(pooled_headline(yes_rows))
         headline["accuracy_stderr"] = mean_stderr(yes_rows["score"])[1]
+    if "judge" in frame.columns:
+        headline["judge"] = judgments.name if judgments is not None else None
     tidy: list[pd.DataFrame] = []
     tables: dict[str, pd.DataFrame] = {}
     for task in present:
@@ -164,23 +178,6 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
 
 
 # ---------------------------------------------------------------------------------------------- I/O
-
-def read_predictions(path: Path | str) -> pd.DataFrame:
-    """Read predictions.jsonl. A torn last line (a kill mid-write) is skipped with a warning; a bad
-    line elsewhere, a missing `id` or a duplicate id is a ValueError naming the file."""
-    path = Path(path)
-    rows = read_jsonl(path)
-    if not rows:
-        raise ValueError(f"{path}: no predictions")
-    frame = pd.DataFrame(rows)
-    if "id" not in frame.columns:
-        raise ValueError(f"{path}: rows have no 'id' column; got {list(frame.columns)}")
-    ids = frame["id"].astype(str)
-    dups = ids[ids.duplicated()].unique().tolist()
-    if dups:
-        raise ValueError(f"{path}: {len(dups)} duplicate id(s), e.g. {dups[:10]}")
-    return frame
-
 
 def write_scores(run_dir: Path | str, scores: Scores) -> None:
     """Write `metrics.csv` (+ `calibration.csv` when p_yes was recorded) and merge `headline` into

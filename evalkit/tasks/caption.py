@@ -115,7 +115,7 @@ class ChairTask(Task):
 
     def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
         """CHAIR_s, CHAIR_i and Recall, B - A, bootstrapped over images (one caption per image)."""
-        from evalkit.report import stats as S
+        from evalkit.scoring import stats as S
 
         self.check_ready()
         feats = {side: np.array([_features(self.caption_score(t, a)) for t, a in zip(joined[f"text_{side}"], joined["answer"])])

@@ -21,9 +21,9 @@ from evalkit.scoring.calibration import agreement, calibration_metrics
 from evalkit.scoring.parse import YESNO_RULES, parse_strict
 
 # metrics.csv columns of a yes/no task (binary_metrics' counts and yes-positive rates).
-BINARY_COLUMNS = ("n", "n_correct", "accuracy", "precision", "recall", "f1", "yes_ratio", "tp", "fp", "tn", "fn",
+BINARY_COLUMNS = ("n", "n_correct", "accuracy", "accuracy_stderr", "precision", "recall", "f1", "yes_ratio", "tp", "fp", "tn", "fn",
                   "n_other", "n_other_strict", "n_error")
-BINARY_FORMATS = {**{c: "percent" for c in M.RATE_COLUMNS}, **{c: "count" for c in M.COUNT_COLUMNS}}
+BINARY_FORMATS = {**{c: "percent" for c in (*M.RATE_COLUMNS, "accuracy_stderr")}, **{c: "count" for c in M.COUNT_COLUMNS}}
 
 POOLED_FRONT = (Headline("accuracy"), Headline("yes_ratio", direction="target", target=0.5))
 POOLED_BACK = (Headline("n_other", direction="lower", format="count"),)
@@ -39,6 +39,7 @@ class YesNoTask(Task):
     answers = ("yes", "no")
     columns = BINARY_COLUMNS
     formats = BINARY_FORMATS
+    pooled_headlines = (POOLED_FRONT, POOLED_BACK)
     shown = ("category", "n", "accuracy", "precision", "recall", "f1", "yes_ratio", "n_other", "n_other_strict",
              "n_error")
 
@@ -67,11 +68,6 @@ def yesno_tasks(tasks: Sequence[Task]) -> list[Task]:
     return [task for task in tasks if isinstance(task, YesNoTask)]
 
 
-def pooled_headlines(tasks: Sequence[Task]) -> tuple[tuple[Headline, ...], tuple[Headline, ...]]:
-    """Headline numbers pooled over the yes/no tasks' rows, shown before / after the tasks' own."""
-    return (POOLED_FRONT, POOLED_BACK) if yesno_tasks(tasks) else ((), ())
-
-
 def pooled_headline(rows: pd.DataFrame) -> dict[str, Any]:
     """Accuracy, yes-ratio and unreadable answers over every row of a yes/no benchmark."""
     overall = M.binary_metrics(rows).iloc[0] if len(rows) else None
@@ -98,7 +94,7 @@ def calibration_scores(rows: pd.DataFrame) -> Optional[tuple[pd.DataFrame, dict[
 
 def pooled_deltas(joined: pd.DataFrame, boot: dict) -> dict:
     """Accuracy and F1 (yes positive) of run B minus run A over the paired rows, bootstrapped."""
-    from evalkit.report import stats as S
+    from evalkit.scoring import stats as S
 
     ok_a, ok_b = joined["correct_a"].to_numpy(bool), joined["correct_b"].to_numpy(bool)
     truth = joined["answer"].to_numpy() == "yes"
@@ -111,7 +107,7 @@ def pooled_deltas(joined: pd.DataFrame, boot: dict) -> dict:
 
 def yes_features(joined: pd.DataFrame, side: str) -> np.ndarray:
     """F1 features (tp, fp, fn per row) of one side of a paired frame."""
-    from evalkit.report import stats as S
+    from evalkit.scoring import stats as S
 
     return S.f1_features(joined[f"parsed_{side}"].to_numpy() == "yes", joined["answer"].to_numpy() == "yes")
 

@@ -1,4 +1,6 @@
-"""Developer tools: not needed to run an evaluation, kept apart from the runtime package.
+"""Developer tools: not needed to run an evaluation, and not in the wheel (pyproject.toml lists the
+packages it ships; this one is left out): run them from a source checkout (`pip install -e .`).
+Nothing outside this package imports it (tests/unit/test_import_graph.py: it is the top layer).
 
     python -m evalkit.tools.bench            throughput table of the runner (batching, feature cache, logits)
     python -m evalkit.tools.bench_lmms_eval  the bench items through lmms-eval's llava_hf vs evalkit

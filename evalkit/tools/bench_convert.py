@@ -31,7 +31,7 @@ def main(argv=None) -> None:
     parser.add_argument("--vocab", type=int, default=32000)
     parser.add_argument("--rank", type=int, default=128)
     args = parser.parse_args(argv)
-    from evalkit.models.original import resolve_checkpoint
+    from evalkit.models.convert_weights import resolve_checkpoint
     from evalkit.tools.tiny_original import save_full, save_lora, save_vision_tower
 
     text = dict(hidden_size=args.width, intermediate_size=int(args.width * 2.6875) // 64 * 64,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from evalkit.tools.bench import MODELS, bench_items, checkpoint, measure
+from evalkit.tools.bench_setup import MODELS, bench_items, checkpoint, measure
 from evalkit.models.llava import LlavaModel
 from evalkit.decoding.greedy import Greedy
 from evalkit.decoding.yesno_logits import YesNoLogits

@@ -49,7 +49,7 @@ def short_answer_rows(models: list[str], n_items: int, batch_size: int, max_new_
                       scratch: Path) -> list[str]:
     from evalkit.decoding.greedy import Greedy
     from evalkit.models.llava import LlavaModel
-    from evalkit.tools.bench import MODELS, checkpoint, measure
+    from evalkit.tools.bench_setup import MODELS, checkpoint, measure
 
     greedy = Greedy(max_new_tokens=max_new_tokens)
     lines = [f"short answers: {n_items} shapes VQA items, greedy max_new_tokens={max_new_tokens}",

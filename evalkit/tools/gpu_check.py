@@ -40,7 +40,7 @@ import torch
 from evalkit.decoding.greedy import Greedy
 from evalkit.runner import iterate_predictions
 from evalkit.tools import full_size
-from evalkit.tools.bench import bench_items
+from evalkit.tools.bench_setup import bench_items
 
 DTYPES = {"fp16": "float16", "bf16": "bfloat16"}
 FULL = {"batch_sizes": [1, 8, 16, 32], "compare_bs": 16, "items": 32, "questions_per_image": 4, "max_new_tokens": 8,

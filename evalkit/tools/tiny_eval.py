@@ -22,7 +22,7 @@ def first_word(text: str) -> str:
 @torch.inference_mode()
 def predict(model, processor, family: str, items: Sequence, batch_size: int = 16) -> dict[str, str]:
     """Greedy answers (first word: yes/no/other) by item id; the questions of one image share batches."""
-    from evalkit.tools.train_tiny import Encoder
+    from evalkit.tools.train_tiny_losses import Encoder
 
     encoder = Encoder(processor, family)
     tokenizer = processor.tokenizer

@@ -12,7 +12,8 @@ from hydra import compose, initialize_config_dir
 
 from evalkit import fileio, outputs
 from evalkit.__main__ import one_line
-from evalkit.config import conf_dir, register_configs
+from evalkit.config import conf_dir
+from evalkit.registry import register_configs
 from evalkit.errors import EvalkitError
 from evalkit.pipeline import run
 

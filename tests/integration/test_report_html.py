@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from evalkit.report.__main__ import main
-from evalkit.benchmark import benchmark_of_config
+from evalkit.registry import benchmark_of_config
 from evalkit.scoring.scorer import score_predictions, write_scores
 
 CHROMIUM = Path("/usr/bin/chromium")

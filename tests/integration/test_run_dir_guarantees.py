@@ -18,7 +18,8 @@ from hydra import compose, initialize_config_dir
 from safetensors.torch import load_file, save_file
 
 from evalkit import rundir, weights
-from evalkit.config import conf_dir, register_configs
+from evalkit.config import conf_dir
+from evalkit.registry import register_configs
 from evalkit.errors import ConfigError
 from evalkit.pipeline import run
 
@@ -155,7 +156,7 @@ def test_a_model_that_fails_to_load_leaves_no_run_directory(yesno_file, tmp_path
     empty = tmp_path / "not_a_checkpoint"
     empty.mkdir()
     out = tmp_path / "run"
-    from evalkit.pipeline import BuildError
+    from evalkit.items import BuildError
 
     with pytest.raises(BuildError, match="not_a_checkpoint"):
         run(_cfg(*_overrides(empty, yesno_file, out)))

@@ -12,8 +12,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from evalkit.config import PACKAGE_DIR, conf_dir, register_configs, validate
-from evalkit.pipeline import load_items
+from evalkit.config import PACKAGE_DIR, conf_dir
+
+from evalkit.registry import register_configs, validate
+from evalkit.items import load_items
 from evalkit.decoding.greedy import Greedy
 from evalkit.runner import iterate_predictions
 from evalkit.scoring.parse import parse_answer

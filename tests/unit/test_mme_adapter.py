@@ -219,8 +219,9 @@ def test_hydra_config_composes_and_builds_the_adapter(copies):
     from hydra import compose, initialize_config_dir
 
     from datasets_adapters.mme import MMEDatasetConfig
-    from evalkit.config import ConfigError, conf_dir, validate
-    from evalkit.pipeline import load_items
+    from evalkit.config import ConfigError, conf_dir
+    from evalkit.registry import validate
+    from evalkit.items import load_items
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
         default = compose(config_name="config", overrides=["dataset=mme"])

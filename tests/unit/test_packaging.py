@@ -20,8 +20,11 @@ def test_every_source_package_ships_in_the_wheel():
         if d.is_dir() and any(d.glob("*.py"))
     }
     listed = set(_setuptools()["packages"])
-    assert on_disk - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
+    developer_tools = {p for p in on_disk if p == "evalkit.tools" or p.startswith("evalkit.tools.")}
+    assert on_disk - listed - developer_tools == set(), "add these to [tool.setuptools] packages in pyproject.toml"
     assert "evalkit.conf" in listed
+    # Developer tools stay out of the wheel: what users install is what they run.
+    assert not developer_tools & listed
 
 
 def test_conf_is_mapped_into_the_package_with_every_yaml():

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from evalkit.report import stats as S
+from evalkit.scoring import stats as S
 from evalkit.report.__main__ import main
 from evalkit.report.compare import compare_runs
 from evalkit.report.discover import describe_runs, find_run_dirs, load_run, load_runs, varying_keys
 from evalkit.report.leaderboard import ablation_pivots, category_long, category_tables, leaderboard, tasks_of
-from evalkit.benchmark import benchmark_of_config
+from evalkit.registry import benchmark_of_config
 from evalkit.scoring.scorer import score_predictions, write_scores
 
 

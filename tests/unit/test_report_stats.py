@@ -1,4 +1,4 @@
-"""evalkit.report.stats against independent computations: hand-worked binomial tails, scipy (when
+"""evalkit.scoring.stats against independent computations: hand-worked binomial tails, scipy (when
 installed), a normal approximation and a plain resampling loop, and evalkit.scoring's metrics."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from datasets_adapters.mme_metrics import mme_total_stat, mme_units
-from evalkit.report import stats as S
+from evalkit.scoring import stats as S
 from datasets_adapters.mme_metrics import mme_metrics, mme_totals
 from datasets_adapters.pope import pope_mean_f1, pope_metrics
 from evalkit.scoring.metrics import binary_metrics

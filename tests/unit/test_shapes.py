@@ -13,8 +13,9 @@ from hydra import compose, initialize_config_dir
 from datasets_adapters import LLAVA_SHORT_ANSWER
 from datasets_adapters.shapes import ShapesDataset, SetStats, train_examples
 from datasets_adapters.shapes_scene import CLASSES, SHAPES
-from evalkit.config import conf_dir, register_configs
-from evalkit.pipeline import load_items
+from evalkit.config import conf_dir
+from evalkit.registry import register_configs
+from evalkit.items import load_items
 from evalkit.errors import ConfigError
 
 

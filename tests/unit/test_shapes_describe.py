@@ -64,15 +64,15 @@ def test_caption_tasks_ask_for_512_tokens_unless_the_user_sets_it():
 def test_missing_nltk_data_stops_before_any_model_loads(nltk_data, monkeypatch):
     import nltk
 
-    from evalkit import pipeline
+    from evalkit import items
 
     monkeypatch.setattr(nltk.data, "path", [])
     cfg = OmegaConf.create({"_target_": "datasets_adapters.shapes.ShapesDataset", "name": "shapes", "n_images": 1,
                             "tasks": ["describe"]})
     with pytest.raises(NltkDataError, match=r"python -m nltk\.downloader punkt_tab averaged_perceptron_tagger_eng "
                                             r"wordnet"):
-        pipeline.load_items(cfg, None)
+        items.load_items(cfg, None)
     yes_no = OmegaConf.create({"_target_": "datasets_adapters.shapes.ShapesDataset", "name": "shapes", "n_images": 1})
-    assert pipeline.load_items(yes_no, None)  # yes/no runs never need NLTK
+    assert items.load_items(yes_no, None)  # yes/no runs never need NLTK
     with pytest.raises(NltkDataError):
         DESCRIBE.check_ready()

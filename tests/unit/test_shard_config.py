@@ -10,7 +10,8 @@ from omegaconf import OmegaConf
 
 from evalkit import settings, shards
 from evalkit.__main__ import check_overrides, multirun_under_launcher
-from evalkit.config import conf_dir, register_configs, validate
+from evalkit.config import conf_dir
+from evalkit.registry import register_configs, validate
 from evalkit.errors import ConfigError, EvalkitError
 from evalkit.pipeline import resolve_run_dir
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from datasets_adapters.yesno_files import YesNoFileDataset
-from evalkit.tools.bench import prime_yes_no
+from evalkit.tools.bench_setup import prime_yes_no
 from evalkit.errors import ConfigError
 from evalkit.models.llava import LlavaModel
 from evalkit.models.yesno import decision, p_yes_from_logits, yes_no_token_ids
-from evalkit.config import validate_decoding
+from evalkit.registry import validate_decoding
 from evalkit.decoding.greedy import Greedy
 from evalkit.decoding.yesno_logits import YesNoLogits, YesNoLogitsConfig
 from evalkit.runner import iterate_predictions

@@ -10,11 +10,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from evalkit.__main__ import check_overrides
-from evalkit.config import ConfigError, conf_dir, register_configs, validate
+from evalkit.config import ConfigError, conf_dir
+from evalkit.registry import register_configs, validate
 
 register_configs()
 
-REQUIRED = {"dataset": {"yesno": ["dataset.path=x.jsonl"], "vqa": ["dataset.path=x.jsonl"]}}
+REQUIRED = {"dataset": {"yesno": ["dataset.path=x.jsonl"], "vqa": ["dataset.path=x.jsonl"],
+                        "mcq": ["dataset.path=x.jsonl"]}}
 
 
 def _options(group: str) -> list[str]:
@@ -47,7 +49,7 @@ def test_decoding_option_composes_its_whole_schema(option):
     what differs; its name is the option's name (run configs and reports show it)."""
     from dataclasses import fields
 
-    from evalkit.config import schema_of_option
+    from evalkit.registry import schema_of_option
 
     node = _compose([f"decoding={option}"]).decoding
     typed = validate(_compose([f"decoding={option}"])).decoding
@@ -150,7 +152,9 @@ def test_yaml_sets_only_what_differs_from_its_schema(group, option):
     Every option's yaml names its schema first (`/schema/<group>/<name>@_here_`)."""
     from omegaconf import OmegaConf
 
-    from evalkit.config import Config, schema_of_option
+    from evalkit.config import Config
+
+    from evalkit.registry import schema_of_option
 
     path = conf_dir() / group / f"{option}.yaml"
     schema = Config if not group else schema_of_option(group, option)
@@ -176,3 +180,26 @@ def test_the_default_run_keeps_its_effective_values():
     cfg = _compose([])
     assert resolve_max_new_tokens(cfg, ShapesDataset, ShapesDataset(n_images=1).load())["max_new_tokens"] == 128
     assert cfg.decoding.max_new_tokens == 128
+
+
+def _dataset_schema_names() -> list[str]:
+    from evalkit.registry import dataset_schemas
+
+    return sorted(dataset_schemas())
+
+
+@pytest.mark.parametrize("name", _dataset_schema_names())
+def test_benchmark_settings_are_declared_once_in_its_schema(name):
+    """The schema is the one place a benchmark's settings, defaults and checks live: the adapter is
+    built from it (Benchmark.__init__ -> self.settings, __post_init__ the one check), so its
+    constructor repeats no setting's default (mme, pope, shapes, ... once declared each three times)."""
+    import inspect
+
+    from evalkit.benchmark import benchmark_class
+    from evalkit.registry import dataset_schemas
+
+    schema = dataset_schemas()[name]
+    cls = benchmark_class(schema._target_)
+    assert cls.schema is schema
+    repeated = [p.name for p in inspect.signature(cls.__init__).parameters.values() if p.default is not p.empty]
+    assert repeated == [], f"{cls.__name__}.__init__ repeats the defaults of {repeated}: build it from {schema.__name__}"

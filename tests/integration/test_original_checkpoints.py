@@ -21,9 +21,10 @@ from evalkit.config import ModelConfig
 from evalkit.errors import ConfigError
 from evalkit.models.convert_weights import load_bin
 from evalkit.models.original import (
-    IMAGE_TOKEN_INDEX, OriginalFormatError, inspect_original, is_original, resolve_checkpoint,
+    IMAGE_TOKEN_INDEX, OriginalFormatError, inspect_original, is_original,
     tokenizer_image_token,
 )
+from evalkit.models.convert_weights import resolve_checkpoint
 from evalkit.tools.tiny_original import save_all
 
 SHIPPED = Path(__file__).resolve().parents[2] / "evalkit" / "checkpoints" / "tiny_llava15"

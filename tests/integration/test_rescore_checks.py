@@ -160,11 +160,11 @@ def test_a_module_the_user_trusts_is_imported(tmp_path, monkeypatch):
 def test_merge_builds_nothing_before_it_is_a_benchmark(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
-    import evalkit.pipeline as pipeline
+    import evalkit.items as items
 
-    monkeypatch.setattr(pipeline, "_build", lambda *a, **k: pytest.fail("instantiated before the check"))
+    monkeypatch.setattr(items, "build", lambda *a, **k: pytest.fail("instantiated before the check"))
     with pytest.raises(DatasetError, match="not an evalkit benchmark"):
-        pipeline.load_items(OmegaConf.create({"_target_": "pathlib.Path", "name": "x"}), None)
+        items.load_items(OmegaConf.create({"_target_": "pathlib.Path", "name": "x"}), None)
     run = _planted_run(tmp_path, target="pathlib.Path")
     from evalkit.merge import main as merge_main
 

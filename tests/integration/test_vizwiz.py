@@ -13,7 +13,7 @@ import pytest
 
 from datasets_adapters.vizwiz import VizWizDataset
 from evalkit import score as score_cli
-from evalkit.errors import DatasetError
+from evalkit.errors import ConfigError
 from support.vqa_fixture import VIZWIZ, VIZWIZ_PREDICTIONS, VIZWIZ_PROMPT, llava_answers, write_vizwiz
 from support.vqa_official import vizwiz_upload
 
@@ -77,5 +77,5 @@ def test_dataset_prompts_and_splits(tmp_path):
     test["llava"].rename(tmp_path / "vizwiz" / "llava_test.jsonl")
     test_items = VizWizDataset(path=str(tmp_path / "vizwiz"), split="test").load()
     assert test_items[0].prompt_question == "What is this?" + VIZWIZ_PROMPT and test_items[0].meta["answers"] == []
-    with pytest.raises(DatasetError, match="split"):
+    with pytest.raises(ConfigError, match="dataset.split='dev' is not valid"):
         VizWizDataset(path=str(tmp_path / "vizwiz"), split="dev")
