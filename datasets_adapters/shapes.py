@@ -7,6 +7,11 @@ Procedurally drawn scenes (see `shapes_scene.py`) with two task sets, both balan
   caption per image, item id `describe-<image>`, scored with CHAIR through a shapes synonym table
   (`shapes_describe`); its answer is the scene's classes. Off by default so the default set (and its
   headline numbers) stays the 480 yes/no items; adding it changes none of their ids or questions.
+- multiple choice (task "choice", opt-in, `shapes_choice`): colour / shape / count questions with four
+  lettered options, the right letter balanced over A-D; 72 items on the default 24 images.
+- short answers (task "short", opt-in, `shapes_short`): the same kinds of questions answered with a
+  word ("What colour is the triangle?"), `meta["answers"]` the acceptable answers ("2" / "two");
+  LLaVA's short-answer suffix; 72 items on the default 24 images.
 - POPE-style object probes (task "pope", category = split): "Is there a <colour> <shape> in the
   image?" for up to 3 present objects and as many absent ones per image, the absent ones sampled
   as POPE does: `random`, `popular` (most frequent objects of the set) and `adversarial` (absent
@@ -25,7 +30,7 @@ import itertools
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator, List, Sequence
+from typing import Iterator, List, NamedTuple, Sequence
 
 from PIL import Image
 
@@ -34,6 +39,7 @@ from datasets_adapters.shapes_scene import (
     COLORS,
     DESCRIBE_PROMPT,
     MME_CATEGORIES,
+    NUMBERS,
     QA,
     SHAPES,
     SIDES,
@@ -48,7 +54,9 @@ from datasets_adapters.shapes_scene import (
     sample_scene,
 )
 from datasets_adapters.mme import MME
-from datasets_adapters.shapes_choice import choice_questions, lettered
+from datasets_adapters import LLAVA_SHORT_ANSWER
+from datasets_adapters.shapes_choice import N_OPTIONS, choice_questions, lettered
+from datasets_adapters.shapes_short import SHORT, all_short_questions, short_questions
 from datasets_adapters.shapes_describe import DESCRIBE
 from datasets_adapters.pope import POPE, SPLITS as POPE_SPLITS
 from evalkit.benchmark import Benchmark
@@ -59,7 +67,7 @@ from evalkit.tasks.choice import CHOICE, choice_prompt
 from evalkit.types import Item
 
 SPLITS = ("eval", "train")
-TASKS = (MME.name, POPE.name, DESCRIBE.name, CHOICE.name)
+TASKS = (MME.name, POPE.name, DESCRIBE.name, CHOICE.name, SHORT.name)
 POPE_PER_IMAGE = 3  # yes probes per image and split (as POPE); as many no probes
 
 
@@ -71,7 +79,7 @@ class ShapesDatasetConfig(DatasetConfig):
     split: str = "eval"  # eval | train: disjoint seed spaces
     n_images: int = 24  # 192 MME + 288 POPE = 480 items
     seed: int = 1_000_003
-    # + "describe": captions, "choice": lettered multiple choice (opt-in)
+    # + "describe": captions, "choice": lettered multiple choice, "short": short answers (opt-in)
     tasks: List[str] = field(default_factory=lambda: [MME.name, POPE.name])
     pope_splits: List[str] = field(default_factory=lambda: list(POPE_SPLITS))
     mme_categories: List[str] = field(default_factory=lambda: list(MME_CATEGORIES))
@@ -100,7 +108,7 @@ class ShapesDataset(Benchmark):
     # MME-style pairs and POPE-style probes, scored as MME and POPE score theirs; a leaderboard of
     # shapes runs sorts by POPE's mean F1 (the hallucination number), else MME's perception score.
     schema = ShapesDatasetConfig  # its settings: ShapesDataset(n_images=..., tasks=[...]) or the yaml's keys
-    tasks = (MME, POPE, DESCRIBE, CHOICE)
+    tasks = (MME, POPE, DESCRIBE, CHOICE, SHORT)
     primary_metrics = ("pope_mean_f1", "mme_perception", "accuracy")
 
     def scenes(self) -> list[Scene]:
@@ -138,6 +146,12 @@ class ShapesDataset(Benchmark):
                                       category=kind, group=img, task=CHOICE.name,
                                       prompt_question=choice_prompt(question, options),
                                       meta={**base, "options": options}))
+            if "short" in self.settings.tasks:
+                for kind, question, answers in short_questions(scene):
+                    items.append(Item(id=f"short-{kind}-{img}", image=image, question=question, answer=answers[0],
+                                      category=kind, group=img, task=SHORT.name,
+                                      prompt_question=question + LLAVA_SHORT_ANSWER,
+                                      meta={**base, "answers": answers}))
         return items
 
     def _item(self, id_: str, image: Image.Image, qa: QA, category: str, group: str, task: str, base: dict) -> Item:
@@ -193,25 +207,38 @@ def probe_kind(qa: QA) -> str:
 
 
 # -- training data ---------------------------------------------------------------------------------
+class TrainRow(NamedTuple):
+    """A question with a worded answer, as the model sees it: the prompt question as evaluation
+    renders it (options and instruction, or the short-answer suffix) and the answer text trained
+    (an option letter or one acceptable word), `kind` for the training log."""
+    prompt_question: str
+    answer: str
+    kind: str
+
+
 @dataclass(frozen=True)
 class TrainExample:
     image: Image.Image
     scene: Scene
-    qas: tuple[QA, ...]  # questions about this image (MME pairs + POPE probes with random negatives)
+    qas: tuple[QA, ...]  # yes/no questions about this image (MME pairs + POPE probes with random negatives)
+    rows: tuple[TrainRow, ...] = ()  # multiple-choice and short-answer questions (dense only)
 
 
 def train_examples(seed: int = 0, start: int = 0, version: int = VERSION, dense: bool = True,
                    **scene_options) -> Iterator[TrainExample]:
     """Endless stream of training images from the train seed space (disjoint from every eval set).
     Image `start + i` is the same whatever the caller consumed before it. With `dense`, each image
-    gets every question `dense_questions` can ask (about 30); otherwise the eval-style questions:
+    gets every yes/no question `dense_questions` can ask (about 30) and up to `N_WORDED` multiple-choice
+    and as many short-answer questions (`worded_rows`); otherwise the eval-style questions:
     one MME pair per category and POPE probes with random negatives. `scene_options` go to
     `sample_scene` (easier scenes for a curriculum)."""
     for index in itertools.count(start):
         scene = sample_scene(scene_key(version, "train", seed, index), **scene_options)
         rng = random.Random(f"{scene.key}/train")
+        rows: list[TrainRow] = []
         if dense:
             qas = dense_questions(scene, rng)
+            rows = worded_rows(scene, random.Random(f"{scene.key}/train/worded"))
         else:
             qas = [qa for c in MME_CATEGORIES for qa in mme_pair(scene, c, random.Random(f"{scene.key}/mme/{c}"))]
             present = sorted(scene.classes)
@@ -219,7 +246,27 @@ def train_examples(seed: int = 0, start: int = 0, version: int = VERSION, dense:
             by_name = {o.name: o for o in scene.objects}
             qas += [QA(pope_question(n), "yes", by_name[n]) for n in rng.sample(present, k)]
             qas += [QA(pope_question(n), "no", None) for n in rng.sample([c for c in CLASSES if c not in present], k)]
-        yield TrainExample(draw(scene), scene, tuple(qas))
+        yield TrainExample(draw(scene), scene, tuple(qas), tuple(rows))
+
+
+N_WORDED = 4  # multiple-choice rows per training image, and as many short-answer rows
+OPTION_VALUES = {"color": list(COLORS), "shape": list(SHAPES), "count": list(NUMBERS[1:6])}
+
+
+def worded_rows(scene: Scene, rng: random.Random) -> list[TrainRow]:
+    """Up to N_WORDED of the scene's unambiguous colour / shape / count questions as multiple choice
+    (options drawn as the eval set draws them, the right one at a random letter, answered with the
+    letter) and up to N_WORDED as short answers (answered with a word: "red", "circle", "two")."""
+    every = all_short_questions(scene)
+    rows = []
+    for kind, question, answers in rng.sample(every, min(N_WORDED, len(every))):
+        right = answers[-1]  # the word: counts are options as words ("two")
+        wrong = rng.sample([v for v in OPTION_VALUES[kind] if v != right], N_OPTIONS - 1)
+        options, letter = lettered([right, *wrong], right, rng.randrange(N_OPTIONS))
+        rows.append(TrainRow(choice_prompt(question, options), letter, "choice_" + kind))
+    for kind, question, answers in rng.sample(every, min(N_WORDED, len(every))):
+        rows.append(TrainRow(question + LLAVA_SHORT_ANSWER, answers[-1], "short_" + kind))
+    return rows
 
 
 def dense_questions(scene: Scene, rng: random.Random) -> list[QA]:

@@ -105,7 +105,7 @@ def train(family: str, out_dir: Path, steps: Optional[int] = None, seed: int = 0
     torch.use_deterministic_algorithms(True)
     start, history, applied = time.time(), [], dict(recipe)
     stream = train_examples(seed=seed)
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(letters=True)  # option letters as whole tokens (decoding=choice_logits)
     if init is not None:
         model = checkpoint_class(family).from_pretrained(init).train()
         stream = train_examples(seed=seed, start=2 * 10**6, **({"p_small": recipe["p_small"]} if "p_small" in recipe else {}))
@@ -166,7 +166,7 @@ def fit(model, tokenizer, family: str, recipe: dict, stream, seed: int, history:
                 cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / n_steps)) if decay else 1.0
                 group["lr"] = group["peak"] * min(1.0, max(0, step + 1 - begin) / warm) * cosine
             examples = [next(stream) for _ in range(per_step)]
-            total = 2 * sum(len(e.qas) for e in examples)  # answer + EOS per question
+            total = 2 * sum(len(e.qas) + len(e.rows) for e in examples)  # answer + EOS per question
             describe = weight > 0 and name.split()[-1] in ("text", "image")
             caption_total = sum(len(encoder.caption_ids(caption(e.scene))) for e in examples) if describe else 1
             for example in examples:
@@ -178,9 +178,10 @@ def fit(model, tokenizer, family: str, recipe: dict, stream, seed: int, history:
                                    ("correct", sum(losses.correct)), ("questions", len(losses.correct)),
                                    ("align", float(torch.as_tensor(align).detach())), ("images", 1)):
                     window[key] += value
-                for qa, ok in zip(example.qas, losses.correct):
-                    window["n_" + question_kind(qa.question)] += 1
-                    window["ok_" + question_kind(qa.question)] += ok
+                kinds = [question_kind(qa.question) for qa in example.qas] + [row.kind for row in example.rows]
+                for kind, ok in zip(kinds, losses.correct):
+                    window["n_" + kind] += 1
+                    window["ok_" + kind] += ok
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)

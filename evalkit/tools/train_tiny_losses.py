@@ -2,7 +2,8 @@
 and prompts prepared as evaluation prepares them, the scene-token targets, the shared-prefix
 question/caption loss and the patch-embedding pretraining stage.
 
-Each image's questions (yes/no, answered "Yes"/"No" + EOS) and, with `describe`, its caption
+Each image's questions (yes/no, answered "Yes"/"No" + EOS; multiple choice, answered with the
+option letter + EOS; short answers, answered with one word + EOS) and, with `describe`, its caption
 (the describe task's prompt, answered with `shapes_scene.caption` + EOS) share the prompt up to the
 last image token: that prefix runs once and its KV cache is repeated for every row."""
 
@@ -18,7 +19,7 @@ import torch
 from PIL import Image
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.shapes import TrainExample, train_examples
+from datasets_adapters.shapes import TrainExample, TrainRow, train_examples
 from datasets_adapters.shapes_scene import COLORS, DESCRIBE_PROMPT, SHAPES, SIDES, caption, draw
 from evalkit.images import expand_to_square
 from evalkit.models.prefix import cache_keyword, output_cache
@@ -29,8 +30,8 @@ PROMPT = "llava_eval"
 
 
 class Losses(NamedTuple):
-    """Summed losses of one image: the yes/no answers (answer + EOS tokens), whether each answer's
-    first token was right, and the caption (0 / 0 tokens without `describe`)."""
+    """Summed losses of one image: the answers (yes/no, then the worded rows; answer + EOS tokens),
+    whether each answer's first token was right, and the caption (0 / 0 tokens without `describe`)."""
     answer: torch.Tensor
     answer_tokens: int
     correct: list
@@ -53,9 +54,23 @@ class Encoder:
             ids = self.tokenizer(probe + " " + answer.capitalize())["input_ids"]
             assert ids[: len(base)] == base, "answer tokens must extend the prompt tokens"
             self.answer_ids[answer] = ids[len(base):] + [self.tokenizer.eos_token_id]
+        self._probe, self._probe_ids = probe, base
+
+    def target_ids(self, answer: str) -> list[int]:
+        """A worded answer (option letter, short answer) as a continuation of a prompt, then EOS.
+        Every prompt ends with the template's assistant tag, so this does not depend on the prompt."""
+        if answer not in self.answer_ids:
+            ids = self.tokenizer(self._probe + " " + answer)["input_ids"]
+            assert ids[: len(self._probe_ids)] == self._probe_ids, "answer tokens must extend the prompt tokens"
+            self.answer_ids[answer] = ids[len(self._probe_ids):] + [self.tokenizer.eos_token_id]
+        return self.answer_ids[answer]
 
     def prompt(self, question: str) -> str:
         return render_prompt(PROMPT, question + LLAVA_SHORT_ANSWER, self.processor)
+
+    def row_prompt(self, row: TrainRow) -> str:
+        """A worded row's prompt: its prompt question already carries its instruction or suffix."""
+        return render_prompt(PROMPT, row.prompt_question, self.processor)
 
     def describe_prompt(self) -> str:
         """The describe task's prompt: no short-answer suffix (the evaluation asks it the same way)."""
@@ -74,18 +89,23 @@ class Encoder:
             return expand_to_square(image, self.processor.image_processor.image_mean)
         return image
 
-    def encode(self, image: Image.Image, questions: Sequence[str], describe: bool = False) -> tuple[dict, list[list[int]]]:
-        """(pixel inputs for one image, the full prompt ids of each question, then with `describe`
-        those of the describe prompt)."""
+    def encode(self, image: Image.Image, questions: Sequence[str], describe: bool = False,
+               rows: Sequence[TrainRow] = ()) -> tuple[dict, list[list[int]]]:
+        """(pixel inputs for one image, the full prompt ids of each question, then of each worded
+        row, then with `describe` those of the describe prompt)."""
         out = self.processor(images=[self.image(image)], text=[self.prompt(questions[0])], return_tensors="pt")
         n_image = int((out["input_ids"][0] == self.image_id).sum())
         pixels = {k: out[k] for k in ("pixel_values", "image_sizes") if k in out}
         token = self.processor.image_token
-        prompts = [self.prompt(q) for q in questions] + ([self.describe_prompt()] if describe else [])
+        prompts = self.prompts(questions, rows, describe)
         texts = [p.replace(token, token * n_image) for p in prompts]
         ids = [self.tokenizer(t)["input_ids"] for t in texts]
         assert ids[0] == out["input_ids"][0].tolist(), "prompt ids must equal the processor's"
         return pixels, ids
+
+    def prompts(self, questions: Sequence[str], rows: Sequence[TrainRow], describe: bool) -> list[str]:
+        return ([self.prompt(q) for q in questions] + [self.row_prompt(r) for r in rows]
+                + ([self.describe_prompt()] if describe else []))
 
 
 class SceneTokens:
@@ -149,24 +169,26 @@ def prefix_length(row: list[int], image_id: int) -> int:
     return max(i for i, t in enumerate(row) if t == image_id) + 1
 
 
-def qa_loss(model, encoder: Encoder, ids: list[list[int]], qas, prefix: dict, caption_text: Optional[str] = None) -> Losses:
-    """The losses of one image's questions (`ids` rows, answered as `qas` say) and, with
+def qa_loss(model, encoder: Encoder, ids: list[list[int]], qas, prefix: dict, caption_text: Optional[str] = None,
+            worded: Sequence[TrainRow] = ()) -> Losses:
+    """The losses of one image's questions (`ids` rows, answered as `qas` then `worded` say) and, with
     `caption_text`, of its caption (the last row of `ids` is then the describe prompt).
     The prompt up to the last image token runs once (`prefix`: pixels or embeddings); its KV cache
-    is repeated for every row, which equals running each row on its own. The caption row, about
-    twice as long as a question row, runs as a batch of its own so the questions are not padded to it."""
+    is repeated for every row, which equals running each row on its own. The worded rows (multiple
+    choice prompts are about three times as long as a yes/no one) and the caption row each run as a
+    batch of their own so the short questions are not padded to them."""
     from transformers import DynamicCache
 
     cut = prefix_length(ids[0], encoder.image_id)
     layers = [(layer.keys, layer.values) for layer in output_cache(model(**prefix, use_cache=True)).layers]
-    targets = [encoder.answer_ids[qa.answer] for qa in qas]
+    targets = [encoder.answer_ids[qa.answer] for qa in qas] + [encoder.target_ids(r.answer) for r in worded]
     if caption_text is not None:
         targets.append(encoder.caption_ids(caption_text))
     assert len(targets) == len(ids), "one target per row"
+    n_yes_no, q = len(qas), len(qas) + len(worded)
     rows = [row[cut:] + target for row, target in zip(ids, targets)]
-    q = len(qas)
     per_row, correct, tokens = [], [], []
-    for part in (slice(0, q), slice(q, len(rows))):
+    for part in (slice(0, n_yes_no), slice(n_yes_no, q), slice(q, len(rows))):
         part_rows, part_targets = rows[part], targets[part]
         n = len(part_rows)
         if n == 0:
@@ -206,10 +228,10 @@ def question_kind(question: str) -> str:
 
 
 def image_loss(model, encoder: Encoder, example: TrainExample, describe: bool = False) -> Losses:
-    pixels, ids = encoder.encode(example.image, [qa.question for qa in example.qas], describe=describe)
+    pixels, ids = encoder.encode(example.image, [qa.question for qa in example.qas], describe=describe, rows=example.rows)
     cut = prefix_length(ids[0], encoder.image_id)
     return qa_loss(model, encoder, ids, example.qas, {"input_ids": torch.tensor([ids[0][:cut]]), **pixels},
-                   caption(example.scene) if describe else None)
+                   caption(example.scene) if describe else None, worded=example.rows)
 
 
 def text_loss(model, encoder: Encoder, tokens: SceneTokens, example: TrainExample, describe: bool = False) -> Losses:
@@ -217,13 +239,14 @@ def text_loss(model, encoder: Encoder, tokens: SceneTokens, example: TrainExampl
     embed = model.get_input_embeddings()
     sequence = tokens.sequence(embed.weight, example.scene)
     token = encoder.processor.image_token
-    prompts = [encoder.prompt(qa.question) for qa in example.qas] + ([encoder.describe_prompt()] if describe else [])
+    prompts = encoder.prompts([qa.question for qa in example.qas], example.rows, describe)
     ids = [encoder.tokenizer(p.replace(token, token * len(sequence)))["input_ids"] for p in prompts]
     cut = prefix_length(ids[0], encoder.image_id)
     prefix = torch.tensor([ids[0][:cut]])
     embeds = embed(prefix).clone()
     embeds[0, prefix[0] == encoder.image_id] = sequence
-    return qa_loss(model, encoder, ids, example.qas, {"inputs_embeds": embeds}, caption(example.scene) if describe else None)
+    return qa_loss(model, encoder, ids, example.qas, {"inputs_embeds": embeds}, caption(example.scene) if describe else None,
+                   worded=example.rows)
 
 
 def pretrain_patches(model, encoders: Sequence[Encoder], seed: int, steps: int, n_images: int) -> dict:

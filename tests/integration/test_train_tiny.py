@@ -11,7 +11,7 @@ import torch
 from transformers import AutoProcessor, LlavaForConditionalGeneration, LlavaNextForConditionalGeneration
 
 from datasets_adapters import LLAVA_SHORT_ANSWER
-from datasets_adapters.shapes import ShapesDataset, train_examples
+from datasets_adapters.shapes import ShapesDataset, TrainRow, train_examples
 from datasets_adapters.shapes_scene import caption
 from evalkit.tools import tiny_eval, train_tiny
 from evalkit.models.llava import LlavaModel
@@ -42,25 +42,55 @@ def test_encoder_prepares_like_the_evaluation_wrapper(family, tiny_checkpoints):
             assert prepared.input_ids.tolist() == row
             assert torch.equal(prepared.pixel_values, pixels["pixel_values"][0])
         assert wrapper.render_prompt("Q").startswith("A chat between a curious user")
+    # multiple-choice and short-answer rows: the evaluation items' prompts, as the wrapper prepares them
+    for item in ShapesDataset(n_images=2, tasks=["choice", "short"]).load():
+        _, ids = encoder.encode(item.image, ["Q?"], rows=[TrainRow(item.prompt_question, item.answer, item.task)])
+        assert wrapper.prepare(item.image, item.prompt_question).input_ids.tolist() == ids[1]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_shared_prefix_loss_equals_per_question_loss(family):
-    tokenizer = build_tokenizer()
+    """Yes/no questions, then the multiple-choice and short-answer rows (their own batch): the same
+    summed loss as every prompt + answer + EOS in a plain forward of its own."""
+    tokenizer = build_tokenizer(letters=True)
     processor = build_processor(family, tokenizer)
     model = build_model(family, tokenizer, init_std=0.1, vision_width=32, vision_layers=2, text_width=64)
     encoder = train_tiny.Encoder(processor, family)
     example = next(train_examples(seed=3))
-    loss, n_tokens, *_ = train_tiny.image_loss(model, encoder, example)
-    pixels, ids = encoder.encode(example.image, [qa.question for qa in example.qas])
+    assert {row.kind.split("_")[0] for row in example.rows} == {"choice", "short"}
+    loss, n_tokens, correct, *_ = train_tiny.image_loss(model, encoder, example)
+    pixels, ids = encoder.encode(example.image, [qa.question for qa in example.qas], rows=example.rows)
+    answers = [encoder.answer_ids[qa.answer] for qa in example.qas] + [encoder.target_ids(r.answer) for r in example.rows]
+    assert len(ids) == len(answers) == len(correct)
     expected = 0.0
-    for row, qa in zip(ids, example.qas):
-        answer = encoder.answer_ids[qa.answer]
+    for row, answer in zip(ids, answers):
         logits = model(input_ids=torch.tensor([row + answer]), **pixels).logits[0]
         expected += torch.nn.functional.cross_entropy(logits[len(row) - 1: len(row) - 1 + len(answer)],
                                                       torch.tensor(answer), reduction="sum").item()
-    assert n_tokens == 2 * len(example.qas)  # "Yes"/"No" + EOS
+    assert n_tokens == sum(map(len, answers))
     assert loss.item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_worded_rows_are_prompted_as_the_evaluation_prompts_them():
+    """A multiple-choice row's prompt is `choice_prompt`'s (no short-answer suffix), a short-answer
+    row's is the question + LLaVA's suffix; letters are single tokens with the letters tokenizer."""
+    from datasets_adapters.shapes_scene import COLORS, NUMBERS, SHAPES
+    from evalkit.tasks.choice import LETTER_INSTRUCTION
+
+    encoder = train_tiny.Encoder(build_processor("llava15", build_tokenizer(letters=True)), "llava15")
+    tokenizer = encoder.tokenizer
+    rows = [row for example in itertools.islice(train_examples(seed=4), 20) for row in example.rows]
+    choice = [r for r in rows if r.kind.startswith("choice")]
+    short = [r for r in rows if r.kind.startswith("short")]
+    assert choice and short
+    assert all(r.prompt_question.endswith("\n" + LETTER_INSTRUCTION) and r.answer in "ABCD" for r in choice)
+    assert {r.answer for r in choice} == set("ABCD")  # the right option is not always at one letter
+    assert all(r.prompt_question.endswith(LLAVA_SHORT_ANSWER) for r in short)
+    assert {r.answer for r in short} <= set(COLORS) | set(SHAPES) | set(NUMBERS)
+    for letter in "ABCD":
+        assert tokenizer.convert_ids_to_tokens(encoder.target_ids(letter)) == ["\u2581" + letter, "</s>"]
+    assert tokenizer.decode(encoder.target_ids("two"), skip_special_tokens=True) == "two"
+    assert encoder.row_prompt(short[0]) == encoder.prompt(short[0].prompt_question[: -len(LLAVA_SHORT_ANSWER)])
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -135,11 +165,23 @@ def test_training_is_deterministic_and_llava16_checkpoint_loads(tmp_path, monkey
 @pytest.mark.slow
 @pytest.mark.parametrize("family", ["llava15", "llava16"])
 def test_full_recipe_meets_the_quality_bar(family, tmp_path):
+    import json
+    import subprocess
+    import sys
+
     train_tiny.train(family, tmp_path / family)
     result = tiny_eval.evaluate(tmp_path / family, family, n_images=24, seed=1_000_003)
     floors = {"llava15": (0.85, 0.70), "llava16": (0.70, 0.68)}[family]  # the shipped ones: 85.4/80.8, 72.9/71.9
     assert result["mme/existence"]["acc"] >= floors[0]
     assert result["overall"]["acc"] >= floors[1]
+    # letters and words (issues 27 / 28: >= 70% multiple choice, >= 60% short answers), the harness's numbers
+    out = tmp_path / "run"
+    run = subprocess.run([sys.executable, "-m", "evalkit", f"model=tiny_{family}", f"model.path={tmp_path / family}",
+                          "dataset.tasks=[choice,short]", f"output_dir={out}", "progress=false"],
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    metrics = json.loads((out / "summary.json").read_text())["metrics"]
+    assert metrics["accuracy"] >= 0.70 and metrics["short_accuracy"] >= 0.60, metrics
 
 
 def test_init_continues_a_checkpoint_and_learns_captions(tmp_path, monkeypatch):
