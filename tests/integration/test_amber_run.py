@@ -52,8 +52,10 @@ def test_tiny_run_scores_captions_and_answers_and_rescores_the_same(tmp_path, nl
 
 def test_missing_spacy_pipeline_stops_before_the_model_loads(tmp_path, nltk_data):
     paths = amber_fixture.write(tmp_path / "amber", CASES)
-    result = _run(paths, "dataset.spacy_pipeline=no_such_pipeline_xyz", "model.path=/no/such/checkpoint",
+    not_a_checkpoint = tmp_path / "not_a_checkpoint"  # exists (so the path check passes), cannot load
+    not_a_checkpoint.mkdir()
+    result = _run(paths, "dataset.spacy_pipeline=no_such_pipeline_xyz", f"model.path={not_a_checkpoint}",
                   f"output_dir={tmp_path / 'run'}")
     assert result.returncode != 0
     assert "python -m spacy download no_such_pipeline_xyz" in result.stderr
-    assert "/no/such/checkpoint" not in result.stderr  # the model was never reached
+    assert "not_a_checkpoint" not in result.stderr  # the model was never reached

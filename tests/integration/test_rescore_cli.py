@@ -24,7 +24,7 @@ from evalkit.types import PredictionRow
 REPO = Path(__file__).resolve().parents[2]
 # metrics.csv of a benchmark with several tasks: the tasks' columns, first appearance first (the
 # yes/no columns, then MME's acc+ / score / pair counts, NaN on the other tasks' rows).
-TIDY_COLUMNS = ["task", "category", "n", "n_correct", "accuracy", "precision", "recall", "f1", "yes_ratio", "tp", "fp",
+TIDY_COLUMNS = ["task", "category", "n", "n_correct", "accuracy", "accuracy_stderr", "precision", "recall", "f1", "yes_ratio", "tp", "fp",
                 "tn", "fn", "n_other", "n_other_strict", "n_error", "acc_plus", "score", "n_groups", "n_bad_groups"]
 
 
