@@ -40,10 +40,12 @@ def check_supported(engine: Optional[EngineConfig], model: Mapping[str, Any], de
     if getattr(decoding.settings, "num_beams", 1) != 1:
         raise ConfigError(f"engine={kind}: decoding.num_beams={decoding.settings.num_beams} is not offered "
                           "(vLLM's beam search is not transformers'); use engine=hf")
+    # evalkit's feature cache is speed-only and on by default: a served engine has its own (vLLM's
+    # prefix and multimodal caches), so it is left unused; only an explicit disk cache is refused.
     cache = model.get("feature_cache") or {}
-    if cache.get("enabled"):
-        raise ConfigError(f"engine={kind}: model.feature_cache is evalkit's in-process cache of vision features; "
-                          "a served engine has its own (vLLM's prefix and multimodal caches). Leave it off.")
+    if cache.get("enabled") and cache.get("disk_dir"):
+        raise ConfigError(f"engine={kind}: model.feature_cache.disk_dir stores evalkit's in-process vision features; "
+                          "a served engine computes them in the server (vLLM caches its own). Unset it.")
     for key in MODEL_KEYS_REFUSED:
         if model.get(key) not in (None, [], ""):
             raise ConfigError(f"engine={kind}: model.{key} cannot be applied by the server; serve a checkpoint "
@@ -78,7 +80,7 @@ def start_vllm(model_cfg: Mapping[str, Any], engine: EngineConfig, dtype: str, l
     path = hub_layout(str(model_cfg["path"]), default_cache_dir().parent / "hub_layout")
     server = VllmServer(
         python=engine.python or sys.executable, model_path=path, served_name=engine.model or model_cfg["name"],
-        dtype=None if dtype == "auto" else dtype, max_model_len=engine.max_model_len,
+        dtype=_served_dtype(dtype), max_model_len=engine.max_model_len,
         tensor_parallel_size=engine.tensor_parallel_size, gpu_memory_utilization=engine.gpu_memory_utilization,
         # The checkpoint's generation_config.json would set default sampling values; evalkit sets its own.
         extra_args=["--generation-config", "vllm", "--max-logprobs", str(max(20, engine.top_logprobs)),
@@ -86,6 +88,15 @@ def start_vllm(model_cfg: Mapping[str, Any], engine: EngineConfig, dtype: str, l
         log_file=(Path(log_dir) / f"vllm-server-{label}.log") if log_dir else None,
         startup_timeout_s=engine.startup_timeout_s)
     return server.start()
+
+
+def _served_dtype(dtype: str) -> str:
+    """`dtype` as engine=hf resolves it (evalkit.models.records): auto is fp16 on a GPU, fp32 on CPU."""
+    if dtype != "auto":
+        return dtype
+    import torch
+
+    return "float16" if torch.cuda.is_available() else "float32"
 
 
 def close_model(model) -> None:

@@ -148,7 +148,10 @@ class ServedModel:
     # -- requests ----------------------------------------------------------------------------
     def _request(self, x: ServedInput, max_tokens: int, temperature: float, top_p: Optional[float] = None,
                  seed: Optional[int] = None, logprobs: bool = False) -> ChatRequest:
-        extra: dict[str, Any] = {"add_special_tokens": True}  # the BOS token transformers' tokenizer adds
+        # add_special_tokens: the BOS token transformers' tokenizer adds; return_token_ids: the answer's
+        # tokens, decoded here as the transformers path decodes them (a server's incremental
+        # detokenizer keeps the leading space of the first word: " Yes" where transformers has "Yes").
+        extra: dict[str, Any] = {"add_special_tokens": True, "return_token_ids": True}
         if logprobs:
             extra["return_tokens_as_token_ids"] = True
         return ChatRequest(model=self.served_model, messages=self.messages(x), temperature=temperature,
@@ -160,8 +163,7 @@ class ServedModel:
         with self._lock:
             first = not self.prompt_checked
             if first:
-                check = _with_extra(requests[0], return_token_ids=True)
-                reply = self._complete(check)
+                reply = self._complete(requests[0])
                 self._check_prompt(inputs[0], reply.prompt_token_ids)
                 self.prompt_checked = True
         replies: list = [None] * len(requests)
@@ -222,7 +224,7 @@ class ServedModel:
                               "own path; beam search is not offered)")
         inputs = batch["prepared"]
         replies = self._send(inputs, [self._request(x, max_new_tokens, 0.0, logprobs=with_p_yes) for x in inputs])
-        texts = [r.text for r in replies]
+        texts = [self._text(r) for r in replies]
         if not with_p_yes:
             return texts
         p_yes: list = []
@@ -235,8 +237,14 @@ class ServedModel:
 
     def sample(self, batch: dict, seeds: Sequence[int], max_new_tokens: int, temperature: float, top_p: float):
         inputs = batch["prepared"]
-        return [r.text for r in self._send(inputs, [self._request(x, max_new_tokens, temperature, top_p, seed)
+        return [self._text(r) for r in self._send(inputs, [self._request(x, max_new_tokens, temperature, top_p, seed)
                                                     for x, seed in zip(inputs, seeds)])]
+
+    def _text(self, reply) -> str:
+        if reply.token_ids is None:  # a server that does not report them: its own text
+            return reply.text
+        return self.tokenizer.decode(list(reply.token_ids), skip_special_tokens=True,
+                                     clean_up_tokenization_spaces=False)
 
     def choice_probs(self, batch: dict, options: Sequence[Sequence[str]]) -> list[list[float]]:
         inputs = batch["prepared"]
@@ -269,12 +277,6 @@ class ServedModel:
 
     def eos_token_ids(self) -> list[int]:
         return [int(self.tokenizer.eos_token_id)]
-
-
-def _with_extra(request: ChatRequest, **extra) -> ChatRequest:
-    from dataclasses import replace
-
-    return replace(request, extra=tuple(sorted({**dict(request.extra), **extra}.items())))
 
 
 def _collapse(ids: Sequence[int], image_token_id: int) -> list[int]:

@@ -76,6 +76,7 @@ class ChatReply:
     # server asked for return_tokens_as_token_ids names tokens "token_id:<id>").
     first_top_logprobs: Optional[tuple[tuple[str, float], ...]] = None
     prompt_token_ids: Optional[tuple[int, ...]] = None  # where the server reports them (vLLM: return_token_ids)
+    token_ids: Optional[tuple[int, ...]] = None  # the answer's token ids, where the server reports them
 
 
 def host_of(base_url: str) -> str:
@@ -145,7 +146,8 @@ class OpenAIChatClient:
                          completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
                          finish_reason=choice.finish_reason,
                          first_top_logprobs=_first_top_logprobs(choice) if request.top_logprobs is not None else None,
-                         prompt_token_ids=tuple(int(t) for t in prompt_ids) if prompt_ids else None)
+                         prompt_token_ids=tuple(int(t) for t in prompt_ids) if prompt_ids else None,
+                         token_ids=_ids(getattr(choice, "token_ids", None)))
 
     def complete_many(self, requests: Iterable[ChatRequest], concurrency: int = 4
                       ) -> Iterator[tuple[int, ChatReply]]:
@@ -183,6 +185,10 @@ def run_concurrently(call: Callable[[Any], Any], inputs: list, concurrency: int)
             fill()
     if failure is not None:
         raise failure
+
+
+def _ids(values) -> Optional[tuple[int, ...]]:
+    return None if values is None else tuple(int(v) for v in values)
 
 
 def _first_top_logprobs(choice) -> Optional[tuple[tuple[str, float], ...]]:

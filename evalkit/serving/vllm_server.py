@@ -100,7 +100,7 @@ def hub_layout(path: str, cache_dir: Path) -> str:
 
 
 # -- the server --------------------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)  # hashable by identity: the set of running servers holds them
 class VllmServer:
     python: str
     model_path: str
@@ -145,9 +145,9 @@ class VllmServer:
                                                 start_new_session=True)  # its workers are stopped with it
             except OSError as exc:
                 raise ServerError(f"engine.python={self.python}: cannot start vLLM's server: {exc}") from None
-        _running.add(self)
-        _install_sigterm()
         try:
+            _running.add(self)
+            _install_sigterm()
             self._wait_healthy()
         except BaseException:
             self.stop()
