@@ -84,6 +84,7 @@ class ServedModel:
         self.tokenizer.padding_side = "left"
         self.device = torch.device("cpu")
         self.image_token_id = self.tokenizer.convert_tokens_to_ids(self.processor.image_token)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise (the CLI's logging setup)
         # max_retries=0: a dead server is reported at once (EngineUnavailable), not after minutes of backoff.
         self.client = OpenAIChatClient(base_url, api_key_env=api_key_env, timeout_s=request_timeout_s, max_retries=0)
         self.prompt_checked = not check_prompt
