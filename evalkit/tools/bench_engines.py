@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     if "vllm" in engines and not args.vllm_python:
         parser.error("--engines vllm needs --vllm-python (or EVALKIT_VLLM_PYTHON): see evalkit/tools/vllm_env.sh")
 
+    print(f"evalkit.tools.bench --engines {','.join(engines)}: {time.strftime('%Y-%m-%d')}, rows as they finish",
+          flush=True)
     header = f"{'set':<16}{'model':<9}{'engine':<8}{'wall s':>8}{'loop s':>8}{'speed':>8}  same answers as hf"
     rows = [header, "-" * (len(header) + 10)]
     with tempfile.TemporaryDirectory() as scratch:
@@ -107,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
                     errors = f"  ({r['errors']} error rows)" if r["errors"] else ""
                     rows.append(f"{label:<16}{model:<9}{engine:<8}{r['wall']:>8.1f}{r['loop']:>8.1f}"
                                 f"{base['wall'] / r['wall']:>7.2f}x  {same(r, base)}{errors}")
+                    print(rows[-1], flush=True)  # a long bench shows its rows as they come
     load = os.getloadavg()
     print(f"evalkit.tools.bench --engines {','.join(engines)}: greedy, yes/no max_new_tokens={args.max_new_tokens}, "
           f"captions max_new_tokens={args.caption_tokens}, hf torch threads={args.threads}, served concurrency="

@@ -205,3 +205,16 @@ def test_hub_layout_copy_has_the_same_tensors(tmp_path):
     after = load_file(f"{out}/model.safetensors")
     assert set(after) == {hub_name(k) for k in before}
     assert all(torch.equal(before[k], after[hub_name(k)]) for k in before)
+
+
+def test_resume_tells_engines_apart_but_not_their_plumbing():
+    from evalkit.settings import answer_config
+
+    base = {"model": {"name": "m", "path": "p"}, "decoding": {"_target_": "evalkit.decoding.greedy.Greedy",
+                                                             "name": "greedy", "max_new_tokens": 4, "num_beams": 1}}
+    hf = {**base, "engine": {"kind": "hf", "concurrency": 8}}
+    served = {**base, "engine": {"kind": "vllm", "concurrency": 8, "python": "/a/python", "max_model_len": None}}
+    assert answer_config(hf) == answer_config(base)  # run configs from before engines resume as engine=hf
+    assert answer_config(served) != answer_config(hf)
+    moved = {**served, "engine": {**served["engine"], "concurrency": 32, "python": "/b/python"}}
+    assert answer_config(moved) == answer_config(served)
