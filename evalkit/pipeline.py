@@ -157,7 +157,7 @@ def _build_model(cfg: DictConfig, typed: Config, ranks, run_dir: Path):
     """The model (engine=hf), or a served engine in its place (one server per process)."""
     if engines.is_served(typed.engine):
         return engines.build_model(OmegaConf.to_container(cfg.model, resolve=True), typed.engine, typed.dtype,
-                                   log_dir=run_dir, label=f"{shards.file_stem(typed.shard.index, typed.shard.count)}"
+                                   log_dir=run_dir, device=str(ranks.device), label=f"{shards.file_stem(typed.shard.index, typed.shard.count)}"
                                                           f"-rank{ranks.rank}")
     return build(cfg.model, f"model.path={typed.model.path}", device=str(ranks.device), dtype=typed.dtype)
 

@@ -53,7 +53,7 @@ def check_supported(engine: Optional[EngineConfig], model: Mapping[str, Any], de
 
 
 def build_model(model_cfg: Mapping[str, Any], engine: EngineConfig, dtype: str, log_dir: Optional[Path] = None,
-                label: str = "rank0"):
+                label: str = "rank0", device: str = "cpu"):
     """A ServedModel for `engine` (vllm: its server started here, one per process)."""
     from evalkit.engines.served import ServedModel
 
@@ -64,7 +64,7 @@ def build_model(model_cfg: Mapping[str, Any], engine: EngineConfig, dtype: str, 
     if engine.kind == "openai":
         return ServedModel(path=model_cfg["path"], served_model=engine.model, base_url=engine.base_url,
                            api_key_env=engine.api_key_env, **common)
-    server = start_vllm(model_cfg, engine, dtype, log_dir, label)
+    server = start_vllm(model_cfg, engine, dtype, log_dir, label, device)
     try:
         return ServedModel(path=model_cfg["path"], served_model=server.served_name, base_url=server.base_url,
                            server=server, **common)
@@ -73,7 +73,27 @@ def build_model(model_cfg: Mapping[str, Any], engine: EngineConfig, dtype: str, 
         raise
 
 
-def start_vllm(model_cfg: Mapping[str, Any], engine: EngineConfig, dtype: str, log_dir: Optional[Path], label: str):
+def server_gpus(device: str, tensor_parallel_size: int) -> dict:
+    """The server's CUDA_VISIBLE_DEVICES: under `accelerate launch` each rank's server gets its own
+    GPU(s) (rank device cuda:i -> GPUs i*tp .. i*tp+tp-1 of those visible), not all of them."""
+    if not device.startswith("cuda:"):
+        return {}
+    import os
+
+    import torch
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [v.strip() for v in visible.split(",")] if visible else [str(i) for i in range(torch.cuda.device_count())]
+    first = int(device.split(":")[1]) * tensor_parallel_size
+    chosen = ids[first:first + tensor_parallel_size]
+    if len(chosen) < tensor_parallel_size:
+        raise ConfigError(f"engine.tensor_parallel_size={tensor_parallel_size} on {device}: only {len(ids)} GPUs "
+                          "visible; run one process per node (or per tensor_parallel_size GPUs)")
+    return {"CUDA_VISIBLE_DEVICES": ",".join(chosen)}
+
+
+def start_vllm(model_cfg: Mapping[str, Any], engine: EngineConfig, dtype: str, log_dir: Optional[Path], label: str,
+               device: str = "cpu"):
     from evalkit.serving.vllm_server import VllmServer, hub_layout
     from evalkit.models.original import default_cache_dir
 
@@ -86,7 +106,7 @@ def start_vllm(model_cfg: Mapping[str, Any], engine: EngineConfig, dtype: str, l
         extra_args=["--generation-config", "vllm", "--max-logprobs", str(max(20, engine.top_logprobs)),
                     *engine.extra_args],
         log_file=(Path(log_dir) / f"vllm-server-{label}.log") if log_dir else None,
-        startup_timeout_s=engine.startup_timeout_s)
+        startup_timeout_s=engine.startup_timeout_s, env=server_gpus(device, engine.tensor_parallel_size))
     return server.start()
 
 

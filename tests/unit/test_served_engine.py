@@ -218,3 +218,14 @@ def test_resume_tells_engines_apart_but_not_their_plumbing():
     assert answer_config(served) != answer_config(hf)
     moved = {**served, "engine": {**served["engine"], "concurrency": 32, "python": "/b/python"}}
     assert answer_config(moved) == answer_config(served)
+
+
+def test_each_ranks_server_gets_its_own_gpus(monkeypatch):
+    from evalkit.engines import server_gpus
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    assert server_gpus("cpu", 1) == {}
+    assert server_gpus("cuda:1", 1) == {"CUDA_VISIBLE_DEVICES": "5"}
+    assert server_gpus("cuda:1", 2) == {"CUDA_VISIBLE_DEVICES": "6,7"}
+    with pytest.raises(ConfigError, match="tensor_parallel_size"):
+        server_gpus("cuda:2", 2)
