@@ -62,8 +62,10 @@ def build_model(model_cfg: Mapping[str, Any], engine: EngineConfig, dtype: str, 
                   engine=engine.kind, concurrency=engine.concurrency, top_logprobs=engine.top_logprobs,
                   check_prompt=engine.check_prompt, request_timeout_s=engine.request_timeout_s)
     if engine.kind == "openai":
-        return ServedModel(path=model_cfg["path"], served_model=engine.model, base_url=engine.base_url,
-                           api_key_env=engine.api_key_env, **common)
+        model = ServedModel(path=model_cfg["path"], served_model=engine.model, base_url=engine.base_url,
+                            api_key_env=engine.api_key_env, **common)
+        model.client.check(engine.model, role="engine")  # unreachable, or another model: one line, before any item
+        return model
     server = start_vllm(model_cfg, engine, dtype, log_dir, label, device)
     try:
         return ServedModel(path=model_cfg["path"], served_model=server.served_name, base_url=server.base_url,

@@ -36,7 +36,7 @@ from evalkit.images import expand_to_square
 from evalkit.models.choices import option_probs, option_scores, option_token_ids
 from evalkit.models.prompts import SYSTEMS, render_prompt
 from evalkit.models.yesno import NO, YES, decision
-from evalkit.serving.openai_client import ChatRequest, EndpointError, OpenAIChatClient, run_concurrently
+from evalkit.serving.openai_client import ChatRequest, EndpointError, OpenAIChatClient, host_of, run_concurrently
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class ServedModel:
 
     def describe(self) -> dict:
         out = {"name": self.name, "path": self.path, "family": self.family, "prompt": self.prompt_name,
-               "engine": self.engine, "served_model": self.served_model, "base_url": self.client.base_url,
+               "engine": self.engine, "served_model": self.served_model, "server": host_of(self.client.base_url),
                "top_logprobs": self.top_logprobs, "prompt_checked": self.check_prompt}
         if self.family == "llava15":
             out["image_aspect_ratio"] = self.image_aspect_ratio

@@ -229,3 +229,17 @@ def test_each_ranks_server_gets_its_own_gpus(monkeypatch):
     assert server_gpus("cuda:1", 2) == {"CUDA_VISIBLE_DEVICES": "6,7"}
     with pytest.raises(ConfigError, match="tensor_parallel_size"):
         server_gpus("cuda:2", 2)
+
+
+def test_engine_openai_fails_early_on_an_unreachable_server_or_another_model():
+    from evalkit.engines import build_model
+    from evalkit.serving.openai_client import EndpointError
+
+    model_cfg = {"name": "tiny", "path": TINY15}
+    with pytest.raises(EndpointError, match="engine endpoint http://127.0.0.1:9/v1 .*unreachable"):
+        build_model(model_cfg, EngineConfig(kind="openai", base_url="http://127.0.0.1:9/v1", model="tiny"), "auto")
+    with ScriptedServer(reply=lambda body: "", models=("other",)) as server:
+        with pytest.raises(EndpointError, match="does not serve model 'tiny'"):
+            build_model(model_cfg, EngineConfig(kind="openai", base_url=server.base_url, model="tiny"), "auto")
+        built = build_model(model_cfg, EngineConfig(kind="openai", base_url=server.base_url, model="other"), "auto")
+        assert built.describe()["server"] == server.base_url.split("//")[1].split("/")[0]
