@@ -1,6 +1,6 @@
 """MMMU's answer parsing and scoring, as `mmmu/utils/eval_utils.py` (MMMU-Benchmark/MMMU bb0b95a)
 does it, and the per-subject / per-discipline / overall table of `main_parse_and_eval.py` +
-`print_results.py` (pure functions; tests/unit/test_mmmu_parity.py runs the official scripts).
+`print_results.py` (pure functions; tests/integration/test_mmmu_parity.py runs the official scripts).
 
 Multiple choice (`parse_multi_choice_response`): punctuation stripped from the ends (one mark at
 a time, in the official order), then the letters written "(A)", else letters standing alone

@@ -71,7 +71,7 @@ MEAN = "mean"  # label of the mean-over-splits row
 # LLaVA's POPE question file numbers the splits from 1, 10000001 and 20000001 (adversarial,
 # random, popular); within a split its id minus the offset is the POPE file's question_id.
 LLAVA_ID_STRIDE = 10_000_000
-POPE_COLUMNS = ["category", "n", "n_correct", "accuracy", "precision", "recall", "f1", "yes_ratio",
+POPE_COLUMNS = ["category", "n", "n_correct", "accuracy", "accuracy_stderr", "precision", "recall", "f1", "yes_ratio",
                 "tp", "fp", "tn", "fn", "n_other", "n_other_strict", "n_error"]
 
 
@@ -99,6 +99,10 @@ def mean_row(table: pd.DataFrame) -> dict[str, Any]:
         values = splits[column]
         row[column] = math.nan if values.empty or values.isna().any() else float(values.mean())
     row["f1"] = pope_mean_f1(table)
+    # The standard error of a mean of independent splits' accuracies.
+    errors = splits["accuracy_stderr"] if "accuracy_stderr" in splits else pd.Series(dtype=float)
+    row["accuracy_stderr"] = (math.nan if errors.empty or errors.isna().any()
+                              else float(math.sqrt((errors ** 2).sum()) / len(errors)))
     for column in M.COUNT_COLUMNS:
         row[column] = int(splits[column].sum())
     return row

@@ -1,5 +1,5 @@
 """SEED-Bench's scoring as LLaVA's `scripts/convert_seed_for_submission.py` (haotian-liu/LLaVA
-c121f04) does it (pure functions; tests/unit/test_seed_parity.py runs that script): an answer is
+c121f04) does it (pure functions; tests/integration/test_seed_parity.py runs that script): an answer is
 right only when the model's text (stripped, as LLaVA saves it) equals the answer letter, nothing
 parsed ("A." and "(A)" are wrong); accuracy per question type (SEED-Bench.json's
 `question_type` names, by `question_type_id`) and over all questions of the data type (the

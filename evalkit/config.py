@@ -10,7 +10,7 @@ Benchmark schemas live with their benchmark (its `schema`, a DatasetConfig subcl
 schemas with their method (a DecodingMethod's `schema`); both are found by walking their package
 (`datasets_adapters`, `evalkit.decoding`), so this file names none of them. A schema is the one
 place its settings, defaults and checks live: the adapter or method is built from it
-(`build_settings`), and a yaml sets only what its option changes (tests/unit/test_config_contract.py
+(`build_settings`), and a yaml sets only what its option changes (tests/integration/test_config_contract.py
 refuses a yaml value equal to the schema's default). A decoding method of your own needs no
 registration: `validate` merges the composed node into the schema its `_target_` names.
 """

@@ -132,3 +132,10 @@ def amber_nlp(tmp_path_factory) -> Path:
     from support import amber_fixture
 
     return amber_fixture.spacy_pipeline(tmp_path_factory.mktemp("amber_nlp"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that get ../shared/data through a fixture carry the `shared_data` marker too."""
+    for item in items:
+        if "hallusionbench_set" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared_data)

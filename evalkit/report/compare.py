@@ -34,6 +34,7 @@ class Comparison:
     deltas: dict[str, S.Delta] = field(default_factory=dict)  # pooled accuracy, f1, then the tasks' own
     flips: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FLIP_COLUMNS))
     formats: dict[str, str] = field(default_factory=dict)  # delta name -> format (percent, points)
+    n_binary: Optional[int] = None  # paired rows with 0/1 scores (McNemar's); None: not counted
 
     def as_dict(self) -> dict:
         return {"a": self.a, "b": self.b, "n_paired": self.n_paired, "n_only_a": self.n_only_a,
@@ -50,8 +51,9 @@ class Comparison:
             lines.append(f"{name:<15} A {fmt_stat(d.a, kind):>8}  B {fmt_stat(d.b, kind):>8}  "
                          f"B-A {fmt_delta(d.delta, kind):>8}  {100 * d.confidence:.0f}% CI "
                          f"[{fmt_delta(d.low, kind)}, {fmt_delta(d.high, kind)}]")
-        lines.append(f"McNemar exact p = {self.p_mcnemar:.4g} (only A right: {self.only_a_right}, "
-                     f"only B right: {self.only_b_right})")
+        if self.n_binary != 0:  # soft scores (VQA accuracy) and ratings have no McNemar
+            lines.append(f"McNemar exact p = {self.p_mcnemar:.4g} (only A right: {self.only_a_right}, "
+                         f"only B right: {self.only_b_right})")
         return "\n".join(lines)
 
 
@@ -127,7 +129,7 @@ def compare_runs(a: Run, b: Run, intersect: bool = False, n_boot: int = 2000, se
     return Comparison(a=a.label or str(a.path), b=b.label or str(b.path), n_paired=len(joined),
                       n_only_a=n_only_a, n_only_b=n_only_b, only_a_right=only_a_right, only_b_right=only_b_right,
                       p_mcnemar=S.mcnemar_exact(only_a_right, only_b_right), deltas=deltas,
-                      flips=flipped_items(joined[judged]), formats=formats)
+                      flips=flipped_items(joined[judged]), formats=formats, n_binary=int(judged.sum()))
 
 
 def score_delta(task, rows: pd.DataFrame, boot: dict, taken: Sequence[str] = ()) -> dict:

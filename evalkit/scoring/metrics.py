@@ -25,6 +25,7 @@ from typing import Any, Iterable, Optional
 import pandas as pd
 
 from evalkit.benchmark import OVERALL  # label of the pooled row in grouped tables
+from evalkit.scoring.score_metrics import mean_stderr
 
 COUNT_COLUMNS = ("n", "n_correct", "tp", "fp", "tn", "fn", "n_other", "n_other_strict", "n_error")
 RATE_COLUMNS = ("accuracy", "precision", "recall", "f1", "yes_ratio")
@@ -83,6 +84,7 @@ def counts(sub: pd.DataFrame) -> dict[str, Any]:
         "n": n,
         "n_correct": int(sub["_correct"].sum()),
         "accuracy": ratio(int(sub["_correct"].sum()), n),
+        "accuracy_stderr": mean_stderr(sub["_correct"].astype(float))[1],
         "precision": precision,
         "recall": recall,
         "f1": f1,

@@ -114,8 +114,9 @@ def warn_if_nothing_matches(task: Task, rows: pd.DataFrame) -> Optional[str]:
         return None
     example = read.iloc[0]
     message = (f"task {task.name}: none of the {len(read)} parsed answers matches its ground truth (e.g. item "
-               f"{example['id']!r}: parsed {example['parsed']!r}, answer {example['answer']!r}); check that the "
-               f"parse rule returns answers in the ground truth's form (case, letter vs option text)")
+               f"{example['id']!r}: parsed {example['parsed']!r}, answer {example['answer']!r}): either every answer "
+               f"is wrong, or the parse rule returns answers in another form than the ground truth (case, letter "
+               f"vs option text); compare a few parsed answers with their answers")
     log.warning("%s", message)
     return message
 

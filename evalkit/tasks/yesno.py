@@ -21,9 +21,9 @@ from evalkit.scoring.calibration import agreement, calibration_metrics
 from evalkit.scoring.parse import YESNO_RULES, parse_strict
 
 # metrics.csv columns of a yes/no task (binary_metrics' counts and yes-positive rates).
-BINARY_COLUMNS = ("n", "n_correct", "accuracy", "precision", "recall", "f1", "yes_ratio", "tp", "fp", "tn", "fn",
+BINARY_COLUMNS = ("n", "n_correct", "accuracy", "accuracy_stderr", "precision", "recall", "f1", "yes_ratio", "tp", "fp", "tn", "fn",
                   "n_other", "n_other_strict", "n_error")
-BINARY_FORMATS = {**{c: "percent" for c in M.RATE_COLUMNS}, **{c: "count" for c in M.COUNT_COLUMNS}}
+BINARY_FORMATS = {**{c: "percent" for c in (*M.RATE_COLUMNS, "accuracy_stderr")}, **{c: "count" for c in M.COUNT_COLUMNS}}
 
 POOLED_FRONT = (Headline("accuracy"), Headline("yes_ratio", direction="target", target=0.5))
 POOLED_BACK = (Headline("n_other", direction="lower", format="count"),)

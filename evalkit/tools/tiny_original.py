@@ -12,7 +12,7 @@ Llama's settings: BPE, byte fallback, dummy prefix, no whitespace folding). A Lo
 Weights are random with std 0.1 (so greedy answers differ between inputs) and stored in fp16, so
 the original builder's fp16 load loses nothing and both sides can compute in fp32. Directory names
 contain "llava" / "lora" because the ORIGINAL builder decides by name; evalkit never does.
-Used by tests/unit/test_original_checkpoints.py and `python -m evalkit.tools.parity_llava`.
+Used by tests/integration/test_original_checkpoints.py and `python -m evalkit.tools.parity_llava`.
 """
 
 from __future__ import annotations

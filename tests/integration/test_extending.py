@@ -145,3 +145,29 @@ def test_own_multiple_choice_benchmark_with_the_core_task(tmp_path: Path, tiny_l
     compared = run(["evalkit.report", "compare", str(runs["greedy"]), str(runs["choice_logits"]), "--trust", "swatches"],
                    cwd=tmp_path, pythonpath=SWATCHES).stdout
     assert "accuracy" in compared and "McNemar exact p" in compared and "8 paired items" in compared
+
+
+TALLIES = REPO / "docs" / "examples" / "tallies"
+
+
+def test_own_short_answer_benchmark_with_the_core_task(tmp_path: Path) -> None:
+    """Example 5: one module + one yaml using evalkit.tasks.short_answer as it is, two runs (greedy,
+    sampled) scored with VQA-style soft accuracy and compared: a bootstrap CI of the mean score,
+    and no McNemar line (the scores are not 0/1)."""
+    assert _files(TALLIES) == ["conf/dataset/tallies.yaml", "tallies.py"]
+    searchpath = f"hydra.searchpath=[file://{TALLIES / 'conf'}]"
+    runs = {}
+    for decoding in ("greedy", "sample"):
+        runs[decoding] = tmp_path / decoding
+        extra = ["decoding.temperature=1.0"] if decoding == "sample" else []
+        run(["evalkit", "dataset=tallies", searchpath, f"decoding={decoding}", f"output_dir={runs[decoding]}",
+             "decoding.max_new_tokens=6", "progress=false", *extra], cwd=tmp_path, pythonpath=TALLIES)
+    rows = [json.loads(line) for line in (runs["greedy"] / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and all(set(r["meta"]["answers"]) == {r["answer"], ["zero", "one", "two", "three", "four",
+                                                                                "five"][int(r["answer"])]} for r in rows)
+    summary = json.loads((runs["greedy"] / "summary.json").read_text())["metrics"]
+    assert "tally_accuracy" in summary and "tally_accuracy_stderr" in summary
+    compared = run(["evalkit.report", "compare", str(runs["greedy"]), str(runs["sample"]), "--trust", "tallies"],
+                   cwd=tmp_path, pythonpath=TALLIES).stdout
+    assert "8 paired items" in compared and "accuracy" in compared and "CI [" in compared
+    assert "McNemar" not in compared

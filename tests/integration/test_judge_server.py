@@ -26,7 +26,7 @@ from evalkit.score import rescore_run
 from evalkit.serving.openai_client import EndpointError
 from tests.support.judge_runs import write_run
 from tests.support.tiny_chat_lm import build_tiny_chat_lm
-from tests.unit.test_llava_bench import QUESTIONS, make_files
+from tests.integration.test_llava_bench import QUESTIONS, make_files
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = "datasets_adapters.llava_bench.LlavaBenchDataset"

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from tests.support.tiny_chat_lm import build_tiny_chat_lm
-from tests.unit.test_llava_bench import IMAGES, make_files
+from tests.integration.test_llava_bench import IMAGES, make_files
 
 REPO = Path(__file__).resolve().parents[2]
 

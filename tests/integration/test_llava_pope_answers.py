@@ -25,8 +25,9 @@ ANSWERS = LLAVA / "answers_llava-v1.5-13b.jsonl"
 QUESTIONS = [LLAVA / "llava_pope_test.jsonl"] + [POPE_V15 / f"coco_pope_{s}.json"
                                                   for s in ("adversarial", "popular", "random")]
 
-pytestmark = pytest.mark.skipif(not all(p.is_file() for p in [ANSWERS, *QUESTIONS]),
-                                reason=f"LLaVA POPE answers / POPE labels not found under {SHARED}")
+pytestmark = [pytest.mark.shared_data,
+              pytest.mark.skipif(not all(p.is_file() for p in [ANSWERS, *QUESTIONS]),
+                                 reason=f"needs LLaVA's POPE answers and the POPE labels under {SHARED}/data")]
 
 EXPECTED_F1 = {"adversarial": 84.46, "popular": 86.25, "random": 87.14}
 EXPECTED_YES_RATIO = {"adversarial": 43.30, "popular": 41.37, "random": 41.68}

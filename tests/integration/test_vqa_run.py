@@ -43,7 +43,7 @@ def test_tiny_run_equals_vqaEval(tiny_checkpoints, tmp_path):
     assert (out / "metrics.csv").read_text() == before
 
 
-@pytest.mark.slow  # a second CLI run (~30 s here); the upload's bytes are also checked by tests/unit/test_vizwiz.py
+@pytest.mark.slow  # a second CLI run (~30 s here); the upload's bytes are also checked by tests/integration/test_vizwiz.py
 def test_tiny_run_on_a_test_split_writes_llavas_upload(tiny_checkpoints, tmp_path):
     """VizWiz test: nothing scored, and the run directory's upload equals convert_vizwiz_for_submission.py's."""
     from support.vqa_fixture import write_vizwiz

@@ -50,6 +50,7 @@ def _subset(cases, evaluation_type):
     return [c if keep(c[0]) else None for c in cases]
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize("evaluation_type", list(TYPES))
 def test_rescoring_amber_responses_equals_official_inference_py(tmp_path, nltk_data, amber_nlp, evaluation_type):
     paths = amber_fixture.write(tmp_path)
@@ -101,6 +102,7 @@ def test_the_official_rule_accepts_exactly_yes_and_no(text, parsed):
     assert exact_yes_no(text) == parsed
 
 
+@pytest.mark.shared_data
 def test_start_counters_are_the_official_metrics_txt():
     if not METRICS_TXT.is_file():
         pytest.skip("AMBER reference data (metrics.txt) not present")
@@ -201,6 +203,7 @@ def test_compare_gives_mcnemar_on_questions_and_bootstrap_on_captions(tmp_path, 
     assert "<mark>dog</mark>" in section and "amber" in section
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_full_annotations_rescoring_equals_official_inference_py(tmp_path, nltk_data, amber_nlp):
     """All 15,220 official annotation rows, seeded responses (exact and near-miss answers, captions

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import pytest
+from support.shared_data import needs_shared
 
 from datasets_adapters.chair_coco_truth import ground_truth
 from datasets_adapters.chair_coco_vocab import COCO_VOCABULARY
@@ -120,7 +121,7 @@ OPERA_LOGS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "c
 
 
 @pytest.mark.slow  # 500 long captions through NLTK twice (evalkit and OPERA): minutes on a shared CPU
-@pytest.mark.skipif(not (OPERA_LOGS / "llava-1.5_greedy.jsonl").is_file(), reason="OPERA's caption logs not beside the repo")
+@needs_shared("chair_opera_logs/llava-1.5_greedy.jsonl")
 def test_operas_released_llava15_log_rescored_as_operas_chair(opera, tmp_path):
     """The real caption format (OPERA's llava-1.5 greedy log, 500 val2014 images) through the
     rescoring CLI, against a synthetic annotation set covering its ids (COCO's files are not here)."""

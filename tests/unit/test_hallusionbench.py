@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.shared_data import needs_shared
 from omegaconf import OmegaConf
 
 from datasets_adapters.hallusionbench import NO_IMAGE, HallusionBenchDataset
@@ -32,7 +33,7 @@ from evalkit.scoring.scorer import score_predictions
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hallusionbench"  # ../shared beside the repo
 QUESTIONS = DATA / "HallusionBench.json"
 SAMPLE = DATA / "HallusionBench_result_sample.json"
-needs_data = pytest.mark.skipif(not QUESTIONS.is_file(), reason="HallusionBench reference data not present")
+needs_data = needs_shared("hallusionbench/HallusionBench.json")
 
 # Official utils.py on the sample's codes. The sample is an older release whose figured rows all
 # have visual_input 1, so the current official hard split (visual_input 2) is empty: the official

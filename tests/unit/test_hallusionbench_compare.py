@@ -16,7 +16,7 @@ from evalkit.score import main
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hallusionbench"
 QUESTIONS = DATA / "HallusionBench.json"
 SAMPLE = DATA / "HallusionBench_result_sample.json"
-pytestmark = pytest.mark.skipif(not SAMPLE.is_file(), reason="HallusionBench reference data not present")
+pytestmark = [pytest.mark.shared_data, pytest.mark.skipif(not SAMPLE.is_file(), reason=f"needs {SAMPLE} (../shared/data beside the repository)")]
 
 
 def test_compare_two_result_files(tmp_path):

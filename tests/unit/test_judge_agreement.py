@@ -19,7 +19,7 @@ from evalkit.report import agreement
 from evalkit.report.__main__ import main as report_main
 from tests.support.judge_runs import write_run
 from tests.support.judge_server import ScriptedServer
-from tests.unit.test_llava_bench import QUESTIONS, TARGET, make_files
+from tests.integration.test_llava_bench import QUESTIONS, TARGET, make_files
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -98,7 +98,7 @@ def test_leaderboard_says_when_judges_differ(tmp_path: Path, capsys) -> None:
 
 def test_grading_runs_of_one_judge_are_compared(tmp_path: Path) -> None:
     from datasets_adapters.mmvet import MMVetDataset
-    from tests.unit import test_mmvet
+    from tests.integration import test_mmvet
 
     bench = test_mmvet.make_files(tmp_path)
     items = MMVetDataset(path=str(bench)).load()

@@ -54,7 +54,7 @@ def test_mmbench_samples(tmp_path):
 
 
 def test_seed_samples(tmp_path):
-    from test_seed_parity import write_files
+    from tests.integration.test_seed_parity import write_files
 
     annotation, result, questions = write_files(tmp_path)
     texts = {a["question_id"]: a["text"] for a in map(json.loads, result.read_text().splitlines())}

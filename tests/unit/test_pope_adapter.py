@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from support.shared_data import needs_shared
 from datasets import Dataset, DatasetDict, Features, Image, Value
 from PIL import Image as PILImage
 
@@ -188,7 +189,7 @@ def test_bad_records_name_the_line(tmp_path):
         POPEDataset(path=str(tmp_path), splits=["random"], image_dir=str(tmp_path)).load()
 
 
-@pytest.mark.skipif(not SHARED_POPE.is_dir(), reason="../shared/data/pope not present")
+@needs_shared("pope")
 @pytest.mark.parametrize("source", ["coco", "aokvqa", "gqa"])
 def test_real_question_files(source, tmp_path):
     names = set()
@@ -207,7 +208,7 @@ def test_real_question_files(source, tmp_path):
         assert Counter(i.answer for i in part) == {"yes": 1500, "no": 1500}
 
 
-@pytest.mark.skipif(not (SHARED_POPE / "llava_v15_eval_version").is_dir(), reason="../shared/data/pope not present")
+@needs_shared("pope/llava_v15_eval_version")
 def test_llava_v15_eval_version_loads(tmp_path):
     for line in (SHARED_POPE / "llava_v15_eval_version" / "coco_pope_random.json").read_text().splitlines():
         (tmp_path / json.loads(line)["image"]).touch()

@@ -180,3 +180,26 @@ def test_the_default_run_keeps_its_effective_values():
     cfg = _compose([])
     assert resolve_max_new_tokens(cfg, ShapesDataset, ShapesDataset(n_images=1).load())["max_new_tokens"] == 128
     assert cfg.decoding.max_new_tokens == 128
+
+
+def _dataset_schema_names() -> list[str]:
+    from evalkit.registry import dataset_schemas
+
+    return sorted(dataset_schemas())
+
+
+@pytest.mark.parametrize("name", _dataset_schema_names())
+def test_benchmark_settings_are_declared_once_in_its_schema(name):
+    """The schema is the one place a benchmark's settings, defaults and checks live: the adapter is
+    built from it (Benchmark.__init__ -> self.settings, __post_init__ the one check), so its
+    constructor repeats no setting's default (mme, pope, shapes, ... once declared each three times)."""
+    import inspect
+
+    from evalkit.benchmark import benchmark_class
+    from evalkit.registry import dataset_schemas
+
+    schema = dataset_schemas()[name]
+    cls = benchmark_class(schema._target_)
+    assert cls.schema is schema
+    repeated = [p.name for p in inspect.signature(cls.__init__).parameters.values() if p.default is not p.empty]
+    assert repeated == [], f"{cls.__name__}.__init__ repeats the defaults of {repeated}: build it from {schema.__name__}"
