@@ -191,9 +191,10 @@ class ServedModel:
         if isinstance(exc, EngineUnavailable):
             return exc
         if dead or exc.status is None or exc.status >= 500:
-            where = f"; the end of its log ({self.server.log_file}):\n{self.server.log_tail(10)}" if dead else ""
-            return EngineUnavailable(f"engine={self.engine} stopped answering: {exc}{where}\n"
-                                     "the answers so far are kept; rerun the same command (resume) to go on")
+            # The CLI prints an error's first line: everything a user needs is on it.
+            log_note = f"; its log: {self.server.log_file}" if self.server is not None else ""
+            return EngineUnavailable(f"engine={self.engine} stopped answering ({'its server exited' if dead else exc})"
+                                     f"; the answers so far are kept: rerun the same command to resume{log_note}")
         return exc
 
     def _check_prompt(self, x: ServedInput, server_ids: Optional[Sequence[int]]) -> None:

@@ -160,7 +160,8 @@ class VllmServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ServerError(f"vLLM's server for {self.model_path} exited with code {self.process.returncode} "
-                                  f"while starting; the end of its log ({self.log_file}):\n{self.log_tail()}")
+                                  f"while starting: {self.last_error()} (its log: {self.log_file}); the end of "
+                                  f"its log:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as reply:
                     if reply.status == 200:
@@ -169,10 +170,16 @@ class VllmServer:
                 pass
             time.sleep(1.0)
         raise ServerError(f"vLLM's server for {self.model_path} was not healthy after {self.startup_timeout_s:.0f} s "
-                          f"(engine.startup_timeout_s); the end of its log ({self.log_file}):\n{self.log_tail()}")
+                          f"(engine.startup_timeout_s; its log: {self.log_file}); the end of its log:\n{self.log_tail()}")
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def last_error(self) -> str:
+        """The log's last line naming an error (the CLI shows an error's first line only)."""
+        lines = self.log_tail(200).splitlines()
+        found = [line.strip() for line in lines if "Error" in line or "error:" in line]
+        return (found or [line.strip() for line in lines if line.strip()] or ["no log"])[-1][:300]
 
     def log_tail(self, lines: int = 25) -> str:
         try:
