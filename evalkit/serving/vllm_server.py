@@ -191,25 +191,33 @@ class VllmServer:
         """SIGTERM to the server's process group, SIGKILL after `grace_s`."""
         _running.discard(self)
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
+        if process.poll() is not None:
+            # The server itself is gone (killed, crashed); its engine and worker processes, in its
+            # process group, may not be: they would hold memory and cores after the run.
+            _signal_group(process.pid, signal.SIGKILL)
+            return
+        _signal_group(process.pid, signal.SIGTERM)
         try:
-            os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=grace_s)
-        except (ProcessLookupError, PermissionError):
-            return
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _signal_group(process.pid, signal.SIGKILL)
             process.wait()
+        _signal_group(process.pid, signal.SIGKILL)  # children that outlived the server
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 _running: set = set()

@@ -54,6 +54,13 @@ def _run(args: list[str], env: dict) -> subprocess.CompletedProcess:
     return done
 
 
+def _group_of(pid: int):
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
 def _rows(run_dir: Path) -> dict[str, dict]:
     return {r["id"]: r for r in map(json.loads, (run_dir / "predictions.jsonl").read_text().splitlines())}
 
@@ -130,9 +137,12 @@ def test_a_killed_server_is_an_error_that_resume_recovers(vllm_python, hf_answer
         time.sleep(0.5)
     servers = [c for c in psutil.Process(proc.pid).children() if "vllm.entrypoints" in " ".join(c.cmdline())]
     assert len(servers) == 1
+    group = servers[0].pid  # the server leads its own process group (its engine and workers are in it)
     servers[0].kill()
     _, err = proc.communicate(timeout=300)
     assert proc.returncode != 0 and "stopped answering" in err and "resume" in err
+    left = [p.pid for p in psutil.process_iter() if _group_of(p.pid) == group]
+    assert not left, f"the killed server's engine processes outlived the run: {left}"
     _run(args, env)  # the same command: resumes into the directory
     rows = (out / "predictions.jsonl").read_text().splitlines()
     served = _rows(out)
