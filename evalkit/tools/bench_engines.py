@@ -107,15 +107,16 @@ def main(argv: list[str] | None = None) -> None:
                 base = results[0][1]
                 for engine, r in results:
                     errors = f"  ({r['errors']} error rows)" if r["errors"] else ""
+                    compared = same(r, base) if r is not base else f"{len(base['answers'])} (the reference)"
                     rows.append(f"{label:<16}{model:<9}{engine:<8}{r['wall']:>8.1f}{r['loop']:>8.1f}"
-                                f"{base['wall'] / r['wall']:>7.2f}x  {same(r, base)}{errors}")
+                                f"{base['wall'] / r['wall']:>7.2f}x  {compared}{errors}")
                     print(rows[-1], flush=True)  # a long bench shows its rows as they come
     load = os.getloadavg()
     print(f"evalkit.tools.bench --engines {','.join(engines)}: greedy, yes/no max_new_tokens={args.max_new_tokens}, "
           f"captions max_new_tokens={args.caption_tokens}, hf torch threads={args.threads}, served concurrency="
           f"{args.concurrency}, {os.cpu_count()} CPUs, load average after {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, "
           f"{time.strftime('%Y-%m-%d')}")
-    print("\n".join(rows))
+    print("\n".join(rows))  # the whole table again, after the rows printed as they came
     print("wall: launch to exit (a served engine's includes starting its server); loop: the run's batches; speed: "
           "hf's wall / this wall; same: stripped answers equal to engine=hf's, item by item")
 
