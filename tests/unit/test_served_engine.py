@@ -243,3 +243,14 @@ def test_engine_openai_fails_early_on_an_unreachable_server_or_another_model():
             build_model(model_cfg, EngineConfig(kind="openai", base_url=server.base_url, model="tiny"), "auto")
         built = build_model(model_cfg, EngineConfig(kind="openai", base_url=server.base_url, model="other"), "auto")
         assert built.describe()["server"] == server.base_url.split("//")[1].split("/")[0]
+
+
+def test_bench_counts_answers_equal_to_hf_item_by_item():
+    from evalkit.tools.bench_engines import engine_overrides, same
+
+    base = {"answers": {"a": "Yes", "b": "No", "c": "A red cross."}, "p_yes": {"a": 0.9, "b": 0.2, "c": None}}
+    served = {"answers": {"a": "Yes", "b": "Yes", "c": "A red cross."}, "p_yes": {"a": 0.9005, "b": 0.6, "c": 0.5}}
+    assert same(served, base) == "2/3, p_yes max diff 4.0e-01"
+    assert engine_overrides("hf", None, 16) == []
+    assert engine_overrides("vllm", "/v/python", 16) == ["engine=vllm", "engine.python=/v/python",
+                                                         "engine.concurrency=16", "batch_size=16"]
