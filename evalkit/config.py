@@ -154,6 +154,43 @@ class SuiteConfig:
         check_choice("suite.unjudged", self.unjudged, UNJUDGED)
 
 
+ENGINES = ("hf", "vllm", "openai")
+
+
+@dataclass
+class EngineConfig:
+    """The `engine` group (conf/engine/*.yaml, docs/engines.md): what generates the answers.
+    hf: transformers in this process (the reference); vllm: vLLM's OpenAI-compatible server, started
+    by evalkit for model.path from `python` and stopped when the run ends; openai: a server the user
+    runs (`base_url`, `model`). The served engines send evalkit's prompt and check, on the first
+    item, that the server's prompt tokens equal evalkit's."""
+
+    kind: str = MISSING
+    python: Optional[str] = None  # vllm: an interpreter that has vLLM; None: this one
+    base_url: Optional[str] = None  # openai: e.g. http://127.0.0.1:8000/v1
+    model: Optional[str] = None  # openai: the served model id; vllm: the name it is served under (model.name)
+    api_key_env: str = "OPENAI_API_KEY"  # openai: the variable holding the key (never the key)
+    concurrency: int = 8  # requests in flight
+    tensor_parallel_size: int = 1  # vllm settings, passed through (dtype comes from `dtype`)
+    gpu_memory_utilization: Optional[float] = None
+    max_model_len: Optional[int] = None
+    extra_args: List[str] = field(default_factory=list)  # vllm: more server arguments, as they are
+    startup_timeout_s: float = 900.0
+    request_timeout_s: float = 600.0
+    top_logprobs: int = 20  # log-probs asked per answer token for P(yes) / option scores
+    check_prompt: bool = True  # refuse a run whose first prompt's tokens differ from evalkit's
+
+    def __post_init__(self):
+        check_choice("engine.kind", self.kind, ENGINES)
+        if self.concurrency < 1 or self.tensor_parallel_size < 1 or self.top_logprobs < 1:
+            raise ConfigError("engine.concurrency, engine.tensor_parallel_size and engine.top_logprobs must be >= 1")
+        if self.kind == "openai" and not (self.base_url and self.model):
+            raise ConfigError("engine=openai needs engine.base_url and engine.model (the server you run and the "
+                              "model id it serves)")
+        if self.kind != "vllm" and (self.python or self.extra_args):
+            raise ConfigError(f"engine.python / engine.extra_args apply to engine=vllm, not engine={self.kind}")
+
+
 @dataclass
 class Config:
     model: ModelConfig = MISSING
@@ -186,6 +223,10 @@ class Config:
     # default path is ${data_root}/<its folder> (dataset.path=... still overrides one benchmark).
     data_root: str = "playground/data/eval"
     suite: SuiteConfig = field(default_factory=SuiteConfig)
+
+
+    # engine=hf | vllm | openai (conf/engine/, EngineConfig above); None (old run configs): hf.
+    engine: Optional[EngineConfig] = None
 
     def __post_init__(self):
         check_choice("device", self.device, DEVICES)

@@ -18,6 +18,11 @@ class ConfigError(EvalkitError):
     pass
 
 
+class EngineUnavailable(EvalkitError):
+    """A served engine stopped answering (its server died or cannot be reached): the run stops
+    instead of writing error rows for every item left; resuming it generates them."""
+
+
 class DatasetError(EvalkitError):
     pass
 

@@ -11,7 +11,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from evalkit import images, outputs, rundir, settings, shards, weights
+from evalkit import engines, images, outputs, rundir, settings, shards, weights
 from evalkit.config import Config
 from evalkit.distributed import init_ranks
 from evalkit.benchmark import Benchmark
@@ -89,6 +89,8 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     generation = resolve_max_new_tokens(cfg, scoring[0], items)
     typed.decoding = validate_decoding(cfg.decoding)
     decoding: DecodingMethod = build(cfg.decoding, f"decoding {typed.decoding.name}")
+    # What a served engine cannot run is refused here, with the reason, before any model or server starts.
+    engines.check_supported(typed.engine, OmegaConf.to_container(cfg.model, resolve=True), decoding)
     # What a method that scores answer options (decoding=choice_logits) chooses between, per item.
     choices = item_choices(items, scoring[0], typed.decoding.name, cfg.dataset.name) if decoding.needs_choices else None
 
@@ -150,8 +152,25 @@ def _run_locked(cfg: DictConfig, typed: Config, ranks, run_dir: Path, scoring, i
 
     images.MAX_PIXELS = typed.max_image_pixels  # read by load_image, here and in the forked workers
     started = time.perf_counter()
-    model = build(cfg.model, f"model.path={typed.model.path}", device=str(ranks.device), dtype=typed.dtype) if mine else None
-    load_time = time.perf_counter() - started
+    model = _build_model(cfg, typed, ranks, run_dir) if mine else None
+    try:
+        return _run_model(cfg, typed, ranks, run_dir, scoring, items, generation, decoding, choices, model, mine,
+                          done, ours, shard, time.perf_counter() - started)
+    finally:
+        engines.close_model(model)  # a served engine's server stops with the run (errors and SIGTERM too)
+
+
+def _build_model(cfg: DictConfig, typed: Config, ranks, run_dir: Path):
+    """The model (engine=hf), or a served engine in its place (one server per process)."""
+    if engines.is_served(typed.engine):
+        return engines.build_model(OmegaConf.to_container(cfg.model, resolve=True), typed.engine, typed.dtype,
+                                   log_dir=run_dir, device=str(ranks.device), label=f"{shards.file_stem(typed.shard.index, typed.shard.count)}"
+                                                          f"-rank{ranks.rank}")
+    return build(cfg.model, f"model.path={typed.model.path}", device=str(ranks.device), dtype=typed.dtype)
+
+
+def _run_model(cfg, typed, ranks, run_dir, scoring, items, generation, decoding, choices, model, mine, done, ours,
+               shard, load_time) -> Optional[Path]:
     # A shard keeps the rendered prompts a single job would (the first items of the whole
     # dataset's plan), so merged shards equal one run byte for byte.
     prompt_ids = _prompt_ids(items, model, typed) if mine and shard.count > 1 else None

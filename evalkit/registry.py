@@ -83,6 +83,10 @@ def register_configs() -> None:
     for group in ("model", "dataset", "decoding"):
         for name, node in schemas(group).items():
             cs.store(group=f"schema/{group}", name=name, node=node)
+    from evalkit.config import ENGINES, EngineConfig
+
+    for name in ENGINES:
+        cs.store(group="schema/engine", name=name, node=EngineConfig)
     from evalkit.judge.config import SCHEMAS as JUDGE_SCHEMAS
 
     for name, node in JUDGE_SCHEMAS.items():

@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from evalkit.decoding.base import DecodeBatch, DecodingMethod
-from evalkit.errors import ConfigError
+from evalkit.errors import ConfigError, EngineUnavailable
 from evalkit.images import image_size, load_image
 from evalkit.types import Item, Prediction
 from evalkit.workers import die_with_parent, resolve_workers
@@ -266,6 +266,8 @@ def _generate_with_backoff(model, rows: list, decoding: DecodingMethod, seed: in
         decoded = decoding.decode(model, DecodeBatch(batch, tuple(item.id for item, _ in rows), seed,
                                                      tuple(choices.get(item.id) for item, _ in rows)))
         elapsed = time.perf_counter() - start
+    except EngineUnavailable:
+        raise  # not this item's fault: no error rows, the run stops and resume continues it
     except Exception as exc:
         oom = is_out_of_memory(exc)
         if oom and torch.cuda.is_available():

@@ -24,7 +24,11 @@ EXECUTION_KEYS = frozenset({"output_dir", "run_name", "batch_size", "progress", 
                             "resume", "sort_by_length", "num_prompt_samples", "hydra", "shard",
                             # where files are found (dataset.path holds it) and the table a run is a cell of
                             "data_root", "suite"})
-SPEED_ONLY = {"model": ("feature_cache",)}
+# A served engine's plumbing (where the server is, how many requests fly, timeouts) never changes an
+# answer; its kind, model and server arguments may (docs/engines.md measures by how much).
+SPEED_ONLY = {"model": ("feature_cache",),
+              "engine": ("python", "base_url", "api_key_env", "concurrency", "gpu_memory_utilization",
+                         "startup_timeout_s", "request_timeout_s", "check_prompt")}
 # Keys that describe a run in reports but do not change any item's answer (see the docstring).
 NOT_ANSWER = {"": ("limit", "device"), "model": ("name",)}
 LEGACY_MODES = {"greedy": "evalkit.decoding.greedy.Greedy", "sample": "evalkit.decoding.sample.Sample",
@@ -71,6 +75,8 @@ def described(cfg: dict) -> dict:
     the decoding node cut to the method's answer keys, and the seed only where the method samples."""
     cfg = upgrade(cfg)
     out = {k: v for k, v in cfg.items() if k not in EXECUTION_KEYS}
+    if not isinstance(out.get("engine"), dict) or out["engine"].get("kind") == "hf":
+        out.pop("engine", None)  # engine=hf is the run without an engine node (configs before engines)
     for section, keys in SPEED_ONLY.items():
         if isinstance(out.get(section), dict):
             out[section] = {k: v for k, v in out[section].items() if k not in keys}

@@ -46,6 +46,10 @@ class Sample(DecodingMethod):
         self.warpers = sampling_warpers(self.settings.temperature, self.settings.top_p)
 
     def decode(self, model, batch: DecodeBatch) -> Decoded:
+        if hasattr(model, "sample"):  # a served engine: the item's seed goes with its request
+            texts = model.sample(batch.inputs, [item_seed(batch.seed, i) for i in batch.item_ids],
+                                 self.max_new_tokens, self.settings.temperature, self.settings.top_p)
+            return Decoded(tuple(texts), (None,) * len(texts))
         generators = item_generators(batch.seed, batch.item_ids)
 
         def pick(n, step, done):

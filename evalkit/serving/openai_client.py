@@ -28,7 +28,12 @@ NO_KEY = "EMPTY"  # what a local server gets when no key is set (the openai clie
 
 
 class EndpointError(EvalkitError):
-    """The endpoint cannot serve: unreachable, unknown model, or a request failed after retries."""
+    """The endpoint cannot serve: unreachable, unknown model, or a request failed after retries.
+    `status`: the HTTP status of a refused request; None when the server could not be reached."""
+
+    def __init__(self, message: str, status: Optional[int] = None):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -41,13 +46,21 @@ class ChatRequest:
     temperature: Optional[float] = None
     max_tokens: Optional[int] = None
     seed: Optional[int] = None
+    top_p: Optional[float] = None
+    top_logprobs: Optional[int] = None  # set: the reply carries the first answer token's top log-probs
+    # Server-specific body keys beside the OpenAI ones (vLLM: add_special_tokens, return_token_ids,
+    # return_tokens_as_token_ids), sent as they are; a sorted tuple of pairs keeps the request hashable.
+    extra: tuple[tuple[str, Any], ...] = ()
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": [dict(m) for m in self.messages]}
-        for key in ("max_tokens", "temperature", "seed"):
+        for key in ("max_tokens", "temperature", "seed", "top_p"):
             value = getattr(self, key)
             if value is not None:
                 body[key] = value
+        if self.top_logprobs is not None:
+            body.update(logprobs=True, top_logprobs=self.top_logprobs)
+        body.update(dict(self.extra))
         return body
 
 
@@ -59,6 +72,11 @@ class ChatReply:
     completion_tokens: int = 0
     finish_reason: Optional[str] = None
     extra: dict = field(default_factory=dict)
+    # With ChatRequest.top_logprobs: the first answer token's [(token, logprob)], best first (a
+    # server asked for return_tokens_as_token_ids names tokens "token_id:<id>").
+    first_top_logprobs: Optional[tuple[tuple[str, float], ...]] = None
+    prompt_token_ids: Optional[tuple[int, ...]] = None  # where the server reports them (vLLM: return_token_ids)
+    token_ids: Optional[tuple[int, ...]] = None  # the answer's token ids, where the server reports them
 
 
 def host_of(base_url: str) -> str:
@@ -86,43 +104,50 @@ class OpenAIChatClient:
     def served_models(self) -> list[str]:
         return [m.id for m in self._client.models.list()]
 
-    def check(self, model: str) -> None:
-        """One line naming the URL and the model when the endpoint cannot serve `model`."""
+    def check(self, model: str, role: str = "judge") -> None:
+        """One line naming the URL and the model when the endpoint cannot serve `model`
+        (`role`: what the endpoint is for, named in the message: judge, engine)."""
         openai = self._openai
         try:
             served = self.served_models()
         except openai.AuthenticationError as exc:
-            raise EndpointError(f"judge endpoint {self.base_url} (model {model}) rejected the API key (read from "
+            raise EndpointError(f"{role} endpoint {self.base_url} (model {model}) rejected the API key (read from "
                                 f"${self.api_key_env}): {_first_line(exc)}") from None
         except openai.NotFoundError:  # a server without /models: one 1-token request instead
             served = None
         except openai.APIError as exc:
-            raise EndpointError(f"judge endpoint {self.base_url} (model {model}) is unreachable: "
+            raise EndpointError(f"{role} endpoint {self.base_url} (model {model}) is unreachable: "
                                 f"{type(exc).__name__}: {_first_line(exc)}") from None
         if served is None:
             try:
                 self._client.chat.completions.create(model=model, max_tokens=1,
                                                      messages=[{"role": "user", "content": "ping"}])
             except openai.APIError as exc:
-                raise EndpointError(f"judge endpoint {self.base_url} cannot serve model {model!r}: "
+                raise EndpointError(f"{role} endpoint {self.base_url} cannot serve model {model!r}: "
                                     f"{type(exc).__name__}: {_first_line(exc)}") from None
             return
         if model not in served:
             shown = ", ".join(served[:8]) + (", ..." if len(served) > 8 else "")
-            raise EndpointError(f"judge endpoint {self.base_url} does not serve model {model!r}; it serves: {shown}")
+            raise EndpointError(f"{role} endpoint {self.base_url} does not serve model {model!r}; it serves: {shown}")
 
     def complete(self, request: ChatRequest) -> ChatReply:
+        body = request.body()
+        extra_body = {k: body.pop(k) for k in dict(request.extra)}  # keys the openai package does not know
         try:
-            response = self._client.chat.completions.create(**request.body())
+            response = self._client.chat.completions.create(**body, **({"extra_body": extra_body} if extra_body else {}))
         except self._openai.APIError as exc:
             raise EndpointError(f"{self.base_url} (model {request.model}): {type(exc).__name__}: "
-                                f"{_first_line(exc)}") from None
+                                f"{_first_line(exc)}", status=getattr(exc, "status_code", None)) from None
         choice = response.choices[0]
         usage = response.usage
+        prompt_ids = getattr(response, "prompt_token_ids", None) or getattr(choice, "prompt_token_ids", None)
         return ChatReply(text=choice.message.content or "", model=response.model or request.model,
                          prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                          completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-                         finish_reason=choice.finish_reason)
+                         finish_reason=choice.finish_reason,
+                         first_top_logprobs=_first_top_logprobs(choice) if request.top_logprobs is not None else None,
+                         prompt_token_ids=tuple(int(t) for t in prompt_ids) if prompt_ids else None,
+                         token_ids=_ids(getattr(choice, "token_ids", None)))
 
     def complete_many(self, requests: Iterable[ChatRequest], concurrency: int = 4
                       ) -> Iterator[tuple[int, ChatReply]]:
@@ -160,6 +185,19 @@ def run_concurrently(call: Callable[[Any], Any], inputs: list, concurrency: int)
             fill()
     if failure is not None:
         raise failure
+
+
+def _ids(values) -> Optional[tuple[int, ...]]:
+    return None if values is None else tuple(int(v) for v in values)
+
+
+def _first_top_logprobs(choice) -> Optional[tuple[tuple[str, float], ...]]:
+    """The first generated token's top log-probs, [(token, logprob)] best first; None when the
+    server sent none (it ignored `logprobs`, or generated nothing)."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    return tuple((t.token, float(t.logprob)) for t in (content[0].top_logprobs or ()))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -138,6 +138,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if "--whole-command" in argv:
         return whole_command_rows([a for a in argv if a != "--whole-command"])
+    if any(a == "--engines" or a.startswith("--engines=") for a in argv):
+        from evalkit.tools.bench_engines import main as engine_rows  # hf against served engines (docs/engines.md)
+
+        return engine_rows(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--questions-per-image", type=int, default=6)

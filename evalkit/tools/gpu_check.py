@@ -189,6 +189,12 @@ def check_model(family: str, model_dir: Path, args, budget_s: float) -> dict:
                 run_cell(model, items[:2], 2, "-", 2, args.cell_s)
         result["cells"].append({**row, **run_cell(model, items, batch_size, cache, args.max_new_tokens, args.cell_s)})
     summarise(result, args.dtypes[0], args.compare_bs)
+    if args.vllm_python:  # the same weights served by vLLM (evalkit.tools.gpu_check_vllm), last: it moves them off the GPU
+        from evalkit.tools.gpu_check_vllm import vllm_row
+
+        reference = _cell(result, current, args.compare_bs, "-")
+        result["vllm"] = vllm_row(model, model_dir, items, DTYPES[current], args.compare_bs, args.max_new_tokens,
+                                  args.vllm_python, reference["answers"] if reference else {})
     del model  # and its feature cache: the next model needs the memory
     gc.collect()
     if torch.cuda.is_available():
@@ -251,6 +257,12 @@ def markdown(report: dict) -> str:
             elif key.startswith("speedup"):
                 facts.append(f"{key.removeprefix('speedup_').replace('_', ' ')} speed-up {value['ratio']:.2f}x "
                              f"(answers same {value['answers_same']})")
+        vllm = result.get("vllm")
+        if vllm:
+            facts.append(f"vLLM {vllm['dtype']} at {vllm['batch_size']} in flight: " + (
+                f"error {vllm['error']}" if vllm.get("error") and not vllm.get("items_per_s") else
+                f"{vllm['items_per_s']:.2f} items/s (server start {vllm['server_start_s']} s), answers same as "
+                f"transformers {vllm['same_as_hf']}"))
         facts += [f"build {result.get('build_s')} s, {result.get('parameters_b')} B parameters, image tokens "
                   f"{result.get('image_tokens')}, {result.get('total_s')} s in all"]
         lines.append(f"- **{result['model']}**: " + "; ".join(facts))
@@ -282,6 +294,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--max-new-tokens", type=int)
     parser.add_argument("--cell-s", type=float, help="a cell stops after this many seconds")
     parser.add_argument("--budget-s", type=float, help="all models together; cells past it are skipped")
+    parser.add_argument("--vllm-python", help="python of an environment with vLLM: adds a vLLM row per model "
+                        "(engine=vllm on the same weights, answers compared with transformers'; docs/engines.md)")
     args = parser.parse_args(argv)
     for key, value in (TINY if args.tiny else FULL).items():
         if getattr(args, key) is None:

@@ -1,6 +1,8 @@
 """A scripted OpenAI-compatible server on 127.0.0.1 for tests that need exact judge replies: it
 serves /v1/models and /v1/chat/completions, answers each request with `reply(body)` and records
-every request body it received, byte for byte (`bodies`, `raw`)."""
+every request body it received, byte for byte (`bodies`, `raw`). `reply` may return a dict instead of
+a text, for served-engine tests: {"content", "token_ids", "prompt_token_ids", "top_logprobs":
+[(token, logprob)], "status": an HTTP error code}, sent as vLLM sends them."""
 
 from __future__ import annotations
 
@@ -62,10 +64,24 @@ class ScriptedServer:
                     server.raw.append(raw)
                     server.bodies.append(body)
                 text = server.reply(body)
-                self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                 "choices": [{"index": 0, "finish_reason": "stop",
-                                              "message": {"role": "assistant", "content": text}}],
-                                 "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}})
+                extra = text if isinstance(text, dict) else {"content": text}
+                if extra.get("status"):
+                    self._send(extra["status"], {"error": {"message": "scripted refusal"}})
+                    return
+                choice = {"index": 0, "finish_reason": "stop",
+                          "message": {"role": "assistant", "content": extra["content"]}}
+                if "token_ids" in extra:
+                    choice["token_ids"] = extra["token_ids"]
+                if "top_logprobs" in extra:
+                    choice["logprobs"] = {"content": [{"token": extra["top_logprobs"][0][0], "logprob": 0.0,
+                                                       "top_logprobs": [{"token": t, "logprob": lp}
+                                                                        for t, lp in extra["top_logprobs"]]}]}
+                payload = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                           "choices": [choice],
+                           "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}}
+                if "prompt_token_ids" in extra:
+                    payload["prompt_token_ids"] = extra["prompt_token_ids"]
+                self._send(200, payload)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
