@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from evalkit import score
 from support import amber_fixture
@@ -28,6 +29,7 @@ def _run(paths: dict, *overrides: str) -> subprocess.CompletedProcess:
 CASES = [amber_fixture.CASES[i] for i in (0, 2, 6, 9, 12, 15, 17, 18)]
 
 
+@pytest.mark.slow  # 23 s on CI's 2 cores: the default tier stays under 10 minutes
 def test_tiny_run_scores_captions_and_answers_and_rescores_the_same(tmp_path, nltk_data, amber_nlp):
     paths = amber_fixture.write(tmp_path / "amber", CASES)
     out = tmp_path / "run"

@@ -10,6 +10,7 @@ import sys
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from evalkit.outputs import read_jsonl
@@ -36,6 +37,7 @@ def _answers(run_dir: Path) -> dict[str, str]:
     return {r["id"]: r["prediction"] for r in read_jsonl(run_dir / "predictions.jsonl")}
 
 
+@pytest.mark.slow  # 44 s on CI's 2 cores: the default tier stays under 10 minutes
 def test_sampled_answers_survive_batching_resume_and_processes(tiny_checkpoints, yesno_file, tmp_path):
     ckpt = tiny_checkpoints["llava15"]
     reference_dir = tmp_path / "ref"

@@ -59,6 +59,7 @@ def test_two_processes_equal_one(reference, tiny_checkpoints, yesno_file, tmp_pa
     assert sorted(p.name for p in (out / "shards").iterdir()) == ["rank0.jsonl", "rank1.jsonl"]
 
 
+@pytest.mark.slow  # 25 s on CI's 2 cores: the default tier stays under 10 minutes
 def test_kill_then_resume_with_other_world_size(reference, tiny_checkpoints, yesno_file, tmp_path):
     out = tmp_path / "run"
     shard = out / "shards" / "rank0.jsonl"
@@ -92,6 +93,7 @@ def test_kill_then_resume_with_other_world_size(reference, tiny_checkpoints, yes
     assert json.loads((out / "summary.json").read_text())["n_generated_this_session"] == 0
 
 
+@pytest.mark.slow  # 24 s on CI's 2 cores: the default tier stays under 10 minutes
 def test_resume_refuses_answer_changing_settings(tiny_checkpoints, yesno_file, tmp_path):
     out = tmp_path / "run"
     _run(_args(tiny_checkpoints["llava16"], yesno_file, out, "limit=4"), 1, tmp_path)

@@ -49,6 +49,7 @@ def _merge(run_dir: Path, cwd: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+@pytest.mark.slow  # 52 s on CI's 2 cores: the default tier stays under 10 minutes
 def test_three_shards_with_a_killed_one_equal_one_job(tiny_checkpoints, yesno_file, tmp_path):
     args = lambda out, *extra: _args(tiny_checkpoints["llava16"], yesno_file, out, "batch_size=1", *extra)
     single = tmp_path / "single"
