@@ -5,7 +5,8 @@ the options as `options` (a list, or a {"A": text} mapping; in CSV a JSON list) 
 Prompt: LLaVA's multiple-choice prompt (evalkit.tasks.choice.choice_prompt): the hint first when
 present, the question, "A. option" lines, then "Answer with the option's letter from the given
 choices directly.". Scored by the generic ChoiceTask (`letter` rule; `lenient` for analysis).
-A bad row stops the load before any model, naming the row, its id and the field.
+A bad row stops the load before any model, naming the row, its id and the field
+(`file_rows.read_rows`: values as written, unknown fields warned).
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from omegaconf import MISSING
+
+from datasets_adapters.file_rows import read_rows
 
 from evalkit.benchmark import Benchmark
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
-from evalkit.fileio import JsonlError, read_jsonl
 from evalkit.tasks.choice import CHOICE, LETTER_INSTRUCTION, LETTERS, choice_prompt
 from evalkit.types import Item
 
 REQUIRED = ("id", "image", "question", "answer")
 OPTION_COLUMNS = ("A", "B", "C", "D", "E")
+OPTIONAL = ("options", *OPTION_COLUMNS, "hint", "category")
 
 
 @dataclass
@@ -84,30 +86,11 @@ class MCQFileDataset(Benchmark):
         if not self.path.is_file():
             raise DatasetError(f"dataset.path={path}: no such file (expected a .jsonl or .csv multiple-choice file)")
 
-    def _read(self) -> list[dict]:
-        suffix = self.path.suffix.lower()
-        try:
-            if suffix == ".csv":
-                return pd.read_csv(self.path, dtype=str, keep_default_na=False).to_dict("records")
-            if suffix in (".jsonl", ".json"):
-                return read_jsonl(self.path, torn_tail="error")
-        except JsonlError as exc:
-            raise DatasetError(str(exc)) from exc
-        except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise DatasetError(f"{self.path}: cannot read ({type(exc).__name__}: {exc})") from exc
-        raise DatasetError(f"{self.path}: unsupported file type {suffix!r}; use .jsonl or .csv")
-
     def load(self) -> list[Item]:
-        rows = self._read()
-        if not rows:
-            raise DatasetError(f"{self.path}: no rows")
         items, seen = [], set()
-        for row_no, row in enumerate(rows, 1):
+        for row_no, row in read_rows(self.path, REQUIRED, OPTIONAL):
             where = f"{self.path}: row {row_no} (id {row.get('id')!r})"
-            for key in REQUIRED:
-                if _blank(row.get(key)):
-                    raise DatasetError(f"{where}: field {key} is missing or empty")
-            item_id = str(row["id"])
+            item_id = row["id"]
             if item_id in seen:
                 raise DatasetError(f"{where}: field id: duplicate id")
             seen.add(item_id)

@@ -14,18 +14,18 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 from omegaconf import MISSING
 
+from datasets_adapters.file_rows import optional_text, read_rows
 from datasets_adapters.vqa_common import most_common
 from evalkit.benchmark import Benchmark
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError
-from evalkit.fileio import JsonlError, read_jsonl
 from evalkit.tasks.short_answer import ShortAnswerTask
 from evalkit.types import Item
 
 REQUIRED = ("id", "image", "question")
+OPTIONAL = ("answers", "answer", "category", "group")
 
 
 @dataclass
@@ -48,38 +48,20 @@ class VQAFileDataset(Benchmark):
         if not self.path.is_file():
             raise DatasetError(f"dataset.path={path}: no such file (expected a .jsonl or .csv short-answer file)")
 
-    def _read(self) -> list[dict]:
-        suffix = self.path.suffix.lower()
-        try:
-            if suffix == ".csv":
-                return pd.read_csv(self.path, dtype=str, keep_default_na=False).to_dict("records")
-            if suffix in (".jsonl", ".json"):
-                return read_jsonl(self.path, torn_tail="error")
-        except JsonlError as exc:
-            raise DatasetError(str(exc)) from exc
-        except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise DatasetError(f"{self.path}: cannot read ({type(exc).__name__}: {exc})") from exc
-        raise DatasetError(f"{self.path}: unsupported file type {suffix!r}; use .jsonl or .csv")
-
     def load(self) -> list[Item]:
         items, seen = [], set()
-        for row_no, row in enumerate(self._read(), 1):
-            if not isinstance(row, dict):
-                raise DatasetError(f"{self.path}: row {row_no}: expected an object, got {type(row).__name__}")
-            missing = [c for c in REQUIRED if c not in row] + ([] if "answers" in row or "answer" in row
-                                                              else ["answers (or answer)"])
-            if missing:
-                raise DatasetError(f"{self.path}: row {row_no} (id {row.get('id', '?')}): missing field(s) "
-                                   f"{', '.join(missing)}")
-            item_id = str(row["id"])
+        for row_no, row in read_rows(self.path, REQUIRED, OPTIONAL):
+            if "answers" not in row and "answer" not in row:
+                raise DatasetError(f"{self.path}: row {row_no} (id {row['id']}): missing field answers (or answer)")
+            item_id = row["id"]
             if item_id in seen:
                 raise DatasetError(f"{self.path}: row {row_no}: duplicate id {item_id!r}")
             seen.add(item_id)
             answers = self._answers(row, row_no, item_id)
             question = str(row["question"])
             items.append(Item(id=item_id, image=str(self.path.parent / str(row["image"])), question=question,
-                              answer=most_common(answers), category=_text(row.get("category")),
-                              group=_text(row.get("group")) or str(row["image"]), task="vqa",
+                              answer=most_common(answers), category=optional_text(row.get("category")),
+                              group=optional_text(row.get("group")) or str(row["image"]), task="vqa",
                               prompt_question=question + self.question_suffix,
                               meta={"image_file": str(row["image"]), "answers": answers}))
         return items
@@ -102,7 +84,3 @@ class VQAFileDataset(Benchmark):
         if not any(a.strip() for a in answers):
             raise DatasetError(f"{self.path}: row {row_no} (id {item_id}): field {field} is empty")
         return answers
-
-
-def _text(value) -> str:
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)

@@ -46,8 +46,8 @@ def test_jsonl_and_csv_give_the_same_items(tmp_path):
     ({"answer": "b"}, r"field answer: 'b'"),
     ({"options": ["only one"]}, r"row 1 \(id 'q1'\): field options: a multiple-choice row needs two"),
     ({"options": {"B": "x", "A": "y"}}, r"field options: keys must be A, B, C"),
-    ({"question": ""}, r"row 1 \(id 'q1'\): field question is missing or empty"),
-    ({"image": None}, r"field image is missing"),
+    ({"question": ""}, r"row 1 \(id q1\): required field 'question' is empty"),
+    ({"image": None}, r"required field 'image' is null"),
 ])
 def test_bad_rows_name_row_id_and_field(tmp_path, change, message):
     path = write_jsonl(tmp_path / "q.jsonl", [{**ROWS[0], **change}, ROWS[1]])
@@ -87,3 +87,12 @@ def test_option_probabilities_give_calibration(tmp_path):
     assert metrics["scienceqa_img_accuracy"] == pytest.approx(2 / 3)
     assert metrics["choice_brier"] == pytest.approx(((0.1 ** 2) * 2 + (0.7 ** 2) * 2 + (0.4 ** 2) * 2) / 3)
     assert 0 < metrics["choice_ece"] < 1
+
+
+def test_ids_as_written_and_unknown_fields_warned(tmp_path):
+    """The shared row reader: an id 7 is "7" (not "7.0"), and a field no loader reads (a typo of
+    `hint`) is named once instead of silently dropped."""
+    rows = [{**ROWS[0], "id": 7, "hnit": "x"}, {**ROWS[1], "hnit": "y"}]
+    with pytest.warns(RuntimeWarning, match=r"hnit \(2 rows\)"):
+        items = MCQFileDataset(str(write_jsonl(tmp_path / "q.jsonl", rows))).load()
+    assert [i.id for i in items] == ["7", "q2"] and "hint" not in items[1].meta

@@ -38,8 +38,8 @@ def test_jsonl_and_csv_rows(tmp_path):
 
 
 @pytest.mark.parametrize("row, message", [
-    ({"id": "q1", "image": "a.png", "question": "Q?"}, r"row 1 \(id q1\): missing field\(s\) answers \(or answer\)"),
-    ({"id": "q1", "question": "Q?", "answer": "x"}, r"row 1 \(id q1\): missing field\(s\) image"),
+    ({"id": "q1", "image": "a.png", "question": "Q?"}, r"row 1 \(id q1\): missing field answers \(or answer\)"),
+    ({"id": "q1", "question": "Q?", "answer": "x"}, r"row 1 \(id q1\): required field 'image' is missing"),
     ({"id": "q1", "image": "a.png", "question": "Q?", "answers": []}, r"row 1 \(id q1\): field answers must be"),
     ({"id": "q1", "image": "a.png", "question": "Q?", "answer": " "}, r"row 1 \(id q1\): field answer is empty"),
     ({"id": "q1", "image": "a.png", "question": "Q?", "answers": [{"answer": "x"}]}, r"field answers must be"),
@@ -80,3 +80,9 @@ def test_error_rows_score_zero_and_a_test_split_is_not_scored():
     assert "vqa_accuracy" not in test.headline and "nothing is scored" in test.headline["unscored"]
     with pytest.raises(Exception, match="1 of 2 rows have no human answers"):
         score_predictions(pd.DataFrame([row(1, ["2"] * 10), row(2, [])]), Benchmark)
+
+
+def test_unknown_fields_are_warned(tmp_path):
+    """A typo (`anwser`) is named by the shared row reader, and the row without answers is refused."""
+    with pytest.warns(RuntimeWarning, match="anwser"), pytest.raises(DatasetError, match="missing field answers"):
+        VQAFileDataset(str(write(tmp_path, [{"id": 3, "image": "a.png", "question": "Q?", "anwser": "x"}]))).load()
