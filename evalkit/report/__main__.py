@@ -88,29 +88,25 @@ def compare_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def mitigation_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m evalkit.report mitigation",
-                                     description="Mitigation runs beside their matched baselines, over seeds.")
+def runs_parser(command: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand over PATHS of runs writing into results/<command> (mitigation, judges, table)."""
+    parser = argparse.ArgumentParser(prog=f"python -m evalkit.report {command}", description=description)
     parser.add_argument("paths", nargs="+", type=Path, help="run directories, sweep folders or parent folders")
-    parser.add_argument("--out", type=Path, default=Path("results/mitigation"), help="output folder")
+    parser.add_argument("--out", type=Path, default=Path(f"results/{command}"), help="output folder")
     _common(parser)
     return parser
+
+
+def mitigation_parser() -> argparse.ArgumentParser:
+    return runs_parser("mitigation", "Mitigation runs beside their matched baselines, over seeds.")
 
 
 def judges_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m evalkit.report judges",
-                                     description="Agreement between judges of the same answers.")
-    parser.add_argument("paths", nargs="+", type=Path, help="run directories, sweep folders or parent folders")
-    parser.add_argument("--out", type=Path, default=Path("results/judges"), help="output folder")
-    _common(parser)
-    return parser
+    return runs_parser("judges", "Agreement between judges of the same answers.")
 
 
 def table_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m evalkit.report table",
-                                     description="One table: checkpoints x benchmarks, published rows beside.")
-    parser.add_argument("paths", nargs="+", type=Path, help="run directories, sweep folders or parent folders")
-    parser.add_argument("--out", type=Path, default=Path("results/table"), help="output folder")
+    parser = runs_parser("table", "One table: checkpoints x benchmarks, published rows beside.")
     parser.add_argument("--table", help="a published table's columns (llava15_table, llava16_table, hallucination; "
                                         "default: the suite the runs were made by)")
     parser.add_argument("--published", default="", help="published rows to show, comma-separated "
@@ -118,7 +114,6 @@ def table_parser() -> argparse.ArgumentParser:
     parser.add_argument("--published-file", action="append", default=[], type=Path, metavar="YAML",
                         help="a published-table file of yours (the format of evalkit/report/published/llava.yaml)")
     parser.add_argument("--format", default="md", help="comma-separated: md, csv, latex, html (default md)")
-    _common(parser)
     return parser
 
 
