@@ -44,16 +44,14 @@ def mme_kind(category: str) -> str:
     return "other"
 
 
-def _group_stats(sub: pd.DataFrame) -> tuple[int, int, int]:
-    """(valid pairs, pairs with both answers right, bad groups) of one prepared subtask."""
-    valid = both = bad = 0
-    for _, group in sub.groupby("group", sort=False):
-        if len(group) == 2 and sorted(group["answer"]) == ["no", "yes"]:
-            valid += 1
-            both += bool(group["_correct"].all())
-        else:
-            bad += 1
-    return valid, both, bad
+def mme_score(n, n_correct, n_pairs, n_both):
+    """A subtask's MME score, 100 acc + 100 acc+ (the official calculation.py), from its counts:
+    items, items right, valid image pairs, pairs with both answers right. Scalars (the table) or
+    arrays (the bootstrap's resamples, evaluated the same way); NaN without a valid pair."""
+    n, n_correct, n_pairs, n_both = (np.asarray(v, float) for v in (n, n_correct, n_pairs, n_both))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = 100 * (n_correct / n) + 100 * (n_both / n_pairs)
+    return float(score) if score.ndim == 0 else score
 
 
 def _mme_order(category: str) -> tuple[int, str]:
@@ -73,8 +71,9 @@ def mme_metrics(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for keys, sub in grouped(prepared, ["category"]):
         tally = counts(sub)
-        valid, both, bad = _group_stats(sub)
-        acc_plus = ratio(both, valid)
+        units = mme_units(sub["category"], sub["group"], sub["answer"], sub["_correct"].to_numpy(bool))
+        valid, both = int(units.features[:, 2].sum()), int(units.features[:, 3].sum())
+        bad, acc_plus = len(units.subtask) - valid, ratio(both, valid)
         rows.append({
             "category": keys["category"],
             "kind": mme_kind(keys["category"]),
@@ -82,7 +81,7 @@ def mme_metrics(df: pd.DataFrame) -> pd.DataFrame:
             "n_correct": tally["n_correct"],
             "accuracy": tally["accuracy"],
             "acc_plus": acc_plus,
-            "score": 100 * tally["accuracy"] + 100 * acc_plus,
+            "score": mme_score(tally["n"], tally["n_correct"], valid, both),
             "n_groups": valid,
             "n_bad_groups": bad,
             **{k: tally[k] for k in ("yes_ratio", "precision", "recall", "f1", "tp", "fp", "tn", "fn",
@@ -149,7 +148,8 @@ class MMEUnits:
     """MME items folded into images (groups): one row per (subtask, group).
 
     features: [n_items, n_correct, is_valid_pair, both_correct] per group, the inputs of acc and
-    acc+ (a valid pair has exactly one yes and one no question, as mme_metrics above).
+    acc+ (a valid pair has exactly one yes and one no question): `mme_metrics` counts a run's pairs
+    with them, `mme_total_stat` resamples them.
     """
 
     subtask: np.ndarray  # int index into `subtasks`, per unit
@@ -183,8 +183,6 @@ def mme_total_stat(units: MMEUnits, include: Sequence[str]) -> Stat:
         if not chosen:
             return np.full(W.shape[0], np.nan)
         n, ok, valid, both = ((W * X[:, j]) @ S for j in range(4))  # per resample and subtask
-        with np.errstate(invalid="ignore", divide="ignore"):
-            score = 100 * ok / n + 100 * both / valid
-        return np.nansum(score[:, chosen], axis=1)
+        return np.nansum(mme_score(n, ok, valid, both)[:, chosen], axis=1)
 
     return stat

@@ -26,6 +26,7 @@ import pandas as pd
 
 from evalkit.benchmark import OVERALL  # label of the pooled row in grouped tables
 from evalkit.scoring.score_metrics import mean_stderr
+from evalkit.scoring.stats import yes_f1
 
 COUNT_COLUMNS = ("n", "n_correct", "tp", "fp", "tn", "fn", "n_other", "n_other_strict", "n_error")
 RATE_COLUMNS = ("accuracy", "precision", "recall", "f1", "yes_ratio")
@@ -76,10 +77,7 @@ def counts(sub: pd.DataFrame) -> dict[str, Any]:
     fn = int((truth_yes & (pred != "yes")).sum())
     n = len(sub)
     precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
-    if math.isnan(precision) or math.isnan(recall):
-        f1 = math.nan
-    else:
-        f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+    f1 = yes_f1(tp, fp, fn)
     return {
         "n": n,
         "n_correct": int(sub["_correct"].sum()),

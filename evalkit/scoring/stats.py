@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -67,12 +67,22 @@ def f1_features(pred_yes: np.ndarray, truth_yes: np.ndarray) -> np.ndarray:
     return np.column_stack([p & t, p & ~t, ~p & t]).astype(float)
 
 
-def f1_stat(W: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """F1 of the yes class; NaN where precision or recall is undefined (as evalkit.scoring.metrics)."""
-    tp, fp, fn = (W @ X).T
+def yes_f1(tp, fp, fn):
+    """F1 of the yes class from its counts, as POPE's evaluation computes it (precision = tp / (tp +
+    fp), recall = tp / (tp + fn), 2pr / (p + r)); 0 when both are 0, NaN where either is undefined.
+    Scalars give a float (the tables' F1), arrays an array (the bootstrap's resamples)."""
+    tp, fp, fn = (np.asarray(v, float) for v in (tp, fp, fn))
     with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = 2 * tp / (2 * tp + fp + fn)
-    return np.where((tp + fp == 0) | (tp + fn == 0), np.nan, f1)
+        precision, recall = tp / (tp + fp), tp / (tp + fn)
+        f1 = np.where(precision + recall == 0, 0.0, 2 * precision * recall / (precision + recall))
+    f1 = np.where((tp + fp == 0) | (tp + fn == 0), np.nan, f1)
+    return float(f1) if f1.ndim == 0 else f1
+
+
+def f1_stat(W: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """F1 of the yes class per resample (`yes_f1`). X: f1_features."""
+    tp, fp, fn = (W @ X).T
+    return yes_f1(tp, fp, fn)
 
 
 def mean_f1_stat(split: np.ndarray) -> Stat:
@@ -84,10 +94,7 @@ def mean_f1_stat(split: np.ndarray) -> Stat:
 
     def stat(W: np.ndarray, X: np.ndarray) -> np.ndarray:
         tp, fp, fn = ((W * X[:, j]) @ onehot for j in range(3))  # per resample and split
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f1 = 2 * tp / (2 * tp + fp + fn)
-        f1 = np.where((tp + fp == 0) | (tp + fn == 0), np.nan, f1)
-        return f1.mean(axis=1)
+        return yes_f1(tp, fp, fn).mean(axis=1)
 
     return stat
 
