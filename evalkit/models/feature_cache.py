@@ -23,13 +23,15 @@ import json
 import logging
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-import torch
 from PIL import Image
 
 from evalkit.errors import ConfigError, build_settings
 from evalkit.fileio import write_atomic
+
+if TYPE_CHECKING:  # torch is imported where it is used: evalkit.config reads the schema below, and
+    import torch  # the torch-free CLIs (report, score) import the config without loading torch (1.3 s)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ def image_digest(image: Image.Image) -> str:
 def weights_fingerprint(modules: Mapping[str, Any]) -> list:
     """Cheap identity of the weights that produce image features: per tensor its name, shape,
     dtype, float64 sum and abs-sum (a reduction, fast on GPU; hashing 300M parameters is not)."""
+    import torch
     out = []
     for prefix, module in modules.items():
         if module is None:
@@ -87,6 +90,7 @@ def weights_fingerprint(modules: Mapping[str, Any]) -> list:
 def feature_settings(model) -> dict:
     """Everything besides the image that decides a LlavaModel's image features (the key's other
     half): vision config and weights, feature layer and strategy, preprocessing, dtype, device."""
+    import torch
     import transformers
 
     hf, config = model.model.model, model.config
@@ -122,6 +126,8 @@ def settings_digest(settings: Mapping[str, Any]) -> str:
 class FeatureCache:
     def __init__(self, settings_key: str, max_items: int, disk_dir: Optional[str] = None,
                  device: torch.device | str = "cpu"):
+        import torch
+
         self.settings_key, self.max_items, self.device = settings_key, int(max_items), torch.device(device)
         self.disk_dir = Path(disk_dir).expanduser() if disk_dir else None
         self._memory: OrderedDict[str, torch.Tensor] = OrderedDict()
