@@ -31,7 +31,11 @@ from evalkit.tasks.judged import UNJUDGED_NOTE, Ask, JudgedTask, Rating, importe
 from evalkit.types import Item
 
 RECORD_KEYS = ("question_type", "image_content", "question", "gt_answer")
-# eval_gpt_mmhal.py's `template`, verbatim (filled with str.format as there).
+# eval_gpt_mmhal.py's `template`, verbatim (filled with str.format as there). Licence: that script is
+# GPL-3.0 (LLaVA-RLHF); this string is the benchmark's judge prompt, carried as data so requests equal
+# the official ones. The benchmark's Apache-2.0 dataset repository (Shengcao1006/MMHal-Bench,
+# eval_gpt4.py) has a multi-round variant of it, not the same text. The scripts themselves are used
+# only as test fixtures (tests/support/mmhal), never shipped in the package.
 TEMPLATE = '''Please act as an impartial and objective judge and evaluate the quality of the response provided by a Large Multimodal Model (LMM) to the user question. Your evaluation should be mainly based on whether the response is informative, and whether the response contains any hallucination. Hallucination, in this context, refers to a situation where the LMM generates a response that includes information not present or implied in the image or previous conversation. A hallucination could be a false claim about an object, action, emotion, or any other detail that is not grounded in the image.
 
 For clarity, consider these examples:
