@@ -1,0 +1,220 @@
+"""MMBench's LLM choice extraction (`judge=...`) against VLMEvalKit's own code at e8e78f05
+(tests/support/vlmevalkit/mmbench_eval.py, Apache-2.0: build_prompt / build_prompt_cn,
+extract_answer_from_item, eval_circular_group, mcq_circular_eval, mcq_vanilla_eval, report_acc).
+
+On an MMBench TSV in the official format (English and Chinese questions, circular copies, answers
+can_infer cannot read) and one script of judge replies per matching prompt:
+(a) every request evalkit's judge stage sends is the prompt VLMEvalKit builds for that answer, as
+    many times as VLMEvalKit asks it (re-asks, an API-failure reply, the fallback after three);
+(b) evalkit's CircularEval and vanilla tables (overall, l2-category, category) equal report_acc
+    over VLMEvalKit's mcq_circular_eval / mcq_vanilla_eval run with a judge object
+    (`model.generate(prompt)`) giving the same replies. VLMEvalKit's fallback is
+    `rd.choice(options + ["Z"])` on Python's unseeded global random: the test hands it evalkit's
+    seeded pick for the same item (checking it is offered the same letters), the one documented
+    difference.
+The judge here is a scripted backend object (no server, no process): the wire format is the
+integration test's (tests/integration/test_mmbench_llm_server.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from datasets_adapters import mmbench_llm as LLM
+from datasets_adapters.mmbench import MMBenchDataset
+from evalkit.judge.config import validate_judge
+from evalkit.judge.stage import judge_run, record_judge
+from evalkit.score import rescore_run
+from evalkit.serving.openai_client import ChatReply
+from support.judge_runs import write_run
+from support.mmbench_llm_script import ScriptedJudge, answers, official_prompt, reply_script, table
+from support.vlmevalkit import mmbench_eval as V
+
+TARGET = "datasets_adapters.mmbench.MMBenchDataset"
+
+
+class ScriptedBackend:
+    """evalkit's judge backend interface (complete_many), answering from the same script."""
+
+    def __init__(self, script: dict[str, list[str]]):
+        self.script, self.bodies = script, []
+
+    def complete_many(self, requests):
+        for i, request in enumerate(requests):
+            body = request.body()
+            prompt = body["messages"][0]["content"]
+            self.bodies.append(body)
+            asked = sum(1 for b in self.bodies if b["messages"][0]["content"] == prompt)
+            yield i, ChatReply(text=self.script[prompt][asked - 1], model="gpt-4o-mini-2024-07-18",
+                               prompt_tokens=len(prompt) // 4, completion_tokens=1)
+
+
+class Refuses:
+    def complete_many(self, requests):
+        raise AssertionError(f"the judge was called for {len(requests)} request(s): they are cached")
+
+
+def judged_run(tmp_path: Path, rows: pd.DataFrame, preds: list[str], backend) -> Path:
+    tsv = tmp_path / "MMBench_DEV_EN.tsv"
+    rows.to_csv(tsv, sep="\t", index=False)
+    items = MMBenchDataset(path=str(tsv)).load()
+    run_dir = write_run(tmp_path / "run", TARGET, items, dict(zip(rows["index"].astype(str), preds)),
+                        name="mmbench", path=str(tsv))
+    cfg = validate_judge({"kind": "openai", "model": "gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1"})
+    record_judge(run_dir, judge_run(run_dir, cfg, backend=backend))
+    return run_dir
+
+
+@pytest.fixture
+def case():
+    rows = table()
+    preds = answers(rows)
+    return rows, preds, reply_script(rows, preds)
+
+
+@pytest.fixture
+def evalkit_pick_in_vlmevalkit(monkeypatch):
+    """VLMEvalKit's extract_answer_from_item with its `rd.choice` answered by evalkit's pick for
+    the item being extracted; records the letters VLMEvalKit offered."""
+    current, offered = {}, []
+    original = V.extract_answer_from_item
+
+    def traced(model, item, dataset_name=None):
+        current["item"] = item
+        return original(model, item, dataset_name)
+
+    class Pick:
+        def choice(self, options):
+            item = current["item"]
+            offered.append((int(item["index"]), list(options)))
+            return LLM.fallback_letter(str(int(item["index"])), options[:-1])
+
+    monkeypatch.setattr(V, "extract_answer_from_item", traced)
+    monkeypatch.setattr(V, "rd", Pick())
+    return offered
+
+
+def official_tables(rows: pd.DataFrame, preds: list[str], script, tmp_path: Path) -> tuple[dict, dict, ScriptedJudge]:
+    data = rows.drop(columns=["answer"]).assign(prediction=preds)
+    judge = ScriptedJudge(script)
+    circular = V.mcq_circular_eval(judge, data.copy(), rows, 1, str(tmp_path / "circ.pkl"), "MMBench_DEV_EN")
+    first = data[data["index"] < 1_000_000]
+    vanilla = V.mcq_vanilla_eval(ScriptedJudge(script), first.copy(), rows, 1, str(tmp_path / "van.pkl"),
+                                 "MMBench_DEV_EN")
+    return as_dict(V.report_acc(circular)), as_dict(V.report_acc(vanilla)), judge
+
+
+def as_dict(acc: pd.DataFrame) -> dict:
+    return {k: float(v) for k, v in acc.iloc[0].items() if k != "split"}
+
+
+def test_requests_are_vlmevalkits_prompts_asked_as_often(case, tmp_path, evalkit_pick_in_vlmevalkit):
+    rows, preds, script = case
+    backend = ScriptedBackend(script)
+    judged_run(tmp_path, rows, preds, backend)
+    assert backend.bodies, "nothing was sent"
+    assert {b["temperature"] for b in backend.bodies} == {0.0} and {b["max_tokens"] for b in backend.bodies} == {2048}
+    assert {b["model"] for b in backend.bodies} == {"gpt-4o-mini"}
+    sent = pd.Series([b["messages"][0]["content"] for b in backend.bodies]).value_counts().to_dict()
+    by_prompt = {official_prompt(r, p): (r, p) for r, p in zip(rows.to_dict("records"), preds)}
+    for prompt, times in sent.items():
+        row, pred = by_prompt[prompt]  # a KeyError here: a request that is no VLMEvalKit prompt
+        judge = ScriptedJudge(script)
+        V.extract_answer_from_item(judge, pd.Series({**row, "prediction": pred}), "MMBench_DEV_EN")
+        assert judge.prompts == [prompt] * times, row["index"]
+    assert any("你是一个帮助我匹配答案" in p for p in sent) and any(p.startswith("You are an AI") for p in sent)
+    assert {1, 2, 3} <= set(sent.values())
+    # every answer VLMEvalKit's own evaluation asks about is asked
+    _, _, official_judge = official_tables(rows, preds, script, tmp_path)
+    assert set(official_judge.prompts) <= set(sent)
+
+
+def test_circular_and_vanilla_equal_vlmevalkit_with_the_same_replies(case, tmp_path, evalkit_pick_in_vlmevalkit):
+    rows, preds, script = case
+    run_dir = judged_run(tmp_path, rows, preds, ScriptedBackend(script))
+    circular, vanilla, _ = official_tables(rows, preds, script, tmp_path)
+    _, scores = rescore_run(run_dir, None)
+    table = scores.tables["mmbench"].set_index("category")
+    assert table["circular_accuracy"].to_dict() == pytest.approx(circular)
+    assert table["vanilla_accuracy"].to_dict() == pytest.approx(vanilla)
+    head = scores.headline
+    assert head["mmbench_extraction"].startswith("gpt-4o-mini (VLMEvalKit's LLM choice extraction")
+    assert head["mmbench_llm_decided"] > 0 and head["mmbench_fallback_decided"] > 0
+    # VLMEvalKit fell back on items evalkit also fell back on, offered the same letters plus Z
+    frame = scores.frame.set_index("id")
+    assert evalkit_pick_in_vlmevalkit
+    for index, offered in evalkit_pick_in_vlmevalkit:
+        assert frame.loc[str(index), "by"] == "fallback"
+        assert offered == [*frame.loc[str(index), "meta"]["options"], "Z"]
+    # the judge changed the numbers: exact matching alone gives less
+    exact = V.report_acc(V.mcq_circular_eval(None, rows.drop(columns=["answer"]).assign(prediction=preds), rows, 1,
+                                             str(tmp_path / "exact.pkl"), "MMBench_DEV_EN"))
+    assert as_dict(exact)["Overall"] < head["mmbench_circular_accuracy"]
+
+
+def test_rescoring_and_rerunning_never_call_the_judge(case, tmp_path):
+    rows, preds, script = case
+    run_dir = judged_run(tmp_path, rows, preds, ScriptedBackend(script))
+    first = rescore_run(run_dir, None)[1].headline
+    cfg = validate_judge({"kind": "openai", "model": "gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1"})
+    judge_run(run_dir, cfg, backend=Refuses())  # everything cached: nothing sent
+    again = rescore_run(run_dir, None)[1].headline
+    assert again["mmbench_circular_accuracy"] == first["mmbench_circular_accuracy"]
+    assert again["mmbench_fallback_decided"] == first["mmbench_fallback_decided"]
+
+
+def test_a_partly_judged_run_gives_no_number_and_resumes(case, tmp_path):
+    rows, preds, script = case
+    run_dir = judged_run(tmp_path, rows, preds, ScriptedBackend(script))
+    path = run_dir / "judgments-gpt-4o-mini.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(lines[:len(lines) // 2]) + "\n", encoding="utf-8")  # killed half way
+    partial = rescore_run(run_dir, None)[1].headline
+    assert partial["n_unjudged"] > 0 and "mmbench_circular_accuracy" not in partial
+    cfg = validate_judge({"kind": "openai", "model": "gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1"})
+    judge_run(run_dir, cfg, backend=_Resuming(script, path))
+    done = rescore_run(run_dir, None)[1].headline
+    assert "n_unjudged" not in done and "mmbench_circular_accuracy" in done
+
+
+class _Resuming(ScriptedBackend):
+    """Counts the asks already in the judgments file, so a re-ask gets its next scripted reply."""
+
+    def __init__(self, script, path: Path):
+        import json
+
+        super().__init__(script)
+        self.bodies = [json.loads(line)["request"] for line in path.read_text(encoding="utf-8").splitlines()[1:]]
+
+
+def test_without_a_judge_the_numbers_are_exact_matching(case, tmp_path):
+    rows, preds, _ = case
+    tsv = tmp_path / "dev.tsv"
+    rows.to_csv(tsv, sep="\t", index=False)
+    items = MMBenchDataset(path=str(tsv)).load()
+    run_dir = write_run(tmp_path / "run", TARGET, items, dict(zip(rows["index"].astype(str), preds)),
+                        name="mmbench", path=str(tsv))
+    head = rescore_run(run_dir, None)[1].headline
+    exact = V.report_acc(V.mcq_circular_eval(None, rows.drop(columns=["answer"]).assign(prediction=preds), rows, 1,
+                                             str(tmp_path / "exact.pkl"), "MMBench_DEV_EN"))
+    assert head["mmbench_circular_accuracy"] == pytest.approx(as_dict(exact)["Overall"])
+    assert head["mmbench_extraction"].startswith("exact matching") and "mmbench_llm_decided" not in head
+
+
+@pytest.mark.parametrize("reply, letter", [("B", "B"), ("  C\n", "C"), ("The answer is A", "A"), ("Z", "Z"),
+                                           ("A B", ""), ("", ""), ("Failed to obtain answer via API. B", ""),
+                                           ("cat", "A"), ("狗", "")])
+def test_a_reply_is_read_as_vlmevalkit_reads_it(reply, letter):
+    options = {"A": "cat", "B": "dog", "C": "bird"}
+    official = V.can_infer(reply.strip(), dict(options)) if "Failed to obtain" not in reply else False
+    assert LLM.read_reply(reply, options) == letter == (official or "")
+
+
+def test_the_fallback_is_uniform_over_the_options_and_z_and_stable():
+    options = {"A": "x", "B": "y", "C": "z"}
+    picks = [LLM.fallback_letter(str(i), options) for i in range(4000)]
+    assert set(picks) == {"A", "B", "C", "Z"}
+    assert all(800 < picks.count(letter) < 1200 for letter in "ABCZ")
+    assert picks[:50] == [LLM.fallback_letter(str(i), options) for i in range(50)]
