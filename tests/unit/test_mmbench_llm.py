@@ -218,3 +218,20 @@ def test_the_fallback_is_uniform_over_the_options_and_z_and_stable():
     assert set(picks) == {"A", "B", "C", "Z"}
     assert all(800 < picks.count(letter) < 1200 for letter in "ABCZ")
     assert picks[:50] == [LLM.fallback_letter(str(i), options) for i in range(50)]
+
+
+def test_a_suite_runs_mmbench_without_asking_for_a_judge():
+    """The exact-matching number is MMBench's own: a suite never skips it for want of a judge, and
+    the suite's judge (meant for LLaVA-Bench, MM-Vet) does not extend to it (judge it later with
+    python -m evalkit.judge RUN_DIR)."""
+    from omegaconf import OmegaConf
+
+    from evalkit.suite import judge_applies, unjudged_skip
+
+    mmbench = {"_target_": "datasets_adapters.mmbench.MMBenchDataset", "name": "mmbench"}
+    cfg = OmegaConf.create({"suite": {"name": "t", "unjudged": "fail"}, "judge": None, "dataset": mmbench})
+    assert unjudged_skip(cfg) is None
+    cfg.judge = {"kind": "openai", "model": "m"}
+    assert not judge_applies(cfg)
+    cfg.suite.name = None  # outside a suite, judge=... applies to MMBench
+    assert judge_applies(cfg)
