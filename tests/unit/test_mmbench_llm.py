@@ -57,6 +57,7 @@ class Refuses:
 
 
 def judged_run(tmp_path: Path, rows: pd.DataFrame, preds: list[str], backend) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     tsv = tmp_path / "MMBench_DEV_EN.tsv"
     rows.to_csv(tsv, sep="\t", index=False)
     items = MMBenchDataset(path=str(tsv)).load()
@@ -235,3 +236,46 @@ def test_a_suite_runs_mmbench_without_asking_for_a_judge():
     assert not judge_applies(cfg)
     cfg.suite.name = None  # outside a suite, judge=... applies to MMBench
     assert judge_applies(cfg)
+
+
+def test_imported_llava_answers_are_extracted_the_same(case, tmp_path):
+    """LLaVA's MMBench answer file (question_id, prompt, text), imported with the dev TSV, then
+    judged: the same numbers as the run that generated the same answers."""
+    import json
+
+    from evalkit.score import main as score_main
+
+    rows, preds, script = case
+    generated = rescore_run(judged_run(tmp_path / "gen", rows, preds, ScriptedBackend(script)), None)[1].headline
+    tsv = tmp_path / "dev.tsv"
+    rows.to_csv(tsv, sep="\t", index=False)
+    answers_file = tmp_path / "llava-v1.5-7b.jsonl"
+    answers_file.write_text("".join(json.dumps({"question_id": int(i), "prompt": "", "text": p}, ensure_ascii=False)
+                                    + "\n" for i, p in zip(rows["index"], preds)), encoding="utf-8")
+    assert score_main(["--benchmark", "mmbench", str(answers_file), "--questions", str(tsv),
+                       "--out", str(tmp_path / "imported")]) == 0
+    cfg = validate_judge({"kind": "openai", "model": "gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1"})
+    record_judge(tmp_path / "imported", judge_run(tmp_path / "imported", cfg, backend=ScriptedBackend(script)))
+    imported = rescore_run(tmp_path / "imported", None)[1].headline
+    for key in ("mmbench_circular_accuracy", "mmbench_vanilla_accuracy", "mmbench_llm_decided",
+                "mmbench_fallback_decided"):
+        assert imported[key] == generated[key], key
+
+
+def test_two_judges_are_compared_on_the_copies_they_decided(case, tmp_path):
+    from evalkit.report.judges import compare_series, rating_series
+
+    class AlwaysA:
+        def complete_many(self, requests):
+            for i, _ in enumerate(requests):
+                yield i, ChatReply(text="A", model="other")
+
+    rows, preds, script = case
+    run_dir = judged_run(tmp_path, rows, preds, ScriptedBackend(script))
+    cfg = validate_judge({"kind": "openai", "model": "always-a", "base_url": "http://127.0.0.1:9/v1"})
+    record_judge(run_dir, judge_run(run_dir, cfg, backend=AlwaysA()))
+    first, second = rating_series(run_dir)
+    decided = rescore_run(run_dir, None, judge="gpt-4o-mini")[1].headline
+    pair = compare_series(first, second, n_boot=200, seed=0, confidence=0.95)
+    assert pair["n"] == decided["mmbench_llm_decided"] + decided["mmbench_fallback_decided"]
+    assert 0 <= pair["mean_a"] <= 1 and pair["mean_a"] != pair["mean_b"]
