@@ -28,6 +28,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pandas as pd
 
 from datasets_adapters import mmbench_metrics as M
+from evalkit.scoring.metrics import error_mask
 from evalkit.tasks.judged import Ask, Rating
 
 RETRIES = 3  # extract_answer_from_item: retry = 3
@@ -101,13 +102,11 @@ def needs_judge(rows: pd.DataFrame) -> dict[str, dict]:
     change a number: a first copy (vanilla), or any copy of a question none of whose copies is
     already wrong (a readable wrong letter, a refusal "Z", or a generation error)."""
     metas = [m if isinstance(m, Mapping) else {} for m in rows["meta"]]
-    errors = rows["error"].map(bool) if "error" in rows.columns else pd.Series(False, index=rows.index)
+    errors = error_mask(rows)
     letters = [("" if error or not isinstance(text, str) else M.can_infer(text, m.get("options") or {}))
                for text, m, error in zip(rows["text"], metas, errors)]
-    failed = set()
-    for row_id, group, answer, letter, error in zip(rows["id"], rows["group"], rows["answer"], letters, errors):
-        if error or (letter and letter != str(answer)):
-            failed.add(str(group))
+    failed = {str(group) for group, answer, letter, error in zip(rows["group"], rows["answer"], letters, errors)
+              if error or (letter and letter != str(answer))}
     out = {}
     for row_id, group, answer, letter, error in zip(rows["id"], rows["group"], rows["answer"], letters, errors):
         first = str(row_id) == str(group)

@@ -279,3 +279,21 @@ def test_two_judges_are_compared_on_the_copies_they_decided(case, tmp_path):
     pair = compare_series(first, second, n_boot=200, seed=0, confidence=0.95)
     assert pair["n"] == decided["mmbench_llm_decided"] + decided["mmbench_fallback_decided"]
     assert 0 <= pair["mean_a"] <= 1 and pair["mean_a"] != pair["mean_b"]
+
+
+def test_only_answers_whose_letter_can_change_a_number_are_sent():
+    """VLMEvalKit's CircularEval asks nothing for a question with a readable wrong copy (prefetch
+    fails it); vanilla needs the first copy's letter whatever the other copies say. A generation
+    error fails its question like a wrong copy; a test-split row (no answer) is never sent."""
+    options = {"A": "cat", "B": "dog"}
+
+    def row(index, text, answer="A", error=None):
+        return {"id": str(index), "group": str(index % 1_000_000), "answer": answer, "text": text, "error": error,
+                "meta": {"options": options}}
+
+    rows = pd.DataFrame([row(1, "hmm"), row(1_000_001, "A", "B"),               # readable wrong copy: first only
+                         row(2, "B", "B"), row(1_000_002, "I think so"),        # all readable right: ask
+                         row(3, "well"), row(1_000_003, "", error="CUDA OOM"),  # an error copy: first only
+                         row(4, "maybe", answer=""),                             # test split: never
+                         row(5, "B"), row(1_000_005, "no idea", "B")])           # readable wrong first copy
+    assert sorted(LLM.needs_judge(rows)) == ["1", "1000002", "3"]
