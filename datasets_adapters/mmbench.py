@@ -7,8 +7,9 @@ local copy of it. Every TSV row is an item (id = its index), the circular copies
 Prompt: LLaVA's model_vqa_mmbench.py --single-pred-prompt: the hint on its own line first when
 there is one, the question, "A. option" lines up to the first empty option, then "Answer with
 the option's letter from the given choices directly." (`dataset.lang=cn`: "请直接回答选项字母。").
-Scoring (dev, with answers): VLMEvalKit's can_infer and CircularEval (exact matching; the LLM
-extraction fallback belongs to the judge), vanilla first-copy accuracy beside it, per category and
+Scoring (dev, with answers): VLMEvalKit's can_infer and CircularEval (its exact_matching policy by
+default; with `judge=...` the answers can_infer cannot read are matched by an LLM with VLMEvalKit's
+prompt and retries, mmbench_llm), vanilla first-copy accuracy beside it, per category and
 l2-category. The upload .xlsx (LLaVA uploads its dev runs; the test split has no answers):
 `python -m datasets_adapters.mmbench_submit`, exactly as LLaVA's convert_mmbench_for_submission.py.
 """
@@ -23,15 +24,17 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
+from datasets_adapters import mmbench_llm as LLM
 from datasets_adapters import mmbench_metrics as M
 from datasets_adapters.lmms_logs import doc_field, lmms_samples
 from datasets_adapters.hub import hf_tables, image_ref, looks_like_hub_id
-from evalkit.benchmark import Benchmark, Headline, ImportRules, TaskResult
+from evalkit.benchmark import Benchmark, Headline, ImportRules, Task, TaskResult
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError, check_choice
 from evalkit.scoring.importers import PredictionImportError
 from evalkit.scoring.score_metrics import mean_stderr
 from evalkit.tasks.choice import LETTER_INSTRUCTION, ChoiceTask, choice_prompt, option_calibration, options_of, read_lenient, read_letter
+from evalkit.tasks.judged import JudgedTask
 from evalkit.types import Item
 
 OPTION_LETTERS = ("A", "B", "C", "D")  # model_vqa_mmbench.py's all_options
@@ -140,10 +143,18 @@ def _meta(row: dict) -> dict[str, Any]:
             "l2-category": "" if is_none(row.get("l2-category")) else str(row["l2-category"])}
 
 
-class MMBenchTask(ChoiceTask):
-    """MMBench: can_infer per copy; CircularEval (headline) and vanilla accuracy per question."""
+class MMBenchTask(ChoiceTask, JudgedTask):
+    """MMBench: can_infer per copy; CircularEval (headline) and vanilla accuracy per question. A
+    judge (judge=..., python -m evalkit.judge) matches the answers can_infer cannot read
+    (mmbench_llm); without one, VLMEvalKit's exact matching (the default)."""
 
     name = "mmbench"
+    binary = True  # right / wrong per copy, with or without the judge
+    score_name = "accuracy"
+    judge_optional = True  # the exact-matching default is a number of its own: suites run it without a judge
+    judge_temperature = LLM.TEMPERATURE
+    judge_max_tokens = LLM.MAX_TOKENS
+    judge_template = LLM.TEMPLATE
     rules = {"can_infer": read_can_infer, "letter": read_letter, "lenient": read_lenient}
     official_rule = "can_infer"
     headline = (Headline("mmbench_circular_accuracy"), Headline("mmbench_vanilla_accuracy"))
@@ -152,8 +163,8 @@ class MMBenchTask(ChoiceTask):
     shown = None
     category_values = ("circular_accuracy", "vanilla_accuracy")
     summary_rows = frozenset({"Overall"})
-    note = ("MMBench: VLMEvalKit e8e78f05 can_infer (exact matching, no LLM fallback); CircularEval: a question "
-            "counts only when all its circular copies are answered right")
+    note = ("MMBench: VLMEvalKit e8e78f05 can_infer (exact matching unless judged: mmbench_extraction says which); "
+            "CircularEval: a question counts only when all its circular copies are answered right")
     imports = ImportRules(own_format="llava_mmbench_answers", own_rows=import_llava_answers)
 
     def paired_deltas(self, joined: pd.DataFrame, boot: dict) -> dict:
@@ -167,6 +178,36 @@ class MMBenchTask(ChoiceTask):
                                           ST.accuracy_features(part["correct_b"].to_numpy(bool)), **boot)
                 for name, part in (("mmbench_circular_accuracy", per_question), ("mmbench_vanilla_accuracy", first))}
 
+    def next_ask(self, row, replies, base_temperature):
+        return LLM.next_ask(row, replies, base_temperature)
+
+    def rate(self, row, replies):
+        return LLM.rate(row, replies)
+
+    def judge_context(self, rows: pd.DataFrame):
+        return LLM.needs_judge(rows)
+
+    def annotate(self, rows: pd.DataFrame, rule: str, is_error: pd.Series) -> pd.DataFrame:
+        """can_infer's letter (`parsed`), replaced by the judge's where the judge decided it (`by`:
+        "llm" or "fallback"; `judged`: decided by the judge; `awaiting`: sent, reply not cached yet)."""
+        rows = Task.annotate(self, rows, rule, is_error)
+        rows["by"], rows["judged"], rows["awaiting"], rows["extraction_judge"] = "heuristic", False, False, None
+        if rule != self.official_rule or not _judged(rows):
+            return rows
+        rows["extraction_judge"] = rows["judge"]
+        for index, ratings, extras, error in zip(rows.index, rows["judge_ratings"], rows["judge_extra"], is_error):
+            extra = extras[0] if isinstance(extras, list) and extras else {}
+            if error:
+                continue
+            if not isinstance(ratings, list) or not ratings or ratings[0] is None:
+                rows.at[index, "awaiting"] = True
+            elif extra.get("by") in ("llm", "fallback"):
+                rows.at[index, "parsed"] = extra["letter"]
+                rows.at[index, "score"] = float(extra["letter"] == rows.at[index, "answer"])
+                rows.at[index, "correct"] = extra["letter"] == rows.at[index, "answer"]
+                rows.at[index, "by"], rows.at[index, "judged"] = extra["by"], True
+        return rows
+
     def check_item(self, item: Item) -> None:
         if item.answer == "" and len(options_of(item)) >= 2:
             return  # the test split: no answers, a submission file only
@@ -177,6 +218,9 @@ class MMBenchTask(ChoiceTask):
             return TaskResult(pd.DataFrame(columns=["category", *self.columns]),
                               {"note": "MMBench test split: no answers to score; write the submission file with "
                                        "python -m datasets_adapters.mmbench_submit"})
+        label = _extraction(rows)
+        if label.get("n_unjudged"):  # partly judged: no number from partial data
+            return TaskResult(pd.DataFrame([{"category": "Overall", "n_questions": rows["group"].nunique()}]), label)
         hits = _hits_frame(rows)
         circular = M.circular_hits(hits)
         vanilla = M.vanilla_hits(hits)
@@ -186,11 +230,30 @@ class MMBenchTask(ChoiceTask):
                     "mmbench_circular_accuracy_stderr": mean_stderr(circular["hit"].astype(float))[1],
                     "mmbench_vanilla_accuracy": float(vanilla["hit"].mean()),
                     "mmbench_vanilla_accuracy_stderr": mean_stderr(vanilla["hit"].astype(float))[1],
-                    "n_questions": int(len(circular)), "n_copies": int(len(hits))}
+                    "n_questions": int(len(circular)), "n_copies": int(len(hits)), **label}
         calibration = option_calibration(rows)
         if calibration["n_probs"]:
             headline.update(choice_ece=calibration["ece"], choice_brier=calibration["brier"])
         return TaskResult(table, headline)
+
+
+def _judged(rows: pd.DataFrame) -> bool:
+    return "judge" in rows.columns and rows["judge"].notna().any() and "judge_ratings" in rows.columns
+
+
+def _extraction(rows: pd.DataFrame) -> dict:
+    """Which extraction decided the letters and, judged, how many the judge decided (by an LLM
+    reply, by the fallback after 3 unreadable replies) and how many still wait for a reply."""
+    judge = rows["extraction_judge"].iloc[0] if len(rows) else None
+    if not isinstance(judge, str):
+        return {"mmbench_extraction": "exact matching (VLMEvalKit's exact_matching policy; judge=... adds its LLM "
+                                      "choice extraction)"}
+    out = {"mmbench_extraction": f"{judge} (VLMEvalKit's LLM choice extraction)",
+           "mmbench_llm_decided": int((rows["by"] == "llm").sum()),
+           "mmbench_fallback_decided": int((rows["by"] == "fallback").sum())}
+    if rows["awaiting"].any():
+        out["n_unjudged"] = int(rows["awaiting"].sum())
+    return out
 
 
 MMBENCH = MMBenchTask()

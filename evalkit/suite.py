@@ -24,6 +24,11 @@ from evalkit.errors import ConfigError, EvalkitError
 from evalkit.items import load_items, scoring_of
 from evalkit.judge.stage import judged_tasks
 
+
+def _needs_judge(benchmark) -> bool:
+    """A benchmark whose number a judge makes (a task with an optional judge, MMBench, does not)."""
+    return any(not task.judge_optional for task in judged_tasks(benchmark))
+
 log = logging.getLogger("evalkit")
 
 MISSING_HINT = ("fix data_root= (LLaVA's playground/data/eval layout: its docs/Evaluation.md lists each "
@@ -38,7 +43,7 @@ def unjudged_skip(cfg: DictConfig) -> Optional[str]:
     if not suite.get("name") or cfg.get("judge") is not None:
         return None
     benchmark, _rule = scoring_of(cfg.dataset)
-    if not judged_tasks(benchmark):
+    if not _needs_judge(benchmark):
         return None
     what = (f"suite {suite.name}: dataset {cfg.dataset.name} is judged and no judge is configured "
             "(judge=openai|hf)")
@@ -54,7 +59,7 @@ def judge_applies(cfg: DictConfig) -> bool:
     if cfg.get("judge") is None or not suite.get("name"):
         return cfg.get("judge") is not None
     benchmark, _rule = scoring_of(cfg.dataset)
-    return bool(judged_tasks(benchmark))
+    return _needs_judge(benchmark)
 
 
 def sweep_jobs(task_overrides: list[str], params: dict[str, Any]) -> list[list[str]]:

@@ -37,7 +37,7 @@ def check_judge(cfg: JudgeConfig, benchmark: type[Benchmark]):
     endpoint serving the model, or a local model that loads). Returns the ready backend."""
     if not judged_tasks(benchmark):
         raise EvalkitError(f"{benchmark.__name__} has no judged task; judge=... applies to judged benchmarks "
-                           "(llava_bench, mmvet, mmhal)")
+                           "(llava_bench, mmvet, mmhal, hallusionbench, mmbench)")
     backend = make_backend(cfg)
     backend.check()
     return backend

@@ -45,11 +45,15 @@ def judge_names(run_dir: Path | str) -> list[str]:
     return [p.name[len(PREFIX):-len(".jsonl")] for p in files]
 
 
-def request_key(request: ChatRequest, item_id: str, sample: int) -> str:
+def request_key(request: ChatRequest, item_id: str, sample: int, repeat: int = 0) -> str:
     """The cache key of one request: the exact body, the item it judges and its grading run (two
-    items whose requests happen to be identical are judged separately, as the official scripts do)."""
-    payload = json.dumps({"body": request.body(), "id": item_id, "sample": sample}, sort_keys=True,
-                         ensure_ascii=False)
+    items whose requests happen to be identical are judged separately, as the official scripts do).
+    `repeat`: how many times the same conversation already sent this exact body (MMBench re-asks
+    an unreadable reply with the same prompt); each repeat is its own request."""
+    key = {"body": request.body(), "id": item_id, "sample": sample}
+    if repeat:  # left out for a first ask, so keys made before repeats existed stay valid
+        key["repeat"] = repeat
+    payload = json.dumps(key, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -146,6 +150,7 @@ def replay(task: JudgedTask, row: Mapping[str, Any], sample: int, header: Mappin
     """An item's conversation with the judge as far as the cache answers it: (replies, None) when
     finished, or (replies so far, (the next request, its key, its attempt number)) when not."""
     replies: list[str] = []
+    sent: list[dict] = []  # the bodies asked so far in this conversation
     temperature = base_temperature(task, header)
     while True:
         try:
@@ -157,7 +162,8 @@ def replay(task: JudgedTask, row: Mapping[str, Any], sample: int, header: Mappin
         if ask is None:
             return replies, None
         request = build_request(ask, header)
-        key = request_key(request, str(row["id"]), sample)
+        key = request_key(request, str(row["id"]), sample, sent.count(request.body()))
+        sent.append(request.body())
         record = lookup(key)
         if record is None:
             return replies, (request, key, len(replies))

@@ -106,7 +106,7 @@ def warn_if_nothing_matches(task: Task, rows: pd.DataFrame) -> Optional[str]:
     """A warning when answers were parsed but none scores above 0: almost always a parse rule whose
     output does not look like the ground truth ("A" against "a", option text against a letter).
     Rows without a score (NaN: a test split's questions, which have no answers here) are left out."""
-    if isinstance(task, JudgedTask):  # its `parsed` is the answer judged, its score the judge's rating
+    if isinstance(task, JudgedTask) and not task.judge_optional:  # `parsed`: the answer judged, score: its rating
         return None
     rows = rows[rows["score"].notna()]
     read = rows[rows["parsed"].map(lambda p: isinstance(p, str) and p != "")]

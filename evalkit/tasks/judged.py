@@ -52,6 +52,9 @@ class JudgedTask(Task):
     judge_temperature: Optional[float] = None  # the official request's temperature (None: not sent)
     judge_max_tokens: Optional[int] = None  # the official request's max_tokens (None: not sent)
     judge_template: str = ""  # the official prompt text; its hash is the prompt version
+    # True: the benchmark's official number needs no judge and a judge only refines it (MMBench's
+    # LLM choice extraction): a suite runs it without asking for a judge and without applying one.
+    judge_optional: bool = False
 
     @classmethod
     def prompt_version(cls) -> str:

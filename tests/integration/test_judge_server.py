@@ -128,3 +128,38 @@ def test_unknown_model_and_unreachable_server_fail_in_one_line(server) -> None:
         check_judge(validate_judge({"kind": "openai", "base_url": dead, "model": "m", "max_retries": 0,
                                     "timeout_s": 2}), LlavaBenchDataset)
     assert "\n" not in str(caught.value)
+
+
+def test_mmbench_extraction_against_transformers_serve(server, tmp_path: Path) -> None:
+    """MMBench's LLM choice extraction over a real server: the random model's replies are mostly
+    unreadable, so answers are re-asked with the same prompt (each ask its own cached request, at
+    most 3) before the fallback; the counts add up; rescoring and a rerun never ask again."""
+    from collections import Counter
+
+    from datasets_adapters import mmbench_llm as LLM
+    from datasets_adapters.mmbench import MMBenchDataset
+    from tests.support.mmbench_llm_script import answers, table
+
+    base_url, model = server
+    rows = table(10)
+    tsv = tmp_path / "dev.tsv"
+    rows.to_csv(tsv, sep="\t", index=False)
+    items = MMBenchDataset(path=str(tsv)).load()
+    run_dir = write_run(tmp_path / "run", "datasets_adapters.mmbench.MMBenchDataset", items,
+                        dict(zip(rows["index"].astype(str), answers(rows))), name="mmbench", path=str(tsv))
+    cfg = validate_judge({"kind": "openai", "base_url": base_url, "model": model, "max_tokens": 4})
+    judge_run(run_dir, cfg)
+    records = [json.loads(line) for line in (run_dir / "judgments-tiny-judge.jsonl").read_text().splitlines()[1:]]
+    asks = Counter(r["id"] for r in records)
+    assert len({r["key"] for r in records}) == len(records) and set(asks.values()) <= {1, 2, 3}
+    assert 3 in asks.values()  # the same prompt sent again: a request of its own, not the cached reply
+    options = {i.id: i.meta["options"] for i in items}
+    for item_id, n in asks.items():
+        read = [bool(LLM.read_reply(r["reply"], options[item_id])) for r in records if r["id"] == item_id]
+        assert read == [False] * (n - 1) + [read[-1]] and (n == 3 or read[-1])  # asked until read, 3 at most
+    headline = rescore_run(run_dir, None)[1].headline
+    assert headline["mmbench_llm_decided"] + headline["mmbench_fallback_decided"] == len(asks)
+    assert headline["mmbench_fallback_decided"] == sum(1 for i, n in asks.items() if n == 3 and not LLM.read_reply(
+        [r for r in records if r["id"] == i][-1]["reply"], options[i]))
+    judge_run(run_dir, cfg)  # everything cached: nothing sent
+    assert len((run_dir / "judgments-tiny-judge.jsonl").read_text().splitlines()) == 1 + len(records)

@@ -8,8 +8,10 @@
 #   mcq_vanilla_eval, mcq_circular_eval, verbatim;
 # - vlmeval/smp: istype, cn_string, timestr (misc.py) and build_option_str (vlm.py), verbatim.
 # The shim (marked) stands in for the package's logging, pickle load/dump, prediction-file format
-# and progress helpers, which only move data around; the judge model is always None here
-# (VLMEvalKit's exact_matching), so no prompt is ever sent.
+# and progress helpers, which only move data around. The judge model is None (VLMEvalKit's
+# exact_matching) in the heuristic parity tests; tests/unit/test_mmbench_llm.py passes a scripted
+# object with VLMEvalKit's judge interface (`generate(prompt) -> str`) to run the LLM extraction
+# path (extract_answer_from_item, eval_circular_group) unchanged, and answers its `rd.choice`.
 import copy as cp
 import datetime
 import os
