@@ -49,6 +49,10 @@ def cache_key(paths: list[Path], vocabulary: ChairVocabulary) -> str:
     for part in (f"v{CACHE_VERSION}", nltk.__version__, vocabulary.synonyms,
                  json.dumps(sorted(vocabulary.double_words.items())), json.dumps(vocabulary.drop_when)):
         digest.update(part.encode("utf-8") + b"\0")
+    # The text-pipeline switches enter the key only when set away from OPERA's, so the caches of
+    # OPERA-style vocabularies (chair_coco) keep their keys.
+    for switch in (["plain-lemmas"] if not vocabulary.pos_tagged else []) + (["stripped"] if vocabulary.strip_entries else []):
+        digest.update(switch.encode("utf-8") + b"\0")
     for path in paths:
         update_digest(digest, path)
         digest.update(b"\0")

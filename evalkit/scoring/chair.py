@@ -14,6 +14,11 @@ The synonym lines are parsed exactly as OPERA parses its text (`line.strip().spl
 keeps its quirks: the leading empty line adds an empty-string object, and an entry written after a
 double space (" motor bike", " cheesecake") never matches a word.
 
+RLHF-V's Object HalBench keyword path (RLHF-V/RLHF-V eval/eval_gpt_obj_halbench.py) runs the same
+pipeline with two switches of the vocabulary: `pos_tagged=False` lemmatises every word as a noun
+(`lemmatize(w)`, no `pos_tag`), and `strip_entries=True` strips each synonym entry (so an entry
+written after a double space matches).
+
 Metrics (`chair_totals`), as OPERA's compute_chair: CHAIR_s = captions with a hallucinated mention
 / captions; CHAIR_i = hallucinated mentions / all mentions (repeats counted); Recall = ground-truth
 objects mentioned / ground-truth objects, summed over captions; Len = OPERA's 0.01 x words per
@@ -40,15 +45,18 @@ class NltkDataError(EvalkitError):
     pass
 
 
-def check_nltk() -> None:
+def check_nltk(tagger: bool = True) -> None:
     """Fail naming the exact download command when nltk or its data is missing (NLTK finds data
-    the usual way: NLTK_DATA, then its default folders)."""
+    the usual way: NLTK_DATA, then its default folders). `tagger=False`: the POS tagger's data is
+    not needed (a vocabulary with pos_tagged=False)."""
     try:
         import nltk
     except ImportError:
         raise NltkDataError("CHAIR scoring needs nltk: pip install 'evalkit[captions]' (or pip install nltk)") from None
     missing = []
     for resource, package in NLTK_PACKAGES.items():
+        if not tagger and package.startswith("averaged_perceptron_tagger"):
+            continue
         try:
             nltk.data.find(resource)
         except LookupError:
@@ -97,6 +105,8 @@ class ChairVocabulary:
     synonyms: str  # one line per object: "node, synonym, synonym, ..." (OPERA's synonyms.txt layout)
     double_words: Mapping[str, str] = field(default_factory=dict)  # "w1 w2" -> the word it counts as
     drop_when: tuple[tuple[str, str], ...] = ()  # (present, dropped): drop `dropped` if `present` is there
+    pos_tagged: bool = True  # OPERA: lemmas by pos_tag; False (RLHF-V): every word lemmatised as a noun
+    strip_entries: bool = False  # RLHF-V strips each synonym entry; OPERA keeps " motor bike" as written
 
     @functools.cached_property
     def inverse(self) -> dict[str, str]:
@@ -104,6 +114,8 @@ class ChairVocabulary:
         out: dict[str, str] = {}
         for line in self.synonyms.splitlines():
             entries = line.strip().split(", ")
+            if self.strip_entries:
+                entries = [e.strip() for e in entries]
             for entry in entries:
                 out[entry] = entries[0]
         return out
@@ -119,7 +131,10 @@ class ChairVocabulary:
     def caption_words(self, caption: str) -> CaptionWords:
         nltk, wordnet, lemmatizer = _nltk()
         tokens = nltk.word_tokenize(caption.lower())
-        words = [lemmatizer.lemmatize(w, pos=wordnet_pos(t, wordnet) or wordnet.NOUN) for w, t in nltk.pos_tag(tokens)]
+        if self.pos_tagged:
+            words = [lemmatizer.lemmatize(w, pos=wordnet_pos(t, wordnet) or wordnet.NOUN) for w, t in nltk.pos_tag(tokens)]
+        else:
+            words = [lemmatizer.lemmatize(w) for w in tokens]
         merged, idxs, i = [], [], 0
         while i < len(words):
             idxs.append(i)  # OPERA's quirk kept: the index into the unmerged words

@@ -61,7 +61,7 @@ class ChairTask(Task):
 
     # ------------------------------------------------------------------------------- per caption
     def check_ready(self) -> None:
-        check_nltk()
+        check_nltk(tagger=self.vocabulary.pos_tagged)
 
     def mentions(self, text: str) -> str:
         """The parse rule: the caption's object mentions (node words, in order)."""
