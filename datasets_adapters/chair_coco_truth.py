@@ -2,6 +2,7 @@
 instances and captions files of train2014 and val2014 merged, each instance's category mapped to
 its node word, plus the node words CHAIR's own text pipeline finds in the image's reference
 captions. Every image of the captions files gets an entry (possibly empty), as OPERA's defaultdict.
+RLHF-V's Object HalBench builds the same sets (for its images only) with its own vocabulary.
 
 Building it runs NLTK over ~600k captions (minutes), so the result is cached in `cache_dir`
 (default: $XDG_CACHE_HOME/evalkit/chair_coco, else ~/.cache/evalkit/chair_coco) under a key made
@@ -51,7 +52,8 @@ def cache_key(paths: list[Path], vocabulary: ChairVocabulary) -> str:
         digest.update(part.encode("utf-8") + b"\0")
     # The text-pipeline switches enter the key only when set away from OPERA's, so the caches of
     # OPERA-style vocabularies (chair_coco) keep their keys.
-    for switch in (["plain-lemmas"] if not vocabulary.pos_tagged else []) + (["stripped"] if vocabulary.strip_entries else []):
+    switches = (["plain-lemmas"] if not vocabulary.pos_tagged else []) + (["stripped"] if vocabulary.strip_entries else [])
+    for switch in switches:
         digest.update(switch.encode("utf-8") + b"\0")
     for path in paths:
         update_digest(digest, path)
