@@ -52,7 +52,8 @@ def cache_key(paths: list[Path], vocabulary: ChairVocabulary) -> str:
         digest.update(part.encode("utf-8") + b"\0")
     # The text-pipeline switches enter the key only when set away from OPERA's, so the caches of
     # OPERA-style vocabularies (chair_coco) keep their keys.
-    switches = (["plain-lemmas"] if not vocabulary.pos_tagged else []) + (["stripped"] if vocabulary.strip_entries else [])
+    switches = [name for name, on in (("plain-lemmas", not vocabulary.pos_tagged), ("stripped", vocabulary.strip_entries))
+                if on]
     for switch in switches:
         digest.update(switch.encode("utf-8") + b"\0")
     for path in paths:

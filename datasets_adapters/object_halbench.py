@@ -123,7 +123,8 @@ def _import_rows(records: Sequence[dict], questions, path, annotations=None, cac
         raise PredictionImportError(str(exc)) from None
     unknown = [image_id for _, image_id, _, _ in entries if image_id not in truth]
     if unknown:
-        raise PredictionImportError(f"{path}: {len(unknown)} image id(s) are not in the annotations, e.g. {unknown[:5]}")
+        raise PredictionImportError(f"{path}: {len(unknown)} image id(s) are not in the annotations, "
+                                    f"e.g. {unknown[:5]}")
     rows = []
     for item_id, image_id, question, text in entries:
         answer = objects_answer(truth[image_id])
@@ -183,8 +184,9 @@ class ObjectHalBenchDataset(Benchmark):
         truth = ground_truth(self.annotations, OBJHAL_VOCABULARY, self.cache_dir)
         unknown = [r for r in rows if r["image_id"] not in truth]
         if unknown:
+            first = unknown[0]
             raise DatasetError(f"dataset.annotations={self.annotations}: {len(unknown)} image id(s) of {self.path} are "
-                               f"in no COCO 2014 captions file, e.g. {unknown[0]['image_id']} (line {unknown[0]['line']})")
+                               f"in no COCO 2014 captions file, e.g. {first['image_id']} (line {first['line']})")
         return [Item(id=str(i), image=decode_image(r.get("image"), f"{self.path}:{r['line']}"), question=r["question"],
                      answer=objects_answer(truth[r["image_id"]]), category="", group=str(r["image_id"]),
                      task=OBJHAL.name, prompt_question=r["question"] + self.question_suffix,

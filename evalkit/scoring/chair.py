@@ -132,7 +132,8 @@ class ChairVocabulary:
         nltk, wordnet, lemmatizer = _nltk()
         tokens = nltk.word_tokenize(caption.lower())
         if self.pos_tagged:
-            words = [lemmatizer.lemmatize(w, pos=wordnet_pos(t, wordnet) or wordnet.NOUN) for w, t in nltk.pos_tag(tokens)]
+            words = [lemmatizer.lemmatize(w, pos=wordnet_pos(t, wordnet) or wordnet.NOUN)
+                     for w, t in nltk.pos_tag(tokens)]
         else:
             words = [lemmatizer.lemmatize(w) for w in tokens]
         merged, idxs, i = [], [], 0

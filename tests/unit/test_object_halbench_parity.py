@@ -61,7 +61,7 @@ def official(nltk_data, monkeypatch):
     monkeypatch.setitem(sys.modules, "gpt4_grpc", chat)
     monkeypatch.setattr(spacy, "load", lambda name: None)
     try:
-        import jsonlines  # noqa: F401
+        import jsonlines  # noqa: F401  (the script imports it; only its absence matters here)
     except ImportError:
         stub = types.ModuleType("jsonlines")
         stub.Reader = lambda f: (json.loads(line) for line in f if line.strip())
