@@ -192,3 +192,17 @@ def test_loader_items_missing_annotations_and_corrupt_images(nltk_data, tmp_path
     (coco / "captions_train2014.json").unlink()
     with pytest.raises(DatasetError, match="captions_train2014.json"):
         ObjectHalBenchDataset(path=str(questions), annotations=str(coco)).load()
+
+
+def test_missing_nltk_data_names_the_download_without_the_tagger(nltk_data, monkeypatch, tmp_path):
+    """RLHF-V's pipeline tags nothing: only punkt_tab and wordnet are asked for, before anything loads."""
+    import nltk
+
+    from datasets_adapters.object_halbench import OBJHAL
+    from evalkit.scoring.chair import NltkDataError
+
+    monkeypatch.setattr(nltk.data, "path", [])
+    with pytest.raises(NltkDataError, match=r"python -m nltk\.downloader punkt_tab wordnet`"):
+        ObjectHalBenchDataset(path=str(tmp_path / "none.jsonl"), annotations=str(tmp_path / "none")).load()
+    with pytest.raises(NltkDataError):
+        OBJHAL.check_ready()
