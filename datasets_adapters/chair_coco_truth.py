@@ -39,7 +39,7 @@ def annotation_files(annotations: Path | str) -> list[Path]:
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
         raise DatasetError(f"{folder}: COCO 2014 annotation file(s) missing: {', '.join(missing)} (CHAIR merges the "
-                           f"instances and captions of train2014 and val2014, as OPERA's chair.py)")
+                           f"instances and captions of train2014 and val2014, as OPERA's and RLHF-V's CHAIR do)")
     return paths
 
 
