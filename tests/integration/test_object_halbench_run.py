@@ -5,7 +5,6 @@ COCO annotation file stops the run before any model loads."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,12 +29,18 @@ def _questions(folder: Path) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def own_ground_truth_cache(tmp_path, monkeypatch):
+    """The ground-truth cache (chair_coco_truth's default folder) stays in this test's folder, for the
+    run's process and for rescoring here (which rebuilds the items to check the rows against)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
 def _run(tmp_path: Path, coco: Path, *overrides: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}  # the ground-truth cache stays here
     return subprocess.run([sys.executable, "-m", "evalkit", "model=tiny_llava15", "dataset=object_halbench",
                            f"dataset.path={_questions(tmp_path)}", f"dataset.annotations={coco}", "progress=false",
                            "device=cpu", "decoding.max_new_tokens=8", *overrides],
-                          cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.slow  # 15-25 s on this shared 2-core CPU (process start, WordNet, 3 answers): the default tier stays lean
