@@ -100,7 +100,7 @@ def decode_image(value: Any, where: str) -> bytes:
         return b""
 
 
-def _import_rows(records: Sequence[dict], questions, path, annotations=None, cache_dir=None) -> Optional[list[dict]]:
+def _import_rows(records: Sequence[dict], questions, path, annotations=None) -> Optional[list[dict]]:
     """The import hook: RLHF-V answer rows, or evalkit predictions re-grounded with --annotations."""
     from evalkit.scoring.importers import PredictionImportError
 
@@ -118,7 +118,7 @@ def _import_rows(records: Sequence[dict], questions, path, annotations=None, cac
         raise PredictionImportError(f"{path}: answer rows carry no ground truth; pass --annotations "
                                     f"COCO_ANNOTATION_DIR (instances + captions of train2014 and val2014)")
     try:
-        truth = ground_truth(annotations, OBJHAL_VOCABULARY, cache_dir)
+        truth = ground_truth(annotations, OBJHAL_VOCABULARY)
     except DatasetError as exc:
         raise PredictionImportError(str(exc)) from None
     unknown = [image_id for _, image_id, _, _ in entries if image_id not in truth]
