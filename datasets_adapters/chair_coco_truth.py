@@ -5,7 +5,7 @@ captions. Every image of the captions files gets an entry (possibly empty), as O
 RLHF-V's Object HalBench builds the same sets (for its images only) with its own vocabulary.
 
 Building it runs NLTK over ~600k captions (minutes), so the result is cached in `cache_dir`
-(default: $XDG_CACHE_HOME/evalkit/chair_coco, else ~/.cache/evalkit/chair_coco) under a key made
+(default: evalkit's cache folder, $EVALKIT_CACHE or ~/.cache/evalkit, then chair_coco/) under a key made
 of the four files' content hash, the synonym table and the NLTK version: the 2nd run reads one
 JSON file.
 """
@@ -15,12 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Optional
 
 from evalkit.errors import DatasetError
-from evalkit.fileio import update_digest, write_json_atomic
+from evalkit.fileio import cache_root, update_digest, write_json_atomic
 from evalkit.scoring.chair import ChairVocabulary
 
 log = logging.getLogger("evalkit.chair_coco")
@@ -29,8 +28,7 @@ CACHE_VERSION = 1  # bump when the way ground truth is built changes
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "evalkit" / "chair_coco"
+    return cache_root() / "chair_coco"
 
 
 def annotation_files(annotations: Path | str) -> list[Path]:

@@ -151,3 +151,10 @@ def write_json_atomic(path: Path | str, value: Any, *, indent: int | None = 2, *
 def write_jsonl_atomic(path: Path | str, values: Iterable[Any]) -> None:
     """A whole JSON-lines file at once (a merged or imported predictions file), atomically."""
     write_atomic(path, "".join(json_line(v) for v in values))
+
+
+def cache_root() -> Path:
+    """evalkit's cache folder: $EVALKIT_CACHE, else $XDG_CACHE_HOME/evalkit, else ~/.cache/evalkit
+    (converted checkpoints, weight fingerprints, COCO ground truth)."""
+    root = os.environ.get("EVALKIT_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "evalkit")
+    return Path(root).expanduser()

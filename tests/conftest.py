@@ -31,7 +31,7 @@ COLOURS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black
 
 @pytest.fixture(scope="session", autouse=True)
 def own_evalkit_cache(tmp_path_factory):
-    """Tests never write the user's ~/.cache/evalkit (conversions, weight fingerprints): each test
+    """Tests never write the user's ~/.cache/evalkit (conversions, weight fingerprints, COCO ground truth): each test
     session has its own, which the processes it starts inherit."""
     previous = os.environ.get("EVALKIT_CACHE")
     os.environ["EVALKIT_CACHE"] = str(tmp_path_factory.mktemp("evalkit_cache"))

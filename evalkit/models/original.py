@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Optional
 
 from evalkit.errors import ConfigError
-from evalkit.fileio import update_digest, write_json_atomic
+from evalkit.fileio import cache_root, update_digest, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +202,7 @@ def _weight_files(directory: Path) -> list[Path]:
 
 # -- the cache -------------------------------------------------------------------------------------
 def default_cache_dir() -> Path:
-    root = os.environ.get("EVALKIT_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "evalkit")
-    return Path(root).expanduser() / "converted"
+    return cache_root() / "converted"
 
 
 def _input_files(ckpt: OriginalCheckpoint) -> list[tuple[str, str, Optional[list[Path]]]]:

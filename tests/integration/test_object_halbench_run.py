@@ -29,12 +29,6 @@ def _questions(folder: Path) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def own_ground_truth_cache(tmp_path, monkeypatch):
-    """The ground-truth cache (chair_coco_truth's default folder) stays in this test's folder, for the
-    run's process and for rescoring here (which rebuilds the items to check the rows against)."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-
 
 def _run(tmp_path: Path, coco: Path, *overrides: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "evalkit", "model=tiny_llava15", "dataset=object_halbench",

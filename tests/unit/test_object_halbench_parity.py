@@ -5,8 +5,8 @@ run on the same COCO-format annotation files, question file and answer file writ
 same NLTK data (the minimal offline set: WordNet 3.0; this path tags nothing).
 
 The keyword path uses neither spaCy nor GPT, so the script's imports of them are stubbed:
-`gpt4_grpc` (RLHF-V's OpenAI client, not shipped), `spacy.load("en_core_web_trf")` (the model cannot be
-installed offline) and `jsonlines` when it is not installed (a reader of one JSON object a line).
+`gpt4_grpc` (RLHF-V's OpenAI client, not shipped) and `spacy.load("en_core_web_trf")` (the model cannot be
+installed offline). `jsonlines`, which the path reads the answer file with, is the real package (test extra).
 
 The answers exercise the differences from OPERA's CHAIR: no POS tagging (verbs lemmatised as nouns),
 stripped synonym entries ("motor bike"), the refined table ("coffee table", "remote control",
@@ -37,11 +37,6 @@ from support.objhal_files import ANSWERS, TRUTH, write_files
 
 RLHFV = Path(__file__).resolve().parents[1] / "support" / "rlhfv"
 
-@pytest.fixture(autouse=True)
-def own_ground_truth_cache(tmp_path, monkeypatch):
-    """The ground-truth cache (chair_coco_truth's default folder) goes to this test's folder."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-
 
 @pytest.fixture()
 def official(nltk_data, monkeypatch):
@@ -63,12 +58,6 @@ def official(nltk_data, monkeypatch):
     chat.Chat = Chat
     monkeypatch.setitem(sys.modules, "gpt4_grpc", chat)
     monkeypatch.setattr(spacy, "load", lambda name: None, raising=False)
-    try:
-        import jsonlines  # noqa: F401  (the script imports it; only its absence matters here)
-    except ImportError:
-        stub = types.ModuleType("jsonlines")
-        stub.Reader = lambda f: (json.loads(line) for line in f if line.strip())
-        monkeypatch.setitem(sys.modules, "jsonlines", stub)
     monkeypatch.chdir(RLHFV)  # it opens ./eval/data/synonyms_refine.txt
     monkeypatch.syspath_prepend(str(RLHFV))
     monkeypatch.delitem(sys.modules, "eval_gpt_obj_halbench", raising=False)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from evalkit import score as score_cli
 from evalkit.report.__main__ import main as report_main
 from evalkit.report.compare import compare_runs
@@ -18,10 +16,6 @@ from support.objhal_files import ANSWERS, write_files
 OTHER = ["A man walking his dog.", "An elephant and a bird.", "A passenger jet.", "A toilet.", "A man in a bow tie.",
          "A coffee table.", "A street.", "Two buses and a train.", "A teddy bear and a TV.", "A dog.", "An elephant."]
 
-
-@pytest.fixture(autouse=True)
-def own_ground_truth_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
 
 
 def test_objhal_runs_in_leaderboard_compare_html_and_regrounded(nltk_data, tmp_path):
