@@ -63,8 +63,12 @@ from evalkit.benchmark import Benchmark
 from evalkit.config import DatasetConfig
 from evalkit.errors import ConfigError, DatasetError, check_choice
 from evalkit.tasks.caption import objects_answer
-from evalkit.tasks.choice import CHOICE, choice_prompt
+from evalkit.tasks.choice import ChoiceTask, choice_prompt
 from evalkit.types import Item
+
+# The multiple-choice questions' accuracy is `choice_accuracy`: the yes/no tasks' pooled `accuracy`
+# is a headline of the same run.
+CHOICE = ChoiceTask(headline="choice_accuracy")
 
 SPLITS = ("eval", "train")
 TASKS = (MME.name, POPE.name, DESCRIBE.name, CHOICE.name, SHORT.name)

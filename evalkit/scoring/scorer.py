@@ -19,6 +19,7 @@ from typing import Any, Optional
 import pandas as pd
 
 from evalkit.benchmark import Benchmark, Task
+from evalkit.errors import EvalkitError
 from evalkit.fileio import write_json_atomic
 from evalkit.outputs import read_predictions  # noqa: F401  (the scorer's input; callers import it from here too)
 from evalkit.scoring import metrics as M
@@ -155,6 +156,10 @@ def score_predictions(df: pd.DataFrame, benchmark: type[Benchmark], rule: Option
         result = task.metrics(frame[frame["task"] == task.name])
         tables[task.name] = result.table
         tidy.append(result.table.assign(task=task.name))
+        clash = sorted(set(result.headline) & set(headline) - {"rule", "rules", "n_items", "n_errors"})
+        if clash:  # one number would silently replace another in summary.json
+            raise EvalkitError(f"{benchmark.__name__}: task {task.name!r} reports headline(s) {clash} that another "
+                               "task (or the pooled yes/no numbers) already reports; give the task its own names")
         headline.update(result.headline)
     calibration = calibration_scores(yes_rows) if yesno else None
     if calibration is not None:

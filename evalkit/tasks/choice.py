@@ -111,6 +111,13 @@ class ChoiceTask(Task):
     shown = ("category", "n", "accuracy", "accuracy_stderr", "n_unread", "n_error")
     note = "multiple choice: a reply counts when its letter equals the answer's (exact, case-sensitive)"
 
+    def __init__(self, headline: Optional[str] = None):
+        # `headline` names the accuracy apart where the benchmark has yes/no tasks too, whose pooled
+        # `accuracy` is already a headline (shapes: "choice_accuracy"); subclasses declare their own.
+        if headline is not None:
+            self.headline = (Headline(headline),)
+            self.formats = {**type(self).formats, f"{headline}_stderr": "percent"}
+
     def check_item(self, item: Item) -> None:
         options = options_of(item)
         if len(options) < 2 or any(k not in LETTERS for k in options):
@@ -129,7 +136,8 @@ class ChoiceTask(Task):
                        for c in table["category"]]
         table = pd.concat([table, pd.DataFrame(calibration, index=table.index)], axis=1)
         overall = table[table["category"] == OVERALL].iloc[0]
-        headline = {"accuracy": float(overall["accuracy"]), "accuracy_stderr": float(overall["accuracy_stderr"])}
+        name = self.headline[0].name
+        headline = {name: float(overall["accuracy"]), f"{name}_stderr": float(overall["accuracy_stderr"])}
         if overall["n_probs"]:
             headline.update(choice_ece=float(overall["ece"]), choice_brier=float(overall["brier"]))
         return TaskResult(table, headline)

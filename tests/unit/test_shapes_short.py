@@ -89,3 +89,26 @@ def test_headline_is_the_mean_score_with_its_stderr():
     result = score_predictions(rows, Shapes)
     assert result.headline["short_accuracy"] == pytest.approx(0.5)
     assert result.headline["short_accuracy_stderr"] > 0
+
+
+def test_yes_no_and_multiple_choice_accuracies_keep_their_own_names():
+    """A run of shapes' yes/no and multiple-choice tasks reports both accuracies (`accuracy`, pooled
+    over the yes/no questions, and `choice_accuracy`), and a benchmark whose tasks report the same
+    headline name is refused instead of one number silently replacing the other."""
+    from evalkit.tasks.choice import CHOICE as GENERIC_CHOICE
+    from evalkit.tasks.yesno import YesNoTask
+
+    rows = pd.DataFrame([
+        {"id": "y1", "task": "pope", "question": "?", "answer": "yes", "category": "random", "text": "Yes"},
+        {"id": "y2", "task": "pope", "question": "?", "answer": "no", "category": "random", "text": "Yes"},
+        {"id": "c1", "task": "choice", "question": "?", "answer": "B", "category": "color", "text": "A",
+         "meta": {"options": {"A": "red", "B": "blue"}}}])
+    headline = score_predictions(rows, ShapesDataset).headline
+    assert headline["accuracy"] == pytest.approx(0.5) and headline["choice_accuracy"] == 0.0
+
+    class Clashing(Benchmark):
+        tasks = (YesNoTask(), GENERIC_CHOICE)
+
+    clash = rows.assign(task=["yesno", "yesno", "choice"])
+    with pytest.raises(Exception, match=r"task 'choice' reports headline\(s\) \['accuracy', 'accuracy_stderr'\]"):
+        score_predictions(clash, Clashing)
