@@ -26,9 +26,9 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.benchmark import OVERALL, Headline, ImportRules, TaskResult
+from evalkit.benchmark import Headline, ImportRules, TaskResult
 from evalkit.scoring.chair import CaptionScore, ChairVocabulary, score_caption
-from evalkit.tasks.caption import SEPARATOR, ChairTask, answer_objects
+from evalkit.tasks.caption import SEPARATOR, ChairTask, answer_objects, category_parts
 
 COLUMNS = ("n", "response_hall", "object_hall", "response_correct", "object_correct", "recall", "len",
            "coco_sentences", "coco_words", "gt_words", "chair_s", "n_mentions", "n_hallucinated", "n_error")
@@ -122,11 +122,8 @@ class ObjectHalBenchTask(ChairTask):
         return rows
 
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
-        parts = [(OVERALL, rows)]
-        categories = sorted(set(rows["category"].astype(str)) - {""})
-        if len(categories) > 1:
-            parts += [(c, rows[rows["category"].astype(str) == c]) for c in categories]
-        table = pd.DataFrame([self._objhal_row(name, part) for name, part in parts], columns=["category", *COLUMNS])
+        table = pd.DataFrame([self._objhal_row(name, part) for name, part in category_parts(rows)],
+                             columns=["category", *COLUMNS])
         overall = table.iloc[0]
         names = ("response_hall", "object_hall", "recall", "response_correct", "object_correct", "len")
         return TaskResult(table, {f"objhal_{k}": (None if math.isnan(overall[k]) else float(overall[k]))

@@ -36,6 +36,16 @@ def answer_objects(answer: Any) -> list[str]:
     return [o for o in text.split(SEPARATOR) if o] if text else []
 
 
+def category_parts(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The rows a caption table has one line for: all of them, then each category when there are
+    several (CHAIR's numbers are ratios of sums, so each line is computed from its rows)."""
+    parts = [(OVERALL, rows)]
+    categories = sorted(set(rows["category"].astype(str)) - {""})
+    if len(categories) > 1:
+        parts += [(c, rows[rows["category"].astype(str) == c]) for c in categories]
+    return parts
+
+
 class ChairTask(Task):
     """CHAIR over captions with one vocabulary; headline names are `prefix`_s, _i, _recall, _len."""
 
@@ -86,11 +96,7 @@ class ChairTask(Task):
 
     # ---------------------------------------------------------------------------------- metrics
     def metrics(self, rows: pd.DataFrame) -> TaskResult:
-        parts = [(OVERALL, rows)]
-        categories = sorted(set(rows["category"].astype(str)) - {""})
-        if len(categories) > 1:
-            parts += [(c, rows[rows["category"].astype(str) == c]) for c in categories]
-        table = pd.DataFrame([self._row(name, part) for name, part in parts], columns=["category", *COLUMNS])
+        table = pd.DataFrame([self._row(name, part) for name, part in category_parts(rows)], columns=["category", *COLUMNS])
         overall = table.iloc[0]
         headline = {f"{self.prefix}_s": overall["chair_s"], f"{self.prefix}_i": overall["chair_i"],
                     f"{self.prefix}_recall": overall["recall"], f"{self.prefix}_len": overall["len"]}
