@@ -217,6 +217,30 @@ def test_a_missing_spacy_pipeline_fails_before_anything_naming_the_fix(files, tm
         judge_run(out, cfg, backend=Refuses())  # nothing is sent
 
 
+def test_a_judged_run_without_the_pipeline_stops_before_the_model_and_the_judge(files, tmp_path):
+    """`python -m evalkit ... judge=...`, in process: the spaCy check runs beside the judge's check,
+    after the items load and before the model (a folder that is no checkpoint) or the endpoint."""
+    from hydra import compose, initialize_config_dir
+
+    from evalkit.config import conf_dir
+    from evalkit.pipeline import run
+    from evalkit.registry import register_configs
+
+    coco, questions, _, _ = files
+    not_a_checkpoint = tmp_path / "not_a_checkpoint"
+    not_a_checkpoint.mkdir()
+    register_configs()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        cfg = compose(config_name="config", overrides=[
+            "model=tiny_llava15", "dataset=object_halbench", f"dataset.path={questions}",
+            f"dataset.annotations={coco}", f"dataset.cache_dir={tmp_path / 'cache'}", f"model.path={not_a_checkpoint}",
+            f"output_dir={tmp_path / 'run'}", f"dataset.spacy_model={tmp_path / 'no_pipeline'}", "device=cpu",
+            "judge=openai", f"judge.model={GPT.MODEL}", "judge.base_url=http://127.0.0.1:9/v1"])
+    with pytest.raises(ConfigError, match=r"no_pipeline.*python -m spacy download"):
+        run(cfg)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("reply", [
     '["dog", "cat"]', "[]", '  ["dog"]  ', 'Objects:\n["dog", "cat"]', 'Objects:\n["dog", "cat"]\n',
     '```json\n["dog"]\n```', "[dog]", "dog, cat", '{"a": 1}', '"dog"', "5", "null", "", 'x ["a"] y',
