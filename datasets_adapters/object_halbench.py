@@ -138,20 +138,17 @@ def decode_image(value: Any, where: str) -> bytes:
 
 def _import_rows(records: Sequence[dict], questions, path, annotations=None, settings=None) -> Optional[list[dict]]:
     """The import hook: RLHF-V answer rows, or evalkit predictions re-grounded with --annotations
-    (`settings`, --set KEY=VALUE: spacy_model, judge_fail_limit for the judged path)."""
+    (`settings`, --set KEY=VALUE: spacy_model, judge_fail_limit for the judged path; evalkit rows
+    keep their own unless set)."""
     from evalkit.scoring.importers import PredictionImportError
-
-    try:
-        chosen = judge_settings(settings)
-    except ConfigError as exc:
-        raise PredictionImportError(f"{path}: --set: {exc}") from None
 
     columns = set().union(*(r.keys() for r in records))
     if {"id", "task", "text"} <= columns:  # evalkit predictions keep their own ground truth unless given
         if annotations is None:
             return None
-        entries = [(r["id"], (r.get("meta") or {}).get("image_id"), r.get("question"), r.get("text"))
-                   for r in records]
+        metas = [r.get("meta") if isinstance(r.get("meta"), dict) else {} for r in records]
+        entries = [(r["id"], m.get("image_id"), r.get("question"), r.get("text"),
+                    {k: m[k] for k in JUDGE_SETTINGS if k in m}) for r, m in zip(records, metas)]
     elif {"prompt", "question"} & columns and {"text", "answer"} & columns:
         entries = _answer_entries(records, questions, path)
     else:
@@ -163,12 +160,16 @@ def _import_rows(records: Sequence[dict], questions, path, annotations=None, set
         truth = ground_truth(annotations, OBJHAL_VOCABULARY)
     except DatasetError as exc:
         raise PredictionImportError(str(exc)) from None
-    unknown = [image_id for _, image_id, _, _ in entries if image_id not in truth]
+    unknown = [entry[1] for entry in entries if entry[1] not in truth]
     if unknown:
         raise PredictionImportError(f"{path}: {len(unknown)} image id(s) are not in the annotations, "
                                     f"e.g. {unknown[:5]}")
     rows = []
-    for item_id, image_id, question, text in entries:
+    for item_id, image_id, question, text, own in entries:
+        try:
+            chosen = judge_settings({**own, **dict(settings or {})})
+        except ConfigError as exc:
+            raise PredictionImportError(f"{path}: --set: {exc}") from None
         answer = objects_answer(truth[image_id])
         text = text if isinstance(text, str) else None
         rows.append({"id": str(item_id), "task": OBJHAL.name, "question": str(question or ""), "answer": answer,
@@ -178,7 +179,7 @@ def _import_rows(records: Sequence[dict], questions, path, annotations=None, set
 
 
 def _answer_entries(records: Sequence[dict], questions: Sequence[Any], path) -> list[tuple]:
-    """(id, image id, prompt, answer) per RLHF-V answer row, as load_generated_captions reads them:
+    """(id, image id, prompt, answer, {}) per RLHF-V answer row, as load_generated_captions reads them:
     the row's image_id, else the question file's row at the same position."""
     from evalkit.scoring.importers import PredictionImportError
 
@@ -207,7 +208,7 @@ def _answer_entries(records: Sequence[dict], questions: Sequence[Any], path) -> 
             image_id = int(r["image_id"]) if "image_id" in r else by_position[i]["image_id"]
         except (TypeError, ValueError):
             raise PredictionImportError(f"{path}[{i}]: image_id {r['image_id']!r} is not a COCO image id") from None
-        out.append((i, image_id, question, text))
+        out.append((i, image_id, question, text, {}))
     return out
 
 

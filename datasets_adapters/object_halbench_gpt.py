@@ -20,6 +20,7 @@ Per answer (cleaned as the keyword path cleans it: "Assistant:" removed, strippe
 - `compute_chair(gpt_process=True)`: caption_objects_to_coco_objects on those objects ("seat"
   dropped when "toilet" is there, entries outside the synonym table dropped), then the keyword
   path's totals (object_halbench_task).
+RLHF-V extracts once: with judge.runs above 1 the first grading run decides (object_halbench_task).
 A reply the official parser reads but whose value cannot be iterated (a number, null) stops the
 official script with a TypeError: evalkit counts it as an extraction failure too.
 """

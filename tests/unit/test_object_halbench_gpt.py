@@ -142,6 +142,29 @@ def test_requests_and_numbers_equal_rlhfvs_gpt_path(files, tmp_path, monkeypatch
     assert overall["coco_sentence_num"] < overall["sentence_num"]
 
 
+def test_over_http_the_wire_bodies_are_the_same_requests(files, tmp_path, capsys):
+    """`python -m evalkit.judge RUN_DIR judge=openai ...` against a scripted OpenAI-compatible server
+    on 127.0.0.1 (a thread): what arrives on the wire (penalties and top_p included) is what the
+    scripted backend above saw, so what RLHF-V's Chat sends; the numbers are the same."""
+    from evalkit.judge.__main__ import main as judge_main
+    from support.judge_server import ScriptedServer
+
+    direct = Script()
+    expected = rescore_run(evalkit_run(tmp_path / "direct", files, ScriptedBackend(direct)), None)[1].headline
+    coco, questions, answers, nlp = files
+    out = tmp_path / "http"
+    assert score_cli.main(["--benchmark", "object_halbench", str(answers), "--annotations", str(coco),
+                           "--questions", str(questions), "--out", str(out), "--set", f"spacy_model={nlp}"]) == 0
+    wire = Script()
+    with ScriptedServer(wire.next_reply, models=[GPT.MODEL]) as server:
+        assert judge_main([str(out), "judge=openai", f"judge.base_url={server.base_url}", f"judge.model={GPT.MODEL}",
+                           "judge.concurrency=2"]) == 0
+    assert canonical(server.bodies) == canonical(direct.sent)
+    metrics = json.loads((out / "summary.json").read_text())["metrics"]
+    assert {k: metrics[k] for k, _ in SAME} == pytest.approx({k: expected[k] for k, _ in SAME}, abs=1e-12)
+    assert "objhal_response_hall" in capsys.readouterr().out
+
+
 def test_rescoring_and_rejudging_never_call_the_judge(files, tmp_path):
     run_dir = evalkit_run(tmp_path, files, ScriptedBackend(Script()))
     first = rescore_run(run_dir, None)[1].headline
