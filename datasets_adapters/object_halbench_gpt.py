@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
@@ -220,6 +219,5 @@ def objects_score(vocabulary: ChairVocabulary, objects: Sequence[str], ground_tr
 
 
 def extraction(extra: Mapping[str, Any]) -> Optional[Any]:
-    """A rating's extracted entries, None for a failure."""
-    objects = extra.get("objects") if isinstance(extra, Mapping) else None
-    return None if objects is None or (isinstance(objects, float) and math.isnan(objects)) else objects
+    """A rating's extracted entries (see `rate`), None for a failure."""
+    return extra.get("objects") if isinstance(extra, Mapping) else None
