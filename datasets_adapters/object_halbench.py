@@ -14,10 +14,16 @@ tokens unless decoding.max_new_tokens is set.
 Ground truth: COCO's instances + captions of train2014 and val2014 in `annotations`, merged as the
 official CHAIR class does (chair_coco_truth, cached by content hash, built with RLHF-V's vocabulary).
 
+With a judge (`judge=openai judge.model=...`, or `python -m evalkit.judge RUN_DIR judge=...` on a
+finished run), RLHF-V's --use_gpt path instead (object_halbench_gpt): the judge extracts each
+answer's objects, spaCy's `dataset.spacy_model` (en_core_web_trf) lemmatises them. Items carry
+spacy_model and judge_fail_limit in their meta, so rescoring and the judge stage read them.
+
 Rescoring RLHF-V-format answer files (`{question_id?, image_id?, prompt|question, text|answer}` a
 line, what its muffin_vqa writes): `python -m evalkit.score --benchmark object_halbench ANSWERS.jsonl
 --annotations COCO_ANNOTATION_DIR [--questions obj_halbench_300_with_image.jsonl]`; rows without
-`image_id` take the image of the question file's row at the same position, as the official script does.
+`image_id` take the image of the question file's row at the same position, as the official script does;
+`--set spacy_model=NAME_OR_FOLDER` / `--set judge_fail_limit=N` give the judged path's settings.
 """
 
 from __future__ import annotations
@@ -29,12 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from datasets_adapters import object_halbench_gpt as GPT
 from datasets_adapters.chair_coco_truth import annotation_files, ground_truth
 from datasets_adapters.object_halbench_task import ObjectHalBenchTask
 from datasets_adapters.object_halbench_vocab import OBJHAL_VOCABULARY
 from evalkit.benchmark import Benchmark, ImportRules
 from evalkit.config import DatasetConfig
-from evalkit.errors import DatasetError
+from evalkit.errors import ConfigError, DatasetError
 from evalkit.fileio import JsonlError, jsonl_values
 from evalkit.tasks.caption import objects_answer
 from evalkit.types import Item
@@ -51,6 +58,35 @@ class ObjectHalBenchConfig(DatasetConfig):
     annotations: str = "coco/annotations"  # instances_{train,val}2014.json + captions_{train,val}2014.json
     question_suffix: str = ""  # the official prompts are used verbatim
     cache_dir: Optional[str] = None  # ground-truth cache (default ~/.cache/evalkit/chair_coco)
+    # The judged (--use_gpt) path only: the spaCy pipeline that lemmatises the judge's objects (a package
+    # name or a folder), and the unreadable replies after which an answer's extraction fails (official: 100).
+    spacy_model: str = GPT.SPACY_MODEL
+    judge_fail_limit: int = GPT.FAIL_LIMIT
+
+    def __post_init__(self):
+        if int(self.judge_fail_limit) < 1:
+            raise ConfigError(f"dataset.judge_fail_limit={self.judge_fail_limit}: at least 1 request per answer")
+
+
+JUDGE_SETTINGS = ("spacy_model", "judge_fail_limit")  # in every item's meta
+
+
+def judge_settings(given: Optional[Any] = None) -> dict[str, Any]:
+    """spacy_model and judge_fail_limit: the defaults, updated by `given` (a mapping)."""
+    defaults = ObjectHalBenchConfig()
+    out = {k: getattr(defaults, k) for k in JUDGE_SETTINGS}
+    unknown = sorted(set(given or {}) - set(JUDGE_SETTINGS))
+    if unknown:
+        raise ConfigError(f"object_halbench: unknown setting(s) {unknown}; its settings: {', '.join(JUDGE_SETTINGS)}")
+    out.update(dict(given or {}))
+    try:
+        out["judge_fail_limit"] = int(out["judge_fail_limit"])
+    except (TypeError, ValueError):
+        raise ConfigError(f"judge_fail_limit={out['judge_fail_limit']!r}: a whole number") from None
+    if out["judge_fail_limit"] < 1:
+        raise ConfigError(f"judge_fail_limit={out['judge_fail_limit']}: at least 1 request per answer")
+    out["spacy_model"] = str(out["spacy_model"])
+    return out
 
 
 def read_questions(path: Path | str) -> list[dict]:
@@ -100,16 +136,19 @@ def decode_image(value: Any, where: str) -> bytes:
         return b""
 
 
-def _import_rows(records: Sequence[dict], questions, path, annotations=None) -> Optional[list[dict]]:
-    """The import hook: RLHF-V answer rows, or evalkit predictions re-grounded with --annotations."""
+def _import_rows(records: Sequence[dict], questions, path, annotations=None, settings=None) -> Optional[list[dict]]:
+    """The import hook: RLHF-V answer rows, or evalkit predictions re-grounded with --annotations
+    (`settings`, --set KEY=VALUE: spacy_model, judge_fail_limit for the judged path; evalkit rows
+    keep their own unless set)."""
     from evalkit.scoring.importers import PredictionImportError
 
     columns = set().union(*(r.keys() for r in records))
     if {"id", "task", "text"} <= columns:  # evalkit predictions keep their own ground truth unless given
         if annotations is None:
             return None
-        entries = [(r["id"], (r.get("meta") or {}).get("image_id"), r.get("question"), r.get("text"))
-                   for r in records]
+        metas = [r.get("meta") if isinstance(r.get("meta"), dict) else {} for r in records]
+        entries = [(r["id"], m.get("image_id"), r.get("question"), r.get("text"),
+                    {k: m[k] for k in JUDGE_SETTINGS if k in m}) for r, m in zip(records, metas)]
     elif {"prompt", "question"} & columns and {"text", "answer"} & columns:
         entries = _answer_entries(records, questions, path)
     else:
@@ -121,22 +160,26 @@ def _import_rows(records: Sequence[dict], questions, path, annotations=None) -> 
         truth = ground_truth(annotations, OBJHAL_VOCABULARY)
     except DatasetError as exc:
         raise PredictionImportError(str(exc)) from None
-    unknown = [image_id for _, image_id, _, _ in entries if image_id not in truth]
+    unknown = [entry[1] for entry in entries if entry[1] not in truth]
     if unknown:
         raise PredictionImportError(f"{path}: {len(unknown)} image id(s) are not in the annotations, "
                                     f"e.g. {unknown[:5]}")
     rows = []
-    for item_id, image_id, question, text in entries:
+    for item_id, image_id, question, text, own in entries:
+        try:
+            chosen = judge_settings({**own, **dict(settings or {})})
+        except ConfigError as exc:
+            raise PredictionImportError(f"{path}: --set: {exc}") from None
         answer = objects_answer(truth[image_id])
         text = text if isinstance(text, str) else None
         rows.append({"id": str(item_id), "task": OBJHAL.name, "question": str(question or ""), "answer": answer,
                      "category": "", "group": str(image_id), "prediction": text,
-                     "meta": {"image_id": image_id, **OBJHAL.details(text or "", answer)}})
+                     "meta": {"image_id": image_id, **chosen, **OBJHAL.details(text or "", answer)}})
     return rows
 
 
 def _answer_entries(records: Sequence[dict], questions: Sequence[Any], path) -> list[tuple]:
-    """(id, image id, prompt, answer) per RLHF-V answer row, as load_generated_captions reads them:
+    """(id, image id, prompt, answer, {}) per RLHF-V answer row, as load_generated_captions reads them:
     the row's image_id, else the question file's row at the same position."""
     from evalkit.scoring.importers import PredictionImportError
 
@@ -165,7 +208,7 @@ def _answer_entries(records: Sequence[dict], questions: Sequence[Any], path) -> 
             image_id = int(r["image_id"]) if "image_id" in r else by_position[i]["image_id"]
         except (TypeError, ValueError):
             raise PredictionImportError(f"{path}[{i}]: image_id {r['image_id']!r} is not a COCO image id") from None
-        out.append((i, image_id, question, text))
+        out.append((i, image_id, question, text, {}))
     return out
 
 
@@ -180,6 +223,7 @@ class ObjectHalBenchDataset(Benchmark):
     def load(self) -> list[Item]:
         OBJHAL.check_ready()  # NLTK data missing: stop here, before any model loads
         annotation_files(self.annotations)  # a missing COCO file: stop before reading 300 images
+        settings = judge_settings({k: getattr(self, k) for k in JUDGE_SETTINGS})
         rows = read_questions(self.path)
         truth = ground_truth(self.annotations, OBJHAL_VOCABULARY, self.cache_dir)
         unknown = [r for r in rows if r["image_id"] not in truth]
@@ -190,4 +234,4 @@ class ObjectHalBenchDataset(Benchmark):
         return [Item(id=str(i), image=decode_image(r.get("image"), f"{self.path}:{r['line']}"), question=r["question"],
                      answer=objects_answer(truth[r["image_id"]]), category="", group=str(r["image_id"]),
                      task=OBJHAL.name, prompt_question=r["question"] + self.question_suffix,
-                     meta={"image_id": r["image_id"]}) for i, r in enumerate(rows)]
+                     meta={"image_id": r["image_id"], **settings}) for i, r in enumerate(rows)]

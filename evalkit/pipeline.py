@@ -84,7 +84,10 @@ def run(cfg: DictConfig, sweep_dir: Optional[Path] = None) -> Optional[Path]:
     if typed.judge is not None and ranks.is_main:  # an unreachable judge fails here, before any generation
         from evalkit.judge.stage import check_judge
 
-        check_judge(typed.judge, scoring[0])
+        metas: dict[str, list] = {}
+        for item in items:
+            metas.setdefault(item.task, []).append(item.meta)
+        check_judge(typed.judge, scoring[0], metas)
     # A null decoding.max_new_tokens becomes the items' tasks' length (captions: 512), recorded in config.yaml.
     generation = resolve_max_new_tokens(cfg, scoring[0], items)
     typed.decoding = validate_decoding(cfg.decoding)

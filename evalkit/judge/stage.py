@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 
 from evalkit.benchmark import Benchmark
@@ -32,12 +32,16 @@ def prompt_versions(benchmark: type[Benchmark]) -> dict[str, str]:
     return {t.name: t.prompt_version() for t in judged_tasks(benchmark)}
 
 
-def check_judge(cfg: JudgeConfig, benchmark: type[Benchmark]):
-    """Before any generation: the benchmark must have judged tasks and the judge must answer (an
-    endpoint serving the model, or a local model that loads). Returns the ready backend."""
+def check_judge(cfg: JudgeConfig, benchmark: type[Benchmark], metas: Optional[Mapping[str, Sequence[Mapping]]] = None):
+    """Before any generation: the benchmark must have judged tasks, what they need to score judged
+    answers must be there (`metas`: each task's items' meta, by task name; Object HalBench's spaCy
+    pipeline), and the judge must answer (an endpoint serving the model, or a local model that
+    loads). Returns the ready backend."""
     if not judged_tasks(benchmark):
         raise EvalkitError(f"{benchmark.__name__} has no judged task; judge=... applies to judged benchmarks "
-                           "(llava_bench, mmvet, mmhal, hallusionbench, mmbench)")
+                           "(llava_bench, mmvet, mmhal, hallusionbench, mmbench, object_halbench)")
+    for task in judged_tasks(benchmark):
+        task.check_judge_ready(list((metas or {}).get(task.name, ())))
     backend = make_backend(cfg)
     backend.check()
     return backend
@@ -50,10 +54,16 @@ def judge_run(run_dir: Path | str, cfg: JudgeConfig, backend=None) -> JudgmentSt
 
     run_dir = Path(run_dir)
     benchmark = benchmark_of_run(run_dir)
-    backend = backend or check_judge(cfg, benchmark)
     frame = read_predictions(run_dir / PREDICTIONS)
     if "task" not in frame.columns:
         frame["task"] = benchmark.tasks[0].name
+    metas = {task.name: [m if isinstance(m, Mapping) else {} for m in frame.loc[frame["task"] == task.name, "meta"]]
+             for task in judged_tasks(benchmark)} if "meta" in frame.columns else {}
+    if backend is None:
+        backend = check_judge(cfg, benchmark, metas)
+    else:  # a given backend is ready; what scoring needs is checked all the same, before anything is sent
+        for task in judged_tasks(benchmark):
+            task.check_judge_ready(metas.get(task.name, []))
     store = JudgmentStore.open(run_dir, judge_header(cfg, prompt_versions(benchmark)))
     try:
         rows = [(task, row) for task in judged_tasks(benchmark) for _, row in judged_rows(frame, task)]

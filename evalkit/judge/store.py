@@ -63,7 +63,7 @@ def build_request(ask: Ask, header: Mapping[str, Any]) -> ChatRequest:
     max_tokens = header.get("max_tokens")
     return ChatRequest(model=str(header["model"]), messages=ask.messages, temperature=ask.temperature,
                        max_tokens=ask.max_tokens if max_tokens is None else int(max_tokens),
-                       seed=header.get("seed"))
+                       seed=header.get("seed"), top_p=ask.top_p, extra=ask.extra)
 
 
 def base_temperature(task: JudgedTask, header: Mapping[str, Any]) -> Optional[float]:

@@ -37,6 +37,10 @@ class Ask:
     messages: tuple[dict, ...]
     temperature: Optional[float]  # None: not sent (the server's default), as the official script does
     max_tokens: Optional[int] = None
+    top_p: Optional[float] = None  # None: not sent
+    # Other body keys the official client sends (RLHF-V's Chat: presence_penalty, frequency_penalty),
+    # as sorted (key, value) pairs; none for most benchmarks, so their requests (and cache keys) are unchanged.
+    extra: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,11 @@ class JudgedTask(Task):
 
     def rate(self, row: Mapping[str, Any], replies: Sequence[str]) -> Rating:
         raise NotImplementedError
+
+    def check_judge_ready(self, metas: Sequence[Mapping[str, Any]]) -> None:
+        """Before any request is sent (and, in a run, before any model loads): what scoring this
+        task's judged answers needs besides the judge (Object HalBench: a spaCy pipeline), given
+        its items' meta; raise an EvalkitError naming the fix."""
 
     def judge_context(self, rows: pd.DataFrame) -> Mapping[str, Mapping[str, Any]]:
         """What a row's requests need from other rows (HallusionBench compares an answer with the

@@ -70,3 +70,18 @@ def test_missing_annotation_file_stops_before_the_model_loads(tmp_path, nltk_dat
     assert result.returncode != 0
     assert "instances_val2014.json" in result.stderr
     assert "not_a_checkpoint" not in result.stderr  # the model was never reached
+
+
+@pytest.mark.slow  # ~10 s on the shared 2-core CPU (a process); the default tier runs the same check in process
+def test_a_judged_run_without_the_spacy_pipeline_stops_before_the_model_loads(tmp_path, nltk_data):
+    """RLHF-V's --use_gpt path lemmatises the judge's objects with spaCy: with judge=..., a missing
+    pipeline stops the run before the model (and before the judge endpoint is even asked)."""
+    coco = write_coco(tmp_path / "coco", TRUTH)
+    not_a_checkpoint = tmp_path / "not_a_checkpoint"
+    not_a_checkpoint.mkdir()
+    result = _run(tmp_path, coco, f"model.path={not_a_checkpoint}", f"output_dir={tmp_path / 'run'}",
+                  f"dataset.spacy_model={tmp_path / 'no_pipeline'}", "judge=openai",
+                  "judge.model=gpt-3.5-turbo-0613", "judge.base_url=http://127.0.0.1:9/v1")
+    assert result.returncode != 0
+    assert "dataset.spacy_model=" in result.stderr and "python -m spacy download" in result.stderr
+    assert "not_a_checkpoint" not in result.stderr and "127.0.0.1:9" not in result.stderr

@@ -4,9 +4,9 @@ compute_chair(..., gpt_process=False), then summarize_gpt_obj_halbench_review.py
 run on the same COCO-format annotation files, question file and answer file written here, with the
 same NLTK data (the minimal offline set: WordNet 3.0; this path tags nothing).
 
-The keyword path uses neither spaCy nor GPT, so the script's imports of them are stubbed:
-`gpt4_grpc` (RLHF-V's OpenAI client, not shipped) and `spacy.load("en_core_web_trf")` (the model cannot be
-installed offline). `jsonlines`, which the path reads the answer file with, is the real package (test extra).
+The keyword path uses neither spaCy nor GPT, so the script's imports of them are stubbed
+(support.rlhfv_official): the `openai` module its gpt4_grpc.Chat calls (any call fails) and
+`spacy.load("en_core_web_trf")` (the model cannot be installed offline). `jsonlines`, which the path reads the answer file with, is the real package (test extra).
 
 The answers exercise the differences from OPERA's CHAIR: no POS tagging (verbs lemmatised as nouns),
 stripped synonym entries ("motor bike"), the refined table ("coffee table", "remote control",
@@ -19,9 +19,7 @@ from __future__ import annotations
 import io
 import json
 import runpy
-import ssl
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -34,39 +32,15 @@ from datasets_adapters.object_halbench_vocab import OBJHAL_VOCABULARY, SYNONYMS_
 from evalkit import score as score_cli
 from evalkit.errors import DatasetError
 from support.objhal_files import ANSWERS, TRUTH, write_files
+from support.rlhfv_official import import_official
 
 RLHFV = Path(__file__).resolve().parents[1] / "support" / "rlhfv"
 
 
 @pytest.fixture()
 def official(nltk_data, monkeypatch):
-    """RLHF-V's eval_gpt_obj_halbench module, imported from its folder with the unused imports stubbed."""
-    try:
-        import spacy
-    except ImportError:  # only its load() is called, at import
-        spacy = types.ModuleType("spacy")
-        monkeypatch.setitem(sys.modules, "spacy", spacy)
-    chat = types.ModuleType("gpt4_grpc")
-
-    class Chat:  # the GPT path is not under test: any call fails
-        def __init__(self, **kwargs):
-            pass
-
-        def chat_completion(self, **kwargs):
-            raise AssertionError("the keyword path must not call GPT")
-
-    chat.Chat = Chat
-    monkeypatch.setitem(sys.modules, "gpt4_grpc", chat)
-    monkeypatch.setattr(spacy, "load", lambda name: None, raising=False)
-    monkeypatch.chdir(RLHFV)  # it opens ./eval/data/synonyms_refine.txt
-    monkeypatch.syspath_prepend(str(RLHFV))
-    monkeypatch.delitem(sys.modules, "eval_gpt_obj_halbench", raising=False)
-    context = ssl._create_default_https_context  # the script turns certificate checks off at import
-    try:
-        import eval_gpt_obj_halbench as module
-    finally:
-        ssl._create_default_https_context = context
-    return module
+    """RLHF-V's eval_gpt_obj_halbench module, imported from its folder; any GPT call fails."""
+    return import_official(monkeypatch)
 
 
 def official_review(module, coco: Path, questions: Path, answers: Path) -> dict:
