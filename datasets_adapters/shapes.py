@@ -110,10 +110,11 @@ def image_id(split: str, index: int) -> str:
 
 class ShapesDataset(Benchmark):
     # MME-style pairs and POPE-style probes, scored as MME and POPE score theirs; a leaderboard of
-    # shapes runs sorts by POPE's mean F1 (the hallucination number), else MME's perception score.
+    # shapes runs sorts by POPE's mean F1 (the hallucination number), else MME's perception score, else
+    # the accuracy of the answer type the run asked (yes/no, multiple choice, short answer).
     schema = ShapesDatasetConfig  # its settings: ShapesDataset(n_images=..., tasks=[...]) or the yaml's keys
     tasks = (MME, POPE, DESCRIBE, CHOICE, SHORT)
-    primary_metrics = ("pope_mean_f1", "mme_perception", "accuracy")
+    primary_metrics = ("pope_mean_f1", "mme_perception", "accuracy", "choice_accuracy", "short_accuracy")
 
     def scenes(self) -> list[Scene]:
         return [sample_scene(scene_key(self.version, self.split, self.seed, i)) for i in range(self.n_images)]

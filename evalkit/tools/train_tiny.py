@@ -65,12 +65,14 @@ SIZES = {"llava15": dict(vision_width=64, vision_layers=3, text_width=128, text_
 # `lr_images`, the LM at `lm_lr_images`, plus `align_weight` x the alignment loss. `pad_first`: see train().
 # `describe_weight`: the text and image stages also learn each image's caption (the shapes describe
 # task), its mean per-token loss weighted this much against the yes/no answers' (0: yes/no only).
+# The text stage's length (lm_steps 800 / 650, was 450 / 350) is what the multiple-choice rows need: the
+# LM answers them at chance for ~300 steps before it learns to copy the letter of the matching option.
 # `finetune`: the overrides of `--init CHECKPOINT`, which continues a trained checkpoint instead of
 # starting from scratch (no patch / alignment stages, no pad_first; fresh train images). The shipped
 # checkpoints are trained from scratch; a fine-tune of the earlier yes/no-only LLaVA-1.6 with these
 # overrides learnt to repeat one object instead of describing (docs/tiny_checkpoints.md).
 RECIPES = {
-    "llava15": dict(patch_steps=1000, patch_images=200, lm_steps=450, lm_batch=16, lm_lr=5e-4, align_steps=300,
+    "llava15": dict(patch_steps=1000, patch_images=200, lm_steps=800, lm_batch=16, lm_lr=5e-4, align_steps=300,
                     images=8, lr=1e-3, steps=500, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0,
                     describe_weight=0.5,
                     finetune=dict(patch_steps=0, lm_steps=150, lm_batch=8, lm_lr=3e-4, align_steps=0, steps=100,
@@ -79,7 +81,7 @@ RECIPES = {
     # `p_small`: the anyres stages draw half their objects small, which only the high-res tiles show.
     # Most of the budget goes to the cheap pad steps (what `existence` needs); the anyres alignment
     # (300 steps) is what teaches the tower the tiles' scales, where small objects show.
-    "llava16": dict(patch_steps=1000, patch_images=200, lm_steps=350, lm_batch=16, lm_lr=5e-4, align_steps=300,
+    "llava16": dict(patch_steps=1000, patch_images=200, lm_steps=650, lm_batch=16, lm_lr=5e-4, align_steps=300,
                     images=4, lr=1e-3, steps=150, lr_images=5e-4, lm_lr_images=3e-4, align_weight=1.0, describe_weight=0.5,
                     p_small=0.5,
                     pad_first=dict(align_steps=300, images=8, steps=400),

@@ -156,7 +156,8 @@ def test_choice_logits_scores_each_items_options(tiny_letters_checkpoint):
 
 
 def test_options_that_are_not_one_token_are_refused_before_any_batch(tiny_checkpoints):
-    """The shipped tiny tokenizer spells "B" as "▁" + a byte: one position cannot score it."""
+    """A tiny tokenizer without letter tokens (the default of save_tiny, and of the checkpoints shipped
+    before issue 27) spells "B" as "▁" + a byte: one position cannot score it."""
     from datasets_adapters.shapes import ShapesDataset
     from evalkit.decoding.yesno_logits import ChoiceLogits
     from evalkit.errors import ConfigError

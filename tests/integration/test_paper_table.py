@@ -72,7 +72,7 @@ def test_table_report_in_every_format(sweep, capsys):
         # each cell: the run's own headline (MME points as is, rates in %), one decimal, * = partial (limit)
         expected = [runs[model, "mme"].summary["metrics"]["mme_perception"],
                     100 * runs[model, "pope"].summary["metrics"]["pope_mean_f1"],
-                    100 * runs[model, "choice"].summary["metrics"]["accuracy"]]
+                    100 * runs[model, "choice"].summary["metrics"]["choice_accuracy"]]
         assert cells == [f"{v:.1f}*" for v in expected]
     assert "* partial: tiny_llava15, every column: limit=6" in md
 
