@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from evalkit.errors import DatasetError
+from evalkit.fileio import JsonlError, jsonl_values
 
 MAX_LINE_BYTES = 16 << 20  # 16 MiB: far above any question row, far below what exhausts memory
 
@@ -116,3 +117,44 @@ def _csv(path: Path) -> Iterator[tuple[int, dict]]:
                                    f"{MAX_LINE_BYTES} bytes? a broken file)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from exc
+
+
+def _json(text: str, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+
+
+def read_json(path: Path | str) -> Any:
+    """A JSON document; a clear error naming the file when it is absent or broken."""
+    path = Path(path).expanduser()
+    return _json(_read_text(path), path)
+
+
+def read_records(path: Path | str, expected: str = "a JSON object") -> list[tuple[str, dict]]:
+    """(origin "file:line" / "file[i]", record) of a JSON array or a JSON-lines file of objects (an
+    official question file: read once, never appended to, so a torn last line is an error);
+    `expected` names what a record must be in the error for one that is not an object."""
+    path = Path(path).expanduser()
+    text = _read_text(path)
+    if text.lstrip().startswith("["):
+        pairs = [(f"{path}[{i}]", r) for i, r in enumerate(_json(text, path))]
+    else:
+        try:
+            pairs = [(f"{path}:{n}", value) for n, value in jsonl_values(text, path, torn_tail="error")]
+        except JsonlError as exc:
+            raise DatasetError(str(exc)) from exc
+    for origin, record in pairs:
+        if not isinstance(record, dict):
+            raise DatasetError(f"{origin}: expected {expected}, got {type(record).__name__}")
+    return pairs

@@ -10,7 +10,6 @@ image_source, image, category`). question_id restarts per split, so item ids are
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections import Counter
@@ -20,11 +19,11 @@ from typing import Any, List, Optional
 
 import pandas as pd
 
+from datasets_adapters.file_rows import read_records
 from datasets_adapters.hub import drop_duplicates, filter_rows, hf_tables, image_ref
 from evalkit.benchmark import OVERALL, Benchmark, Headline, ImportRules, TaskResult
 from evalkit.config import DatasetConfig
 from evalkit.errors import DatasetError, check_choice
-from evalkit.fileio import JsonlError, jsonl_values
 from evalkit.scoring import metrics as M
 from evalkit.tasks.yesno import YesNoTask
 from evalkit.types import Item
@@ -192,7 +191,7 @@ class POPEDataset(Benchmark):
         image_dir = self._image_dir()
         rows: list[dict] = []
         for split, path in self._question_files():
-            for origin, record in _read_records(path):
+            for origin, record in read_records(path, expected=f"an object with {', '.join(FILE_KEYS)}"):
                 missing = [k for k in FILE_KEYS if k not in record]
                 if missing:
                     raise DatasetError(
@@ -311,26 +310,3 @@ def _has_question_files(path: Path) -> bool:
     if path.is_file():
         return path.suffix in (".json", ".jsonl")
     return path.is_dir() and any(p.suffix in (".json", ".jsonl") for p in path.rglob("*pope*.json*"))
-
-
-def _read_records(path: Path) -> list[tuple[str, dict]]:
-    """(origin, record) from a JSON array or a JSON-lines file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from exc
-    if text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-        pairs = [(f"{path}[{i}]", r) for i, r in enumerate(records)]
-    else:
-        try:  # question files are read, never appended to: a torn line is an error
-            pairs = [(f"{path}:{n}", value) for n, value in jsonl_values(text, path, torn_tail="error")]
-        except JsonlError as exc:
-            raise DatasetError(str(exc)) from exc
-    for origin, record in pairs:
-        if not isinstance(record, dict):
-            raise DatasetError(f"{origin}: expected an object with {', '.join(FILE_KEYS)}, got {type(record).__name__}")
-    return pairs

@@ -6,51 +6,18 @@ benchmark joins with its own ground truth (loaded by the same code as its items)
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
+from datasets_adapters.file_rows import read_json, read_records  # noqa: F401  (the VQA adapters import them here)
 from evalkit.errors import DatasetError
-from evalkit.fileio import JsonlError, jsonl_values
 from evalkit.tasks.short_answer import PROCESSED
 from evalkit.types import Item
 
 log = logging.getLogger(__name__)
-
-
-def read_json(path: Path | str) -> Any:
-    """A JSON document; a clear error naming the file when it is absent or broken."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such file")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-
-
-def read_records(path: Path | str) -> list[tuple[str, dict]]:
-    """(origin "file:line" / "file[i]", record) of a JSON array or a JSON-lines file of objects."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        pairs = [(f"{path}[{i}]", r) for i, r in enumerate(read_json(path))]
-    else:
-        try:  # question files are read, never appended to: a torn line is an error
-            pairs = [(f"{path}:{n}", value) for n, value in jsonl_values(text, path, torn_tail="error")]
-        except JsonlError as exc:
-            raise DatasetError(str(exc)) from exc
-    for origin, record in pairs:
-        if not isinstance(record, dict):
-            raise DatasetError(f"{origin}: expected a JSON object, got {type(record).__name__}")
-    return pairs
 
 
 def require(origin: str, record: dict, keys: Sequence[str], what: str) -> None:
