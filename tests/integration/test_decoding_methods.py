@@ -65,6 +65,9 @@ def test_sampled_answers_survive_batching_resume_and_processes(tiny_checkpoints,
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "step_greedy"
 
 
+# Slow tier (about 25 s on CI: three CLI processes): the default tier checks the step API against generate
+# in-process (test_step_api.py); this runs docs/extending.md's example through the CLI.
+@pytest.mark.slow
 def test_a_new_decoding_method_is_one_module_and_one_yaml(tiny_checkpoints, yesno_file, tmp_path):
     code, conf = tmp_path / "code", tmp_path / "conf"
     (conf / "decoding").mkdir(parents=True)

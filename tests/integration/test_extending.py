@@ -150,6 +150,9 @@ def test_own_multiple_choice_benchmark_with_the_core_task(tmp_path: Path, tiny_l
 TALLIES = REPO / "docs" / "examples" / "tallies"
 
 
+# Slow tier (about 20 s on CI: three CLI processes): the same pattern as the multiple-choice example above,
+# which the default tier runs; the short-answer scoring itself is tested in tests/unit.
+@pytest.mark.slow
 def test_own_short_answer_benchmark_with_the_core_task(tmp_path: Path) -> None:
     """Example 5: one module + one yaml using evalkit.tasks.short_answer as it is, two runs (greedy,
     sampled) scored with VQA-style soft accuracy and compared: a bootstrap CI of the mean score,
